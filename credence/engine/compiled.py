@@ -1,0 +1,145 @@
+"""A policy compiled once into the flat structures the scoring fold needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from credence.engine.conditions import Predicate, all_of, python_predicate
+from credence.policy.model import (
+    GENERAL_DIMENSION,
+    AttrType,
+    CapPeriod,
+    Entitlement,
+    Policy,
+    Rule,
+    SubjectList,
+)
+from credence.types import MICROS, parse_duration
+
+CAP_DAY, CAP_MONTH, CAP_YEAR = 0, 1, 2
+_CAP_CODES = {CapPeriod.DAY: CAP_DAY, CapPeriod.MONTH: CAP_MONTH, CapPeriod.YEAR: CAP_YEAR}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule, ready for the fold: times in microseconds, dimension by index."""
+
+    index: int
+    id: str
+    type: str
+    rule: Rule
+    matcher: Predicate | None
+    points: float
+    per: str | None
+    dimension: int
+    half_life_s: float | None
+    expires_us: int | None
+    cap: float | None  # |C|
+    cap_period: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    """Everything the engine needs from a policy, computed once."""
+
+    policy: Policy
+    base: float
+    min: float
+    max: float
+    dimension_ids: tuple[str, ...]
+    weights: tuple[float, ...]
+    lower: tuple[float | None, ...]
+    upper: tuple[float | None, ...]
+    rules: tuple[CompiledRule, ...]
+    rules_by_type: dict[str, tuple[CompiledRule, ...]]
+    tier_ids: tuple[str, ...]  # highest first
+    tier_mins: tuple[float, ...]
+    entitlements: dict[str, Entitlement]
+    lists: tuple[SubjectList, ...]
+
+
+def _seconds(duration: str | None) -> int | None:
+    return parse_duration(duration) if duration is not None else None
+
+
+def _compile_rule(
+    policy: Policy, index: int, rule: Rule, dim_index: dict[str, int]
+) -> CompiledRule:
+    event = policy.event_type(rule.type)
+    attrs = event.attributes if event else {}
+    predicates = [
+        python_predicate(c, attrs[c.attr].type if c.attr in attrs else AttrType.STRING)
+        for c in rule.when
+    ]
+    expires = _seconds(rule.expires_after)
+    half_life = _seconds(rule.half_life)
+    return CompiledRule(
+        index=index,
+        id=rule.id,
+        type=rule.type,
+        rule=rule,
+        matcher=all_of(predicates),
+        points=float(rule.points),
+        per=rule.per,
+        dimension=dim_index[rule.dimension or GENERAL_DIMENSION],
+        half_life_s=float(half_life) if half_life is not None else None,
+        expires_us=expires * MICROS if expires is not None else None,
+        cap=abs(float(rule.cap.points)) if rule.cap else None,
+        cap_period=_CAP_CODES[rule.cap.per] if rule.cap else None,
+        reason=rule.reason,
+    )
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Compile a validated policy (see ``credence.policy.load``) for scoring."""
+    dims = list(policy.dimensions)
+    ids = [d.id for d in dims] + [GENERAL_DIMENSION]
+    dim_index = {d: i for i, d in enumerate(ids)}
+    rules = tuple(_compile_rule(policy, i, r, dim_index) for i, r in enumerate(policy.rules))
+    by_type: dict[str, list[CompiledRule]] = {}
+    for compiled in rules:
+        by_type.setdefault(compiled.type, []).append(compiled)
+    return CompiledPolicy(
+        policy=policy,
+        base=float(policy.scale.base),
+        min=float(policy.scale.min),
+        max=float(policy.scale.max),
+        dimension_ids=tuple(ids),
+        weights=tuple(d.weight for d in dims) + (1.0,),
+        lower=tuple(d.min for d in dims) + (None,),
+        upper=tuple(d.max for d in dims) + (None,),
+        rules=rules,
+        rules_by_type={t: tuple(rs) for t, rs in by_type.items()},
+        tier_ids=tuple(t.id for t in policy.tiers),
+        tier_mins=tuple(float(t.min) for t in policy.tiers),
+        entitlements={e.id: e for e in policy.entitlements},
+        lists=tuple(policy.lists),
+    )
+
+
+@lru_cache(maxsize=65_536)
+def month_of_day(day: int) -> int:
+    """The calendar month (UTC) of a day number since the epoch, as year * 12 + month - 1."""
+    year, month, _ = _civil_from_days(day)
+    return year * 12 + month - 1
+
+
+def year_of_day(day: int) -> int:
+    """The calendar year (UTC) of a day number since the epoch."""
+    return _civil_from_days(day)[0]
+
+
+def _civil_from_days(z: int) -> tuple[int, int, int]:
+    # Howard Hinnant's days_from_civil inverse: exact for every proleptic Gregorian day.
+    z += 719_468
+    era = (z if z >= 0 else z - 146_096) // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return (y + (1 if m <= 2 else 0), m, d)

@@ -1,0 +1,152 @@
+"""Reasons behind an outcome and what would change it (DESIGN.md step 10).
+
+Points here are in score units: a record's current value times its
+dimension's weight, before the dimension's bounds (a bounded dimension may
+absorb part of them; the explanation says so).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from credence.engine.compiled import CompiledPolicy
+from credence.engine.scoring import Contribution, Outcome
+from credence.policy.model import EntitlementCondition
+from credence.types import format_date
+
+MAX_FACTORS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One key factor: a rule, its plain-language text, and its summed points."""
+
+    code: str
+    text: str
+    points: float
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Something that would change the outcome: an expiry, or a points gap."""
+
+    kind: str  # "expiry" | "tier" | "threshold"
+    text: str
+    points: float
+    at: int | None = None
+
+
+def weighted(policy: CompiledPolicy, contribution: Contribution) -> float:
+    """A contribution's current value in score units."""
+    return contribution.value * policy.weights[contribution.rule.dimension]
+
+
+def key_factors(
+    policy: CompiledPolicy, outcome: Outcome, *, direction: int, limit: int = MAX_FACTORS
+) -> list[Reason]:
+    """The rules that moved the score most in ``direction`` (-1 down, +1 up), largest first."""
+    totals: dict[str, list[float]] = {}
+    texts: dict[str, str] = {}
+    for c in outcome.contributions:
+        points = weighted(policy, c)
+        if points * direction <= 0:
+            continue
+        entry = totals.setdefault(c.rule.id, [0.0, 0.0])
+        entry[0] += points
+        entry[1] += 1
+        texts[c.rule.id] = c.rule.reason
+    ranked = sorted(totals.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))
+    return [Reason(code, texts[code], points, int(n)) for code, (points, n) in ranked[:limit]]
+
+
+def expiring_soonest(
+    policy: CompiledPolicy, outcome: Outcome, *, direction: int, limit: int = 3
+) -> list[Change]:
+    """Counting records in ``direction`` that expire soonest, with their current points."""
+    pending = sorted(
+        (c for c in outcome.contributions if c.expires_at is not None and c.value != 0.0),
+        key=lambda c: (c.expires_at, c.record.order),
+    )
+    changes = []
+    for c in pending:
+        points = weighted(policy, c)
+        if points * direction <= 0:
+            continue
+        assert c.expires_at is not None
+        effect = "rises" if points < 0 else "falls"
+        changes.append(
+            Change(
+                "expiry",
+                f"{c.rule.reason} ({c.record.provider}/{c.record.provider_event_id}, "
+                f"{points:+.1f} now) expires on {format_date(c.expires_at)}; the score {effect}",
+                -points,
+                c.expires_at,
+            )
+        )
+        if len(changes) == limit:
+            break
+    return changes
+
+
+def next_tier(policy: CompiledPolicy, outcome: Outcome) -> Change | None:
+    """Points needed to reach the next tier up, if there is one."""
+    if outcome.tier_rank == 0 or not policy.tier_ids:
+        return None
+    target = outcome.tier_rank - 1
+    minimum = policy.tier_mins[target]
+    needed = _points_to_reach(outcome.raw, minimum)
+    return Change(
+        "tier",
+        f"{needed:g} more points reach tier {policy.tier_ids[target]!r} (from {minimum:g})",
+        needed,
+    )
+
+
+def _points_to_reach(raw: float, target: float) -> float:
+    """Whole points to add so the rounded score reaches ``target``."""
+    return max(0.0, math.ceil(target - 0.5 - raw + 1e-9))
+
+
+def condition_gaps(
+    policy: CompiledPolicy, condition: EntitlementCondition, outcome: Outcome
+) -> Iterator[Change]:
+    """For each leaf of a condition, how far the outcome is from flipping it."""
+    c = condition
+    for child in (c.all or []) + (c.any or []):
+        yield from condition_gaps(policy, child, outcome)
+    if c.tier_at_least is not None:
+        index = policy.tier_ids.index(c.tier_at_least)
+        if outcome.tier_rank > index:
+            needed = _points_to_reach(outcome.raw, policy.tier_mins[index])
+            yield Change(
+                "threshold", f"{needed:g} more points reach tier {c.tier_at_least!r}", needed
+            )
+    if c.score_at_least is not None and outcome.score < c.score_at_least:
+        needed = _points_to_reach(outcome.raw, c.score_at_least)
+        yield Change(
+            "threshold", f"{needed:g} more points reach a score of {c.score_at_least:g}", needed
+        )
+    if c.score_below is not None and outcome.score < c.score_below:
+        needed = _points_to_reach(outcome.raw, c.score_below)
+        yield Change(
+            "threshold",
+            f"{needed:g} more points lift the score to {c.score_below:g} or above",
+            needed,
+        )
+    if c.dimension is not None:
+        value = outcome.dimensions.get(c.dimension, 0.0)
+        if c.below is not None and value < c.below:
+            yield Change(
+                "threshold",
+                f"{c.below - value:.1f} more points in {c.dimension!r} lift it to {c.below:g}",
+                c.below - value,
+            )
+        if c.at_least is not None and value < c.at_least:
+            yield Change(
+                "threshold",
+                f"{c.at_least - value:.1f} more points in {c.dimension!r} reach {c.at_least:g}",
+                c.at_least - value,
+            )

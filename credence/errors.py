@@ -1,0 +1,192 @@
+"""Every error Credence raises on purpose, in one tree.
+
+    CredenceError                      code            HTTP
+    ├── UsageError                     usage.invalid    400
+    ├── PolicyError                    policy.invalid   422
+    │   └── PolicyNotFound             policy.missing   404
+    ├── RecordError                    record.invalid   422
+    │   ├── DuplicateRecord            record.duplicate 409
+    │   └── IdentifierError            identifier.invalid 422
+    ├── SubjectNotFound                subject.not_found 404
+    ├── EntitlementNotFound            entitlement.not_found 404
+    ├── InputFileError                 input.invalid    400
+    ├── StoreError                     store.error      503
+    │   ├── StoreUnavailable           store.unavailable 503
+    │   ├── StoreNotInitialised        store.not_initialised 409
+    │   └── StoreConflict              store.conflict   409
+    ├── CryptoKeyError                 key.error        500
+    └── PlanError                      plan.unsupported 422
+
+Each error carries a stable ``code``, an HTTP ``status``, a message a user can
+act on, and optional structured fields (``path``, ``line``, ``suggestion``).
+Foreign exceptions are translated where they enter, with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CredenceError(Exception):
+    """Root of every error Credence raises deliberately."""
+
+    code: ClassVar[str] = "credence.error"
+    status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        suggestion: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.suggestion = suggestion
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a finer code on one instance
+        self.details = details or {}
+
+    def location(self) -> str:
+        """``path:line`` (either part may be missing), or an empty string."""
+        parts = [p for p in (self.path, str(self.line) if self.line else None) if p]
+        return ":".join(parts)
+
+    def one_line(self) -> str:
+        """The error as one line for a terminal: where, what, and the fix."""
+        where = self.location()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.suggestion:
+            text += f" ({self.suggestion})"
+        return f"error[{self.code}]: {text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON shape every entry point renders errors in."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        for key in ("path", "line", "suggestion"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class UsageError(CredenceError):
+    """A command or request was called with arguments that cannot work."""
+
+    code = "usage.invalid"
+    status = 400
+
+
+class PolicyError(CredenceError):
+    """A policy file is malformed or breaks a rule of the policy format."""
+
+    code = "policy.invalid"
+    status = 422
+
+    def __init__(self, message: str, *, problems: list[CredenceError] | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.problems = problems or []
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if self.problems:
+            body["error"]["problems"] = [p.to_dict()["error"] for p in self.problems]
+        return body
+
+
+class PolicyNotFound(PolicyError):
+    """No policy where one was expected (file missing, or none active)."""
+
+    code = "policy.missing"
+    status = 404
+
+
+class RecordError(CredenceError):
+    """A behaviour record does not fit the interchange format or the policy."""
+
+    code = "record.invalid"
+    status = 422
+
+
+class DuplicateRecord(RecordError):
+    """A record reuses an idempotency key with different content."""
+
+    code = "record.duplicate"
+    status = 409
+
+
+class IdentifierError(RecordError):
+    """A subject identifier is invalid for its scheme, or the scheme is unknown."""
+
+    code = "identifier.invalid"
+    status = 422
+
+
+class SubjectNotFound(CredenceError):
+    """No subject with that identifier is in the ledger."""
+
+    code = "subject.not_found"
+    status = 404
+
+
+class EntitlementNotFound(CredenceError):
+    """The policy has no entitlement with that id."""
+
+    code = "entitlement.not_found"
+    status = 404
+
+
+class InputFileError(CredenceError):
+    """An input file cannot be read at all (missing, unknown format, unreadable)."""
+
+    code = "input.invalid"
+    status = 400
+
+
+class StoreError(CredenceError):
+    """The ledger could not do what was asked."""
+
+    code = "store.error"
+    status = 503
+
+
+class StoreUnavailable(StoreError):
+    """The ledger cannot be reached or opened."""
+
+    code = "store.unavailable"
+    status = 503
+
+
+class StoreNotInitialised(StoreError):
+    """The ledger has no schema yet, or an older one; ``credence init`` fixes it."""
+
+    code = "store.not_initialised"
+    status = 409
+
+
+class StoreConflict(StoreError):
+    """A write conflicted with another writer; retrying is safe."""
+
+    code = "store.conflict"
+    status = 409
+
+
+class CryptoKeyError(CredenceError):
+    """The master key is missing, malformed, or does not open this ledger."""
+
+    code = "key.error"
+    status = 500
+
+
+class PlanError(CredenceError):
+    """A policy uses something the batch plan cannot express exactly."""
+
+    code = "plan.unsupported"
+    status = 422

@@ -1,0 +1,150 @@
+"""An in-memory store for tests and simulations; it passes the same contract suite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+
+from credence.ledger.store import (
+    Access,
+    AppendResult,
+    NewRecord,
+    NewSubject,
+    StoredPolicy,
+    SubjectRow,
+)
+from credence.types import Notice, Record
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    subject_key: int
+    record: Record
+    content_hash: bytes
+    ingested_at: int
+
+
+class MemoryStore:
+    """A ledger held in dictionaries, guarded by one lock (a single writer)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._meta: dict[str, str] = {}
+        self._policies: list[StoredPolicy] = []
+        self._subjects: dict[int, SubjectRow] = {}
+        self._by_lookup: dict[bytes, int] = {}
+        self._records: dict[tuple[str, str], _Stored] = {}
+        self._by_subject: dict[int, list[Record]] = {}
+        self._notices: dict[int, list[Notice]] = {}
+        self._accesses: dict[int, list[Access]] = {}
+
+    def migrate(self) -> None:
+        """Nothing to create: the schema is the dictionaries."""
+
+    def check_schema(self) -> None:
+        """Always current."""
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
+    def add_policy(self, policy: StoredPolicy) -> None:
+        with self._lock:
+            self._policies.append(policy)
+
+    def active_policy(self) -> StoredPolicy | None:
+        return self._policies[-1] if self._policies else None
+
+    def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        found = {}
+        for lookup in lookups:
+            key = self._by_lookup.get(lookup)
+            if key is not None:
+                found[lookup] = self._subjects[key]
+        return found
+
+    def find_record_subjects(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {k: self._records[k].subject_key for k in keys if k in self._records}
+
+    def append(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> AppendResult:
+        with self._lock:
+            # Validate everything first so a failing batch leaves nothing behind.
+            lookups = dict(self._by_lookup)
+            new_rows: list[SubjectRow] = []
+            next_key = len(self._subjects) + 1
+            for s in subjects:
+                if s.lookup in lookups:
+                    continue
+                row = SubjectRow(
+                    next_key, s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key, ingested_at
+                )
+                lookups[s.lookup] = next_key
+                new_rows.append(row)
+                next_key += 1
+            result = AppendResult()
+            pending: dict[tuple[str, str], _Stored] = {}
+            for index, new in enumerate(records):
+                subject_key = lookups.get(new.subject_lookup)
+                if subject_key is None:
+                    raise ValueError(
+                        f"record {index} names a subject that is neither stored nor new"
+                    )
+                key = new.record.key
+                existing = self._records.get(key) or pending.get(key)
+                if existing is not None:
+                    target = (
+                        result.unchanged
+                        if existing.content_hash == new.content_hash
+                        else result.conflicts
+                    )
+                    target.append(index)
+                    continue
+                pending[key] = _Stored(subject_key, new.record, new.content_hash, ingested_at)
+            for row in new_rows:
+                self._subjects[row.key] = row
+                self._by_lookup[row.lookup] = row.key
+            for key, stored in pending.items():
+                self._records[key] = stored
+                self._by_subject.setdefault(stored.subject_key, []).append(stored.record)
+            result.inserted = len(pending)
+            return result
+
+    def records(self, subject_key: int) -> list[Record]:
+        return sorted(self._by_subject.get(subject_key, []), key=lambda r: r.order)
+
+    def subjects(self) -> Iterator[SubjectRow]:
+        yield from (self._subjects[k] for k in sorted(self._subjects))
+
+    def subjects_with_records(self) -> Iterator[tuple[SubjectRow, list[Record]]]:
+        for row in self.subjects():
+            yield row, self.records(row.key)
+
+    def counts(self) -> dict[str, int]:
+        return {"subjects": len(self._subjects), "records": len(self._records)}
+
+    def add_notice(self, subject_key: int, notice: Notice) -> None:
+        with self._lock:
+            self._notices.setdefault(subject_key, []).append(notice)
+
+    def notices(self, subject_key: int) -> list[Notice]:
+        return sorted(self._notices.get(subject_key, []), key=lambda n: n.issued_at)
+
+    def log_access(self, access: Access) -> None:
+        with self._lock:
+            self._accesses.setdefault(access.subject_key, []).append(access)
+
+    def accesses(self, subject_key: int) -> list[Access]:
+        return sorted(self._accesses.get(subject_key, []), key=lambda a: a.at)
+
+    def close(self) -> None:
+        """Nothing to release."""

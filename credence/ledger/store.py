@@ -1,0 +1,161 @@
+"""The one store interface every ledger backend implements (memory, SQLite, PostgreSQL).
+
+The ledger is append-only: records are never updated; a correction or a
+withdrawal is a new record. ``(provider, provider_event_id)`` is unique, and
+sending a record again changes nothing. Subjects are stored without their
+plaintext identifier: a keyed hash for lookup and an encrypted copy under a
+per-subject data key (see ``credence.crypto``); the store only sees bytes.
+
+Every table is keyed by ``subject_key`` so a store can be sharded by subject.
+The shared contract suite in ``tests/ledger/contract.py`` is what every
+backend must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from credence.types import Notice, Record
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubject:
+    """A subject to create: lookup hash, kind, scheme, and its sealed identifier."""
+
+    lookup: bytes
+    kind: str
+    scheme: str
+    sealed_id: bytes
+    wrapped_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRow:
+    """A stored subject. ``sealed_id``/``wrapped_key`` are None once erased."""
+
+    key: int
+    lookup: bytes
+    kind: str
+    scheme: str
+    sealed_id: bytes | None
+    wrapped_key: bytes | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A validated record to append, for the subject with this lookup hash."""
+
+    subject_lookup: bytes
+    record: Record
+    content_hash: bytes  # sha256 of the canonical record; tells a resend from a conflict
+
+
+@dataclass(slots=True)
+class AppendResult:
+    """What an append did, by index into the batch it was given."""
+
+    inserted: int = 0
+    unchanged: list[int] = field(default_factory=list)  # already stored, identical
+    conflicts: list[int] = field(default_factory=list)  # key already used, different content
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPolicy:
+    """A policy version as kept in the ledger: the exact text and when it became active."""
+
+    name: str
+    version: str
+    digest: str
+    source: str
+    activated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One access to a subject's data by someone other than the subject."""
+
+    subject_key: int
+    at: int
+    actor: str
+    action: str
+    purpose: str
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The ledger. Methods that write are atomic: all of a call lands, or none."""
+
+    # --- schema and settings -------------------------------------------------
+    def migrate(self) -> None:
+        """Create the schema, or upgrade it to the current version."""
+
+    def check_schema(self) -> None:
+        """Raise ``StoreNotInitialised`` unless the schema is current."""
+
+    def get_meta(self, key: str) -> str | None:
+        """A ledger-wide setting (e.g. the master key fingerprint)."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a ledger-wide setting."""
+
+    # --- policy --------------------------------------------------------------
+    def add_policy(self, policy: StoredPolicy) -> None:
+        """Store a policy version and make it the active one."""
+
+    def active_policy(self) -> StoredPolicy | None:
+        """The most recently activated policy, if any."""
+
+    # --- subjects and records ------------------------------------------------
+    def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        """The stored subjects among these lookup hashes."""
+
+    def find_record_subjects(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """For stored ``(provider, provider_event_id)`` keys, the subject each belongs to."""
+
+    def append(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> AppendResult:
+        """Create missing subjects and append records, in one transaction.
+
+        Subjects already stored are left as they are. A record whose key is
+        stored with the same content hash is ``unchanged``; with another hash
+        it is a ``conflict`` and is not written. Every record's subject must be
+        among ``subjects`` or already stored.
+        """
+
+    def records(self, subject_key: int) -> list[Record]:
+        """Every record of one subject (retractions included), in count order."""
+
+    def subjects(self) -> Iterator[SubjectRow]:
+        """Every subject, in key order."""
+
+    def subjects_with_records(self) -> Iterator[tuple[SubjectRow, list[Record]]]:
+        """Every subject with its records, in key order, streamed."""
+
+    def counts(self) -> dict[str, int]:
+        """``{"subjects": n, "records": n}``."""
+
+    # --- due process and accountability --------------------------------------
+    def add_notice(self, subject_key: int, notice: Notice) -> None:
+        """Record a notice given to a subject."""
+
+    def notices(self, subject_key: int) -> list[Notice]:
+        """Every notice given to a subject, oldest first."""
+
+    def log_access(self, access: Access) -> None:
+        """Record an access to a subject's data."""
+
+    def accesses(self, subject_key: int) -> list[Access]:
+        """Every logged access to a subject's data, oldest first."""
+
+    def close(self) -> None:
+        """Release connections."""

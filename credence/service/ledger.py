@@ -1,0 +1,89 @@
+"""Opening a ledger for a use case: the store, the keys and the active policy together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from credence.clock import Clock, SystemClock
+from credence.crypto import KeyRing, parse_master_key, read_key_file
+from credence.engine import CompiledPolicy, compile_policy
+from credence.errors import CryptoKeyError, PolicyNotFound
+from credence.ledger import Store, open_store
+from credence.policy import LoadedPolicy, parse_policy
+from credence.settings import Settings
+
+KEY_FINGERPRINT = "key_fingerprint"
+
+
+@dataclass
+class Ledger:
+    """An open ledger: its store, its key ring, its active policy and a clock."""
+
+    store: Store
+    keys: KeyRing
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def loaded_policy(self) -> LoadedPolicy:
+        """The active policy, parsed from the exact text stored.
+
+        Raises:
+            PolicyNotFound: when the ledger has no policy yet.
+        """
+        stored = self.store.active_policy()
+        if stored is None:
+            raise PolicyNotFound(
+                "the ledger has no policy", suggestion="run `credence init --policy FILE`"
+            )
+        return parse_policy(stored.source, origin=f"ledger policy {stored.name} {stored.version}")
+
+    @cached_property
+    def policy(self) -> CompiledPolicy:
+        """The active policy, compiled for the engine."""
+        return compile_policy(self.loaded_policy.policy)
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The key ring from ``CREDENCE_MASTER_KEY`` or the key file.
+
+    Raises:
+        CryptoKeyError: when no usable key is found.
+    """
+    if settings.master_key is not None:
+        return KeyRing(parse_master_key(settings.master_key.get_secret_value()))
+    return KeyRing(read_key_file(settings.resolved_key_file()))
+
+
+def check_key(store: Store, keys: KeyRing) -> None:
+    """Refuse a master key other than the one the ledger was created with.
+
+    Raises:
+        CryptoKeyError: when the fingerprints differ.
+    """
+    stored = store.get_meta(KEY_FINGERPRINT)
+    if stored is not None and stored != keys.fingerprint:
+        raise CryptoKeyError(
+            "this master key is not the one the ledger was created with",
+            suggestion="use the key file written by `credence init`, or its CREDENCE_MASTER_KEY",
+        )
+
+
+@contextmanager
+def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[Ledger]:
+    """Open an initialised ledger for a use case, and close it afterwards.
+
+    Raises:
+        StoreUnavailable, StoreNotInitialised, CryptoKeyError: when it cannot be used.
+    """
+    store = open_store(settings.db)
+    try:
+        store.check_schema()
+        keys = key_ring(settings)
+        check_key(store, keys)
+        yield Ledger(store=store, keys=keys, settings=settings, clock=clock or SystemClock())
+    finally:
+        store.close()
