@@ -1,0 +1,286 @@
+"""The server ledger: PostgreSQL through psycopg 3, bulk appends by COPY.
+
+Appends COPY the batch into session temp tables, then ``INSERT … SELECT … ON
+CONFLICT DO NOTHING`` in key order, so concurrent writers take row locks in
+one order and never deadlock on each other. Idempotency is the unique key in
+the database, not a check in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnavailable
+from credence.ledger import schema as t
+from credence.ledger.sql import (
+    SQLStore,
+    classify,
+    encode_attributes,
+    first_occurrences,
+    subject_keys_for,
+)
+from credence.ledger.store import AppendResult, NewRecord, NewSubject
+
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_RETRIES = 3
+_MIGRATION_LOCK = 0x63726564  # "cred": one advisory lock so two `credence init` runs queue up
+
+# Session-scoped staging tables, created once per connection; emptied at every commit.
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS credence_new_subjects (
+    lookup bytea, kind text, scheme text, sealed_id bytea, wrapped_key bytea
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS credence_incoming (
+    subject_key bigint, provider text, provider_event_id text, type text,
+    occurred_at bigint, attributes text, evidence text, retracts text, content_hash bytea
+) ON COMMIT DELETE ROWS;
+"""
+_INSERT_PROVIDERS = (
+    "INSERT INTO providers (id, first_seen_at) SELECT p, %s FROM unnest(%s::text[]) AS p "
+    "ORDER BY p ON CONFLICT DO NOTHING"
+)
+_COPY_SUBJECTS = (
+    "COPY credence_new_subjects (lookup, kind, scheme, sealed_id, wrapped_key) FROM STDIN"
+)
+_INSERT_SUBJECTS = (
+    "INSERT INTO subjects (lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
+    "SELECT lookup, kind, scheme, sealed_id, wrapped_key, %s FROM credence_new_subjects "
+    "ORDER BY lookup ON CONFLICT (lookup) DO NOTHING"
+)
+_COPY_RECORDS = (
+    "COPY credence_incoming (subject_key, provider, provider_event_id, type, occurred_at, "
+    "attributes, evidence, retracts, content_hash) FROM STDIN"
+)
+# The keys this statement did not insert: already stored, or committed meanwhile by another writer.
+_INSERT_RECORDS = """
+WITH inserted AS (
+    INSERT INTO records (subject_key, provider, provider_event_id, type, occurred_at,
+                         attributes, evidence, retracts, content_hash, ingested_at)
+    SELECT subject_key, provider, provider_event_id, type, occurred_at,
+           attributes, evidence, retracts, content_hash, %s
+    FROM credence_incoming ORDER BY provider, provider_event_id
+    ON CONFLICT (provider, provider_event_id) DO NOTHING
+    RETURNING provider, provider_event_id
+)
+SELECT i.provider, i.provider_event_id FROM credence_incoming i
+WHERE NOT EXISTS (
+    SELECT 1 FROM inserted n
+    WHERE n.provider = i.provider AND n.provider_event_id = i.provider_event_id
+)
+"""
+# A new statement, so a new snapshot: it sees rows other writers committed while we waited.
+_STORED_HASHES = (
+    "SELECT provider, provider_event_id, content_hash FROM records "
+    "WHERE (provider, provider_event_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "could not translate host name",
+    "timeout expired",
+    "no route to host",
+    "network is unreachable",
+    "name or service not known",
+    "no such file or directory",
+)
+
+
+class PostgresStore(SQLStore):
+    """A ledger in a PostgreSQL database (``postgresql://user@host:port/db``).
+
+    Raises:
+        StoreUnavailable: when the URL is not a PostgreSQL URL, or the server
+            cannot be reached, refuses the login, or has no such database.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 5, connect_timeout: int = 10) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            # The message would repeat the URL, password and all.
+            raise StoreUnavailable(
+                "the ledger address is not a valid URL",
+                suggestion="write it as postgresql://user:password@host:5432/database",
+            ) from None
+        if parsed.drivername not in _SCHEMES:
+            raise StoreUnavailable(
+                f"the ledger address uses {parsed.drivername}://, not postgresql://",
+                suggestion="write it as postgresql://user:password@host:5432/database",
+            )
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        host = parsed.host or str(parsed.query.get("host") or "localhost")
+        self._where = f"{host}:{parsed.port or 5432}"
+        self._database = parsed.database or parsed.username or "postgres"
+        self._user = parsed.username or "(default user)"
+        self._password = parsed.password
+        engine = create_engine(
+            parsed,
+            pool_size=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": connect_timeout},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _staging(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute(_STAGING)
+            dbapi_connection.commit()
+
+        display = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
+        super().__init__(engine, display=display)
+        with self._read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _lock_for_migration(self, conn: Connection) -> None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+
+    def _upsert_meta(self, conn: Connection, key: str, value: str) -> None:
+        statement = pg_insert(t.meta).values(key=key, value=value)
+        conn.execute(
+            statement.on_conflict_do_update(index_elements=[t.meta.c.key], set_={"value": value})
+        )
+
+    def append(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> AppendResult:
+        """Create missing subjects and append records, in one transaction.
+
+        A transaction the server aborts as a deadlock or serialisation failure
+        is retried, since it left nothing behind.
+
+        Raises:
+            ValueError: when a record names a subject that is neither stored nor new.
+            StoreConflict: when it still conflicts after retries.
+        """
+        for attempt in range(_RETRIES):
+            try:
+                return super().append(subjects, records, ingested_at=ingested_at)
+            except StoreConflict:
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append(
+        self,
+        conn: Connection,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        ingested_at: int,
+    ) -> AppendResult:
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor:
+            providers = sorted({new.record.provider for new in records})
+            if providers:
+                cursor.execute(_INSERT_PROVIDERS, (ingested_at, providers))
+            if subjects:
+                with cursor.copy(_COPY_SUBJECTS) as copy:
+                    for s in subjects:
+                        copy.write_row((s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key))
+                cursor.execute(_INSERT_SUBJECTS, (ingested_at,))
+
+            def resolve(lookups: list[bytes]) -> Mapping[bytes, int]:
+                cursor.execute(
+                    "SELECT lookup, subject_key FROM subjects WHERE lookup = ANY(%s)", (lookups,)
+                )
+                return {bytes(lookup): key for lookup, key in cursor.fetchall()}
+
+            if not records:
+                return AppendResult()
+            subject_keys = subject_keys_for(records, resolve)
+            firsts = first_occurrences(records)
+            with cursor.copy(_COPY_RECORDS) as copy:
+                for index in firsts.values():
+                    new = records[index]
+                    r = new.record
+                    copy.write_row(
+                        (
+                            subject_keys[index],
+                            r.provider,
+                            r.provider_event_id,
+                            r.type,
+                            r.occurred_at,
+                            encode_attributes(r.attributes),
+                            r.evidence,
+                            r.retracts,
+                            new.content_hash,
+                        )
+                    )
+            cursor.execute(_INSERT_RECORDS, (ingested_at,))
+            skipped = cursor.fetchall()
+            stored: dict[tuple[str, str], bytes] = {}
+            if skipped:
+                cursor.execute(_STORED_HASHES, ([p for p, _ in skipped], [e for _, e in skipped]))
+                for provider, event_id, content_hash in cursor.fetchall():
+                    stored[(provider, event_id)] = bytes(content_hash)
+            return classify(records, firsts, stored)
+
+    # --- errors --------------------------------------------------------------
+    def _scrub(self, message: str) -> str:
+        if self._password:
+            message = message.replace(self._password, "***")
+        return message.strip().splitlines()[0] if message.strip() else message
+
+    def _translate(self, error: BaseException) -> CredenceError:
+        orig = error.orig if isinstance(error, DBAPIError) else error
+        state = getattr(orig, "sqlstate", None) or ""
+        detail = self._scrub(str(orig))
+        lowered = str(orig).lower()
+        where = self._where
+        if state in ("28P01", "28000") or "authentication failed" in lowered:
+            return StoreUnavailable(
+                f"PostgreSQL at {where} refused the login of user {self._user}: {detail}",
+                suggestion="check the user and password in the URL (or PGPASSWORD / ~/.pgpass)",
+            )
+        if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+            return StoreUnavailable(
+                f'the database "{self._database}" does not exist on PostgreSQL at {where}',
+                suggestion=f"create it (e.g. `createdb {self._database}`), then run "
+                f"`credence init --db {self._display}`",
+            )
+        if state == "42P01" or state == "3F000":
+            return self._not_initialised("has no Credence schema")
+        if state in ("40P01", "40001", "55P03"):
+            return StoreConflict(
+                f"PostgreSQL at {where} aborted the write because another writer "
+                f"conflicted with it: {detail}",
+                suggestion="retry; the aborted write left nothing behind",
+            )
+        if isinstance(orig, PoolTimeout):
+            return StoreUnavailable(
+                f"every connection to PostgreSQL at {where} is busy",
+                suggestion="retry, or raise the pool size",
+            )
+        if _is_operational(orig):
+            if any(marker in lowered for marker in _UNREACHABLE):
+                return StoreUnavailable(
+                    f"cannot reach PostgreSQL at {where}: {detail}",
+                    suggestion="check that the server is running and the host and port are right",
+                )
+            return StoreUnavailable(
+                f"lost the connection to PostgreSQL at {where}: {detail}",
+                suggestion="retry; an interrupted write leaves nothing behind",
+            )
+        return StoreError(f"PostgreSQL at {where} failed: {detail}")
+
+
+def _is_operational(error: BaseException | None) -> bool:
+    import psycopg
+
+    return isinstance(error, psycopg.OperationalError)

@@ -1,0 +1,116 @@
+"""The ledger's tables in SQLAlchemy Core, shared by the SQLite and PostgreSQL stores.
+
+All times are BIGINT epoch microseconds, UTC. Every table but ``meta``,
+``policies`` and ``providers`` carries ``subject_key`` so PostgreSQL can be
+distributed by subject (see docs/postgres.md). The Alembic revisions under
+``credence/ledger/migrations`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
+HEAD_REVISION = "0001"
+
+# SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
+KeyType = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("activated_at", BigInteger, nullable=False),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("first_seen_at", BigInteger, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_key", KeyType, primary_key=True, autoincrement=True),
+    Column("lookup", LargeBinary, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("scheme", Text, nullable=False),
+    Column("sealed_id", LargeBinary, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("seq", KeyType, primary_key=True, autoincrement=True),
+    Column("subject_key", BigInteger, ForeignKey("subjects.subject_key"), nullable=False),
+    Column("provider", Text, ForeignKey("providers.id"), nullable=False),
+    Column("provider_event_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("evidence", Text, nullable=True),
+    Column("retracts", Text, nullable=True),
+    Column("content_hash", LargeBinary, nullable=False),
+    Column("ingested_at", BigInteger, nullable=False),
+    UniqueConstraint("provider", "provider_event_id"),
+    Index(None, "subject_key", "occurred_at", "provider", "provider_event_id"),
+    sqlite_autoincrement=True,
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", KeyType, primary_key=True, autoincrement=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("entitlement", Text, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("effective_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=True),
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", KeyType, primary_key=True, autoincrement=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+)

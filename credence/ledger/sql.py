@@ -1,0 +1,428 @@
+"""What the SQLite and PostgreSQL stores share: reads in SQLAlchemy Core, migrations, classification.
+
+Each backend supplies its engine(s), a write transaction, the bulk ``append``
+path (raw DBAPI: ``executemany`` for SQLite, ``COPY`` for PostgreSQL) and the
+translation of its driver's errors into Credence errors.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from credence.errors import CredenceError, StoreError, StoreNotInitialised
+from credence.ledger import schema as t
+from credence.ledger.store import (
+    Access,
+    AppendResult,
+    NewRecord,
+    NewSubject,
+    StoredPolicy,
+    SubjectRow,
+)
+from credence.types import Notice, Record
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_CHUNK = 400  # keys per IN (...) query: well under every driver's parameter limit
+_STREAM = 2_000  # rows fetched at a time when streaming
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration built in code: no alembic.ini is needed at run time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code knows, so an older schema can be told from a newer one."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def encode_attributes(attributes: Mapping[str, Any]) -> str:
+    """Attributes as compact JSON with sorted keys, as stored in ``records.attributes``."""
+    return json.dumps(
+        dict(attributes), separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+    )
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def first_occurrences(records: Sequence[NewRecord]) -> dict[Key, int]:
+    """For each key in the batch, the index of its first record; later ones are duplicates."""
+    firsts: dict[Key, int] = {}
+    for index, new in enumerate(records):
+        firsts.setdefault(new.record.key, index)
+    return firsts
+
+
+def classify(
+    records: Sequence[NewRecord], firsts: Mapping[Key, int], stored: Mapping[Key, bytes]
+) -> AppendResult:
+    """The outcome of an append, given the hashes already stored for the keys it did not write.
+
+    A key in ``stored`` was there before this call: each of its records is
+    unchanged or a conflict against that hash. Otherwise the first record of a
+    key was inserted, and a later duplicate is compared with that first one.
+    """
+    result = AppendResult()
+    for index, new in enumerate(records):
+        key = new.record.key
+        previous = stored.get(key)
+        if previous is None:
+            first = firsts[key]
+            if first == index:
+                result.inserted += 1
+                continue
+            previous = records[first].content_hash
+        target = result.unchanged if previous == new.content_hash else result.conflicts
+        target.append(index)
+    return result
+
+
+def subject_keys_for(
+    records: Sequence[NewRecord], resolve: Callable[[list[bytes]], Mapping[bytes, int]]
+) -> list[int]:
+    """Each record's subject key, looked up once per distinct subject.
+
+    Raises:
+        ValueError: when a record names a subject that is neither stored nor new.
+    """
+    wanted = list(dict.fromkeys(new.subject_lookup for new in records))
+    keys = resolve(wanted)
+    out: list[int] = []
+    for index, new in enumerate(records):
+        key = keys.get(new.subject_lookup)
+        if key is None:
+            raise ValueError(f"record {index} names a subject that is neither stored nor new")
+        out.append(key)
+    return out
+
+
+def _subject(row: Row[*tuple[Any, ...]]) -> SubjectRow:
+    return SubjectRow(
+        key=row.subject_key,
+        lookup=bytes(row.lookup),
+        kind=row.kind,
+        scheme=row.scheme,
+        sealed_id=None if row.sealed_id is None else bytes(row.sealed_id),
+        wrapped_key=None if row.wrapped_key is None else bytes(row.wrapped_key),
+        created_at=row.created_at,
+    )
+
+
+def _record(row: Row[*tuple[Any, ...]]) -> Record:
+    return Record(
+        provider=row.provider,
+        provider_event_id=row.provider_event_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        attributes=json.loads(row.attributes),
+        retracts=row.retracts,
+        evidence=row.evidence,
+    )
+
+
+_RECORD_COLUMNS = (
+    t.records.c.provider,
+    t.records.c.provider_event_id,
+    t.records.c.type,
+    t.records.c.occurred_at,
+    t.records.c.attributes,
+    t.records.c.retracts,
+    t.records.c.evidence,
+)
+_RECORD_ORDER = (
+    t.records.c.occurred_at,
+    t.records.c.provider,
+    t.records.c.provider_event_id,
+)
+
+
+class SQLStore(ABC):
+    """A ledger in a SQL database; subclasses add the dialect's engine, writes and errors."""
+
+    def __init__(self, engine: Engine, *, display: str) -> None:
+        self._engine = engine
+        self._display = display  # the address shown to users: never carries a password
+
+    # --- what a backend supplies ---------------------------------------------
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Connection]:
+        """A connection inside a write transaction, committed when the block ends cleanly."""
+
+    @abstractmethod
+    def _append(
+        self,
+        conn: Connection,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        ingested_at: int,
+    ) -> AppendResult:
+        """The bulk append, inside the transaction of ``conn``."""
+
+    @abstractmethod
+    def _translate(self, error: BaseException) -> CredenceError:
+        """A Credence error for a driver or SQLAlchemy error."""
+
+    def _lock_for_migration(self, conn: Connection) -> None:  # noqa: B027  # optional hook
+        """Keep two concurrent ``migrate`` calls apart (the SQLite write lock does it already)."""
+
+    def _upsert_meta(self, conn: Connection, key: str, value: str) -> None:
+        updated = conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value))
+        if updated.rowcount == 0:
+            conn.execute(t.meta.insert().values(key=key, value=value))
+
+    # --- plumbing ------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Translate database errors at the edge, keeping the cause."""
+        try:
+            yield
+        except CredenceError:
+            raise
+        except (SQLAlchemyError, OSError) as e:
+            raise self._translate(e) from e
+        except Exception as e:
+            if _is_driver_error(e):
+                raise self._translate(e) from e
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            yield conn
+
+    def _not_initialised(self, why: str) -> StoreNotInitialised:
+        return StoreNotInitialised(
+            f"the ledger at {self._display} {why}",
+            suggestion=f"run `credence init --db {self._display}`",
+        )
+
+    # --- schema and settings -------------------------------------------------
+    def migrate(self) -> None:
+        """Create the schema, or upgrade it to the head Alembic revision."""
+        with self._errors(), self._write() as conn:
+            self._lock_for_migration(conn)
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def check_schema(self) -> None:
+        """Raise ``StoreNotInitialised`` unless the schema is at the head revision.
+
+        Raises:
+            StoreNotInitialised: when there is no schema, or an older one.
+            StoreError: when the schema is newer than this version of Credence.
+        """
+        with self._read() as conn:
+            heads = set(MigrationContext.configure(conn).get_current_heads())
+        if heads == {t.HEAD_REVISION}:
+            return
+        if not heads:
+            raise self._not_initialised("has no Credence schema")
+        if heads <= known_revisions():
+            raise self._not_initialised(
+                f"has an older schema (revision {', '.join(sorted(heads))})"
+            )
+        raise StoreError(
+            f"the ledger at {self._display} has a schema newer than this Credence "
+            f"(revision {', '.join(sorted(heads))})",
+            suggestion="upgrade Credence to the version that wrote this ledger",
+        )
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            value: str | None = conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == key)
+            ).scalar_one_or_none()
+            return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._errors(), self._write() as conn:
+            self._upsert_meta(conn, key, value)
+
+    # --- policy --------------------------------------------------------------
+    def add_policy(self, policy: StoredPolicy) -> None:
+        with self._errors(), self._write() as conn:
+            conn.execute(
+                t.policies.insert().values(
+                    name=policy.name,
+                    version=policy.version,
+                    digest=policy.digest,
+                    source=policy.source,
+                    activated_at=policy.activated_at,
+                )
+            )
+
+    def active_policy(self) -> StoredPolicy | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(t.policies).order_by(t.policies.c.id.desc()).limit(1)
+            ).one_or_none()
+        if row is None:
+            return None
+        return StoredPolicy(row.name, row.version, row.digest, row.source, row.activated_at)
+
+    # --- subjects and records ------------------------------------------------
+    def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        found: dict[bytes, SubjectRow] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(dict.fromkeys(lookups))):
+                query = select(t.subjects).where(t.subjects.c.lookup.in_(chunk))
+                for row in conn.execute(query):
+                    subject = _subject(row)
+                    found[subject.lookup] = subject
+        return found
+
+    def find_record_subjects(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        columns = tuple_(t.records.c.provider, t.records.c.provider_event_id)
+        with self._read() as conn:
+            for chunk in chunks(list(dict.fromkeys(keys))):
+                query = select(
+                    t.records.c.provider, t.records.c.provider_event_id, t.records.c.subject_key
+                ).where(columns.in_(chunk))
+                for provider, event_id, subject_key in conn.execute(query):
+                    found[(provider, event_id)] = subject_key
+        return found
+
+    def append(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> AppendResult:
+        """Create missing subjects and append records, in one transaction.
+
+        Raises:
+            ValueError: when a record names a subject that is neither stored nor new
+                (nothing of the batch is written).
+        """
+        with self._errors(), self._write() as conn:
+            return self._append(conn, subjects, records, ingested_at)
+
+    def records(self, subject_key: int) -> list[Record]:
+        query = (
+            select(*_RECORD_COLUMNS)
+            .where(t.records.c.subject_key == subject_key)
+            .order_by(*_RECORD_ORDER)
+        )
+        with self._read() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def subjects(self) -> Iterator[SubjectRow]:
+        query = select(t.subjects).order_by(t.subjects.c.subject_key)
+        with self._read() as conn:
+            for row in conn.execution_options(yield_per=_STREAM).execute(query):
+                yield _subject(row)
+
+    def subjects_with_records(self) -> Iterator[tuple[SubjectRow, list[Record]]]:
+        """Every subject with its records, from one ordered query grouped as it streams."""
+        query = (
+            select(t.subjects, *_RECORD_COLUMNS)
+            .select_from(
+                t.subjects.outerjoin(t.records, t.records.c.subject_key == t.subjects.c.subject_key)
+            )
+            .order_by(t.subjects.c.subject_key, *_RECORD_ORDER)
+        )
+        with self._read() as conn:
+            current: SubjectRow | None = None
+            group: list[Record] = []
+            for row in conn.execution_options(yield_per=_STREAM).execute(query):
+                if current is None or row.subject_key != current.key:
+                    if current is not None:
+                        yield current, group
+                    current, group = _subject(row), []
+                if row.provider is not None:
+                    group.append(_record(row))
+            if current is not None:
+                yield current, group
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            subjects = conn.execute(select(func.count()).select_from(t.subjects)).scalar_one()
+            records = conn.execute(select(func.count()).select_from(t.records)).scalar_one()
+        return {"subjects": int(subjects), "records": int(records)}
+
+    # --- due process and accountability --------------------------------------
+    def add_notice(self, subject_key: int, notice: Notice) -> None:
+        with self._errors(), self._write() as conn:
+            conn.execute(
+                t.notices.insert().values(
+                    subject_key=subject_key,
+                    entitlement=notice.entitlement,
+                    issued_at=notice.issued_at,
+                    effective_at=notice.effective_at,
+                    ends_at=notice.ends_at,
+                )
+            )
+
+    def notices(self, subject_key: int) -> list[Notice]:
+        query = (
+            select(t.notices)
+            .where(t.notices.c.subject_key == subject_key)
+            .order_by(t.notices.c.issued_at, t.notices.c.id)
+        )
+        with self._read() as conn:
+            return [
+                Notice(row.entitlement, row.issued_at, row.effective_at, row.ends_at)
+                for row in conn.execute(query)
+            ]
+
+    def log_access(self, access: Access) -> None:
+        with self._errors(), self._write() as conn:
+            conn.execute(
+                t.access_log.insert().values(
+                    subject_key=access.subject_key,
+                    at=access.at,
+                    actor=access.actor,
+                    action=access.action,
+                    purpose=access.purpose,
+                )
+            )
+
+    def accesses(self, subject_key: int) -> list[Access]:
+        query = (
+            select(t.access_log)
+            .where(t.access_log.c.subject_key == subject_key)
+            .order_by(t.access_log.c.at, t.access_log.c.id)
+        )
+        with self._read() as conn:
+            return [
+                Access(row.subject_key, row.at, row.actor, row.action, row.purpose)
+                for row in conn.execute(query)
+            ]
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engine.dispose()
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    """Whether an exception came from a DB-API driver (sqlite3, psycopg) rather than our code."""
+    module = type(error).__module__
+    return module.startswith(("sqlite3", "psycopg"))

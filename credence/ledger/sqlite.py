@@ -1,0 +1,219 @@
+"""The embedded ledger: one SQLite file in WAL mode, one writer connection, many readers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+from credence.errors import (
+    CredenceError,
+    StoreConflict,
+    StoreError,
+    StoreUnavailable,
+)
+from credence.ledger.sql import (
+    SQLStore,
+    chunks,
+    classify,
+    encode_attributes,
+    first_occurrences,
+    subject_keys_for,
+)
+from credence.ledger.store import AppendResult, NewRecord, NewSubject
+
+_INSERT_PROVIDER = "INSERT INTO providers (id, first_seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_INSERT_SUBJECT = (
+    "INSERT INTO subjects (lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
+)
+_INSERT_RECORD = (
+    "INSERT INTO records (subject_key, provider, provider_event_id, type, occurred_at, "
+    "attributes, evidence, retracts, content_hash, ingested_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (provider, provider_event_id) DO NOTHING"
+)
+
+
+class SQLiteStore(SQLStore):
+    """A ledger in one SQLite file: WAL, ``synchronous=FULL``, writes in ``BEGIN IMMEDIATE``.
+
+    Writes go through a single connection guarded by a lock; reads use a small
+    pool of their own connections, which WAL lets run beside the writer.
+    Another process writing the same file waits up to ``busy_timeout`` seconds.
+
+    Raises:
+        StoreUnavailable: when the file cannot be opened or is not a SQLite database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        display = str(self.path)
+        if not self.path.parent.is_dir():
+            raise StoreUnavailable(
+                f"cannot open the ledger {display}: the directory {self.path.parent} does not exist",
+                path=display,
+                suggestion="create the directory first, or pass another --db path",
+            )
+        if self.path.is_dir():
+            raise StoreUnavailable(
+                f"cannot open the ledger {display}: it is a directory",
+                path=display,
+                suggestion="pass the path of a database file, e.g. credence.db",
+            )
+        super().__init__(
+            self._engine_for(begin="BEGIN", busy_timeout=busy_timeout), display=display
+        )
+        self._writer_engine = self._engine_for(begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
+        self._lock = threading.Lock()
+        with self._errors():
+            self._writer: Connection = self._writer_engine.connect()
+
+    def _engine_for(self, *, begin: str, busy_timeout: float) -> Engine:
+        path = str(self.path)
+
+        def connect() -> sqlite3.Connection:
+            # isolation_level=None: the driver never begins on its own; the begin hook does.
+            return sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+
+        engine = create_engine(
+            "sqlite+pysqlite://", creator=connect, poolclass=QueuePool, pool_size=4
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            mode = dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StoreUnavailable(
+                    f"cannot put the ledger {path} in WAL mode (got {mode and mode[0]})",
+                    path=path,
+                    suggestion="put the ledger on a local file system",
+                )
+            dbapi_connection.execute("PRAGMA synchronous=FULL")
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._lock, self._writer.begin():
+            yield self._writer
+
+    def _append(
+        self,
+        conn: Connection,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        ingested_at: int,
+    ) -> AppendResult:
+        cursor: sqlite3.Cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        providers = sorted({new.record.provider for new in records})
+        cursor.executemany(_INSERT_PROVIDER, [(p, ingested_at) for p in providers])
+        cursor.executemany(
+            _INSERT_SUBJECT,
+            [
+                (s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key, ingested_at)
+                for s in subjects
+            ],
+        )
+
+        def resolve(lookups: list[bytes]) -> Mapping[bytes, int]:
+            found: dict[bytes, int] = {}
+            for chunk in chunks(lookups):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT lookup, subject_key FROM subjects WHERE lookup IN ({marks})"
+                found.update(cursor.execute(query, chunk).fetchall())
+            return found
+
+        subject_keys = subject_keys_for(records, resolve)
+        firsts = first_occurrences(records)
+        # We hold the write lock, so every row this call inserts gets a seq above this one.
+        (before,) = cursor.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()
+        rows = []
+        for index in firsts.values():
+            new = records[index]
+            r = new.record
+            rows.append(
+                (
+                    subject_keys[index],
+                    r.provider,
+                    r.provider_event_id,
+                    r.type,
+                    r.occurred_at,
+                    encode_attributes(r.attributes),
+                    r.evidence,
+                    r.retracts,
+                    new.content_hash,
+                    ingested_at,
+                )
+            )
+        cursor.executemany(_INSERT_RECORD, rows)
+        stored: dict[tuple[str, str], bytes] = {}
+        if cursor.rowcount != len(rows):
+            keys = list(firsts)
+            for chunk in chunks(keys, 200):
+                marks = ",".join(["(?, ?)"] * len(chunk))
+                query = (
+                    "SELECT provider, provider_event_id, content_hash FROM records "
+                    f"WHERE seq <= ? AND (provider, provider_event_id) IN (VALUES {marks})"
+                )
+                params: list[Any] = [before]
+                for key in chunk:
+                    params.extend(key)
+                for provider, event_id, content_hash in cursor.execute(query, params):
+                    stored[(provider, event_id)] = bytes(content_hash)
+        return classify(records, firsts, stored)
+
+    def _translate(self, error: BaseException) -> CredenceError:
+        orig = error.orig if isinstance(error, DBAPIError) else error
+        where = self._display
+        text = str(orig)
+        if isinstance(orig, sqlite3.OperationalError):
+            if "no such table" in text:
+                return self._not_initialised("has no Credence schema")
+            if "locked" in text or "busy" in text:
+                return StoreConflict(
+                    f"the ledger {where} is busy: another process held its write lock too long",
+                    path=where,
+                    suggestion="retry; if it persists, look for a stuck credence process",
+                )
+            if "unable to open" in text:
+                return StoreUnavailable(
+                    f"cannot open the ledger {where}: {text}",
+                    path=where,
+                    suggestion="check that the file and its directory are writable",
+                )
+        if isinstance(orig, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "encrypted" in text
+        ):
+            return StoreUnavailable(
+                f"{where} is not a Credence ledger: {text}",
+                path=where,
+                suggestion="pass the path of a ledger created by `credence init`",
+            )
+        if isinstance(orig, OSError):
+            return StoreUnavailable(f"cannot open the ledger {where}: {orig}", path=where)
+        return StoreError(f"the ledger {where} failed: {text}", path=where)
+
+    def close(self) -> None:
+        """Close the writer and every reader; WAL is checkpointed as the last one closes."""
+        with self._lock:
+            self._writer.close()
+        self._writer_engine.dispose()
+        super().close()
