@@ -40,6 +40,13 @@ Duration = Annotated[
     Field(description="A whole number of days, weeks or 365-day years: 90d, 12w, 2y."),
 ]
 Scalar = str | bool | int | float
+Justifications = Annotated[
+    dict[str, str],
+    Field(
+        default_factory=dict,
+        description="Written reasons, by lint code, why a warning of `credence lint` is accepted.",
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -93,6 +100,7 @@ class Dimension(_Model):
     weight: float = 1.0
     min: float | None = None
     max: float | None = None
+    justifications: Justifications
 
     @model_validator(mode="after")
     def _bounds(self) -> Dimension:
@@ -113,6 +121,7 @@ class EventType(_Model):
         Annotated[AttributeSpec, BeforeValidator(_attribute_shorthand)],
     ] = Field(default_factory=dict)
     providers: list[Identifier] = Field(min_length=1)
+    justifications: Justifications
 
 
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
@@ -155,6 +164,14 @@ class Cap(_Model):
         return self
 
 
+class RuleSeverity(StrEnum):
+    """How grave the conduct behind a negative rule is; each has a longest expiry."""
+
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
 class Rule(_Model):
     """Points for records of one type whose conditions all hold (first match wins)."""
 
@@ -169,6 +186,8 @@ class Rule(_Model):
     cap: Cap | None = None
     reason: str = Field(min_length=1, description="Plain-language text shown to the subject.")
     description: str | None = None
+    severity: RuleSeverity | None = None
+    justifications: Justifications
 
     @property
     def can_lower(self) -> bool:
@@ -243,6 +262,7 @@ class Entitlement(_Model):
     notice_days: int | None = Field(default=None, ge=0)
     max_duration: Duration | None = None
     legal_basis: str | None = None
+    justifications: Justifications
 
 
 class ListKind(StrEnum):
@@ -265,6 +285,7 @@ class SubjectList(_Model):
     )
     public: bool = False
     reason: str | None = None
+    justifications: Justifications
 
 
 class Policy(_Model):
@@ -281,6 +302,10 @@ class Policy(_Model):
     tiers: list[Tier] = Field(min_length=1)
     entitlements: list[Entitlement] = Field(default_factory=list)
     lists: list[SubjectList] = Field(default_factory=list)
+    max_retention: Duration = Field(
+        default="7y", description="The longest any negative record may count (at most 10y)."
+    )
+    justifications: Justifications
 
     def event_type(self, type_id: str) -> EventType | None:
         """The event type with this id, if declared."""
