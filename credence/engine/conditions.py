@@ -13,7 +13,6 @@ Semantics shared by both forms:
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,16 +20,27 @@ from credence.policy.model import AttrType, Condition
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
+# Each operator's two forms, side by side. ``{a}`` is the attribute, ``{v}`` the value.
+PYTHON_FORM = {
+    "==": "{a} == {v}",
+    "!=": "{a} != {v}",
+    "<": "{a} < {v}",
+    "<=": "{a} <= {v}",
+    ">": "{a} > {v}",
+    ">=": "{a} >= {v}",
+    "in": "{a} in {v}",
+    "not_in": "{a} not in {v}",
 }
-
-_SQL_COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+SQL_FORM = {
+    "==": "{a} = {v}",
+    "!=": "{a} <> {v}",
+    "<": "{a} < {v}",
+    "<=": "{a} <= {v}",
+    ">": "{a} > {v}",
+    ">=": "{a} >= {v}",
+    "in": "{a} IN ({v})",
+    "not_in": "{a} NOT IN ({v})",
+}
 
 
 def _normalise(value: Any, attr_type: AttrType) -> Any:
@@ -41,37 +51,51 @@ def _normalise(value: Any, attr_type: AttrType) -> Any:
     return value
 
 
+def _python_value(condition: Condition, attr_type: AttrType) -> Any:
+    if isinstance(condition.value, list):
+        return frozenset(_normalise(v, attr_type) for v in condition.value)
+    return _normalise(condition.value, attr_type)
+
+
+def first_hit(
+    rules: Sequence[tuple[Sequence[tuple[Condition, AttrType]], Any]],
+) -> Callable[[Mapping[str, Any]], Any]:
+    """One function returning the result of the first rule whose conditions all hold.
+
+    Generated Python source (DMN "first" hit policy), so matching costs one
+    call per record. Only operator templates and generated names reach the
+    source; attribute names and values are bound as constants, never pasted in.
+    """
+    constants: dict[str, Any] = {}
+    attr_vars: dict[str, str] = {}
+    body: list[str] = []
+    for r_index, (conditions, result) in enumerate(rules):
+        constants[f"R{r_index}"] = result
+        tests = []
+        for c_index, (condition, attr_type) in enumerate(conditions):
+            if condition.attr not in attr_vars:
+                name = f"a{len(attr_vars)}"
+                attr_vars[condition.attr] = name
+                constants[f"N{name}"] = condition.attr
+            var = attr_vars[condition.attr]
+            const = f"K{r_index}_{c_index}"
+            constants[const] = _python_value(condition, attr_type)
+            test = PYTHON_FORM[condition.op].format(a=var, v=const)
+            tests.append(f"({var} is not None and {test})")
+        guard = " and ".join(tests) if tests else "True"
+        body.append(f"    if {guard}: return R{r_index}")
+    reads = [f"    {var} = attrs.get(N{var})" for var in attr_vars.values()]
+    source = "def match(attrs):\n" + "\n".join([*reads, *body, "    return None"]) + "\n"
+    namespace = dict(constants)
+    exec(compile(source, "<credence first-hit>", "exec"), namespace)
+    match: Callable[[Mapping[str, Any]], Any] = namespace["match"]
+    return match
+
+
 def python_predicate(condition: Condition, attr_type: AttrType) -> Predicate:
-    """The condition as a fast Python predicate over a record's attributes."""
-    attr = condition.attr
-    if condition.op in ("in", "not_in"):
-        assert isinstance(condition.value, list)
-        members = frozenset(_normalise(v, attr_type) for v in condition.value)
-        wanted = condition.op == "in"
-
-        def member(attrs: Mapping[str, Any]) -> bool:
-            value = attrs.get(attr)
-            return value is not None and (value in members) is wanted
-
-        return member
-    compare = _COMPARE[condition.op]
-    target = _normalise(condition.value, attr_type)
-
-    def compare_attr(attrs: Mapping[str, Any]) -> bool:
-        value = attrs.get(attr)
-        return value is not None and compare(value, target)
-
-    return compare_attr
-
-
-def all_of(predicates: Sequence[Predicate]) -> Predicate | None:
-    """One predicate that holds when every given one does; None for no conditions."""
-    if not predicates:
-        return None
-    if len(predicates) == 1:
-        return predicates[0]
-    frozen = tuple(predicates)
-    return lambda attrs: all(p(attrs) for p in frozen)
+    """The condition alone as a Python predicate over a record's attributes."""
+    match = first_hit([([(condition, attr_type)], True)])
+    return lambda attrs: match(attrs) is True
 
 
 def sql_literal(value: Any, attr_type: AttrType) -> str:
@@ -87,14 +111,12 @@ def sql_literal(value: Any, attr_type: AttrType) -> str:
 
 
 def sql_predicate(condition: Condition, attr_type: AttrType, column: str) -> str:
-    """The condition as a SQL boolean expression over ``column`` (NULL-safe: absent is false)."""
-    if condition.op in ("in", "not_in"):
-        assert isinstance(condition.value, list)
-        items = ", ".join(sql_literal(v, attr_type) for v in condition.value)
-        negate = "NOT " if condition.op == "not_in" else ""
-        return f"COALESCE({column} {negate}IN ({items}), FALSE)"
-    literal = sql_literal(condition.value, attr_type)
-    return f"COALESCE({column} {_SQL_COMPARE[condition.op]} {literal}, FALSE)"
+    """The condition as a SQL boolean over ``column`` (NULL-safe: absent is false)."""
+    if isinstance(condition.value, list):
+        value = ", ".join(sql_literal(v, attr_type) for v in condition.value)
+    else:
+        value = sql_literal(condition.value, attr_type)
+    return f"COALESCE({SQL_FORM[condition.op].format(a=column, v=value)}, FALSE)"
 
 
 def sql_all_of(expressions: Sequence[str]) -> str:

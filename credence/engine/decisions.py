@@ -47,7 +47,8 @@ class Decision:
     reasons: tuple[Reason, ...]
     changes: tuple[Change, ...]
     notice: Notice | None = None
-    notice_needed: bool = False
+    notice_needed: bool = False  # no notice was running: one is due now
+    notice_issued: bool = False  # set by the service when it recorded that notice
     legal_basis: str | None = None
     reason: str | None = None
 

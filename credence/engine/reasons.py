@@ -7,6 +7,7 @@ absorb part of them; the explanation says so).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,14 +51,11 @@ def key_factors(
     """The rules that moved the score most in ``direction`` (-1 down, +1 up), largest first."""
     totals: dict[str, list[float]] = {}
     texts: dict[str, str] = {}
-    for c in outcome.contributions:
-        points = weighted(policy, c)
-        if points * direction <= 0:
-            continue
-        entry = totals.setdefault(c.rule.id, [0.0, 0.0])
-        entry[0] += points
-        entry[1] += 1
-        texts[c.rule.id] = c.rule.reason
+    for rule, (up, up_n, down, down_n) in zip(policy.rules, outcome.by_rule, strict=True):
+        points, count = (up, up_n) if direction > 0 else (down, down_n)
+        if count:
+            totals[rule.id] = [points * policy.weights[rule.dimension], count]
+            texts[rule.id] = rule.reason
     ranked = sorted(totals.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))
     return [Reason(code, texts[code], points, int(n)) for code, (points, n) in ranked[:limit]]
 
@@ -66,15 +64,20 @@ def expiring_soonest(
     policy: CompiledPolicy, outcome: Outcome, *, direction: int, limit: int = 3
 ) -> list[Change]:
     """Counting records in ``direction`` that expire soonest, with their current points."""
-    pending = sorted(
-        (c for c in outcome.contributions if c.expires_at is not None and c.value != 0.0),
-        key=lambda c: (c.expires_at, c.record.order),
-    )
+    weights = policy.weights
+    # Indexing the named tuple (c[4] is value, c[5] expires_at) keeps this scan cheap.
+    if all(w > 0 for w in weights):
+        candidates = [c for c in outcome.contributions if c[5] is not None and c[4] * direction > 0]
+    else:
+        candidates = [
+            c
+            for c in outcome.contributions
+            if c[5] is not None and c[4] * weights[c[1].dimension] * direction > 0
+        ]
+    pending = heapq.nsmallest(limit, candidates, key=lambda c: (c.expires_at, c.record.order))
     changes = []
     for c in pending:
         points = weighted(policy, c)
-        if points * direction <= 0:
-            continue
         assert c.expires_at is not None
         effect = "rises" if points < 0 else "falls"
         changes.append(
@@ -86,8 +89,6 @@ def expiring_soonest(
                 c.expires_at,
             )
         )
-        if len(changes) == limit:
-            break
     return changes
 
 

@@ -9,24 +9,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from math import exp
+from typing import NamedTuple
 
-from credence.engine.compiled import (
-    CAP_DAY,
-    CAP_MONTH,
-    CompiledPolicy,
-    CompiledRule,
-    month_of_day,
-)
+from credence.engine.compiled import CompiledPolicy, CompiledRule, period_bounds
 from credence.engine.entitlements import list_memberships
-from credence.types import DAY_US, MICROS, Record
+from credence.types import Record
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one considered record did: its rule, raw, capped and current points.
 
     ``value`` is in dimension units (before the dimension's weight), after
     expiry and decay; ``expired`` records keep their capped points for the record.
+    (A named tuple: the fold builds one per record, and tuples are cheap.)
     """
 
     record: Record
@@ -53,6 +49,9 @@ class Outcome:
     tier_rank: int  # index into the policy's tiers, highest first; len(tiers) for none
     dimensions: dict[str, float]  # clamped dimension values, including "general"
     contributions: tuple[Contribution, ...]
+    # Per rule, in policy order: (sum raising, records raising, sum lowering, records lowering),
+    # in dimension units after expiry and decay.
+    by_rule: tuple[tuple[float, int, float, int], ...]
     considered: int  # records of step 1 (occurred by as_of, not withdrawn)
     lists: frozenset[str]
 
@@ -70,36 +69,36 @@ def considered_records(records: Iterable[Record], as_of: int) -> list[Record]:
     """
     records = records if isinstance(records, Sequence) else list(records)
     withdrawn = {(r.provider, r.retracts) for r in records if r.retracts is not None}
-    kept = [
-        r
-        for r in records
-        if r.retracts is None
-        and r.occurred_at <= as_of
-        and (not withdrawn or (r.provider, r.provider_event_id) not in withdrawn)
-    ]
-    if any(kept[i].order > kept[i + 1].order for i in range(len(kept) - 1)):
+    if withdrawn:
+        kept = [
+            r
+            for r in records
+            if r.retracts is None
+            and r.occurred_at <= as_of
+            and (r.provider, r.provider_event_id) not in withdrawn
+        ]
+    else:
+        kept = [r for r in records if r.occurred_at <= as_of]
+    if not _in_order(kept):
         kept.sort(key=_order)
     return kept
 
 
+def _in_order(records: list[Record]) -> bool:
+    previous = None
+    for record in records:
+        if (
+            previous is not None
+            and record.occurred_at <= previous.occurred_at
+            and (record.occurred_at < previous.occurred_at or record.order < previous.order)
+        ):
+            return False
+        previous = record
+    return True
+
+
 def _order(record: Record) -> tuple[int, str, str]:
     return (record.occurred_at, record.provider, record.provider_event_id)
-
-
-def _first_match(rules: tuple[CompiledRule, ...], record: Record) -> CompiledRule | None:
-    attrs = record.attributes
-    for rule in rules:
-        if rule.matcher is None or rule.matcher(attrs):
-            return rule
-    return None
-
-
-def _period(rule: CompiledRule, occurred_at: int) -> int:
-    day = occurred_at // DAY_US
-    if rule.cap_period == CAP_DAY:
-        return day
-    month = month_of_day(day)
-    return month if rule.cap_period == CAP_MONTH else month // 12
 
 
 def _clamp(value: float, low: float | None, high: float | None) -> float:
@@ -123,50 +122,75 @@ def score(
     subject; without it, every list's condition is tested.
     """
     kept = considered_records(records, as_of)
-    rules_by_type = policy.rules_by_type
+    matchers = policy.matchers
     sums = [0.0] * len(policy.dimension_ids)
-    cap_used: dict[tuple[int, int], float] = {}
+    n_rules = len(policy.rules)
+    # Cap state per rule: the current calendar period [start, end) and its prefix sum.
+    # Records arrive in count order, so a rule's period only moves forward.
+    cap_start = [0] * n_rules
+    cap_end = [0] * n_rules
+    cap_sum = [0.0] * n_rules
+    # Per-rule totals (dimension units) for reasons: raised, raising records, lowered, lowering.
+    up = [0.0] * n_rules
+    up_n = [0] * n_rules
+    down = [0.0] * n_rules
+    down_n = [0] * n_rules
     contributions: list[Contribution] = []
+    append = contributions.append
+    make = tuple.__new__  # builds the named tuple without its Python-level __new__
     for record in kept:
-        rules = rules_by_type.get(record.type)
-        if rules is None:
+        match = matchers.get(record.type)
+        if match is None:
             continue
-        rule = _first_match(rules, record)
+        rule = match(record.attributes)
         if rule is None:
             continue
-        if rule.per is None:
-            raw = rule.points
+        i, points, per, limit, period, expires_us, decay_rate, dim = rule.step
+        if per is None:
+            raw = points
         else:
-            factor = record.attributes.get(rule.per)
-            raw = rule.points * float(factor) if factor is not None else 0.0
+            factor = record.attributes.get(per)
+            raw = points * float(factor) if factor is not None else 0.0
         capped = raw
-        if rule.cap is not None:
-            # Period total is clamped to [-C, C]; a record gets its step of the clamped prefix sum.
-            key = (rule.index, _period(rule, record.occurred_at))
-            before = cap_used.get(key, 0.0)
+        occurred = record.occurred_at
+        if limit is not None:
+            if occurred >= cap_end[i] or occurred < cap_start[i]:
+                cap_start[i], cap_end[i] = period_bounds(period, occurred)
+                cap_sum[i] = 0.0
+            # The period's total is clamped to [-C, C]: each record gets its step of the
+            # clamped prefix sum, so the crossing record is clipped and later ones get 0.
+            before = cap_sum[i]
             after = before + raw
-            cap_used[key] = after
-            limit = rule.cap
-            capped = max(-limit, min(limit, after)) - max(-limit, min(limit, before))
-        age = as_of - record.occurred_at
-        expires_at = None
-        if rule.expires_us is not None:
-            expires_at = record.occurred_at + rule.expires_us
-            if age >= rule.expires_us:
-                contributions.append(Contribution(record, rule, raw, capped, 0.0, expires_at))
+            cap_sum[i] = after
+            before = limit if before > limit else (-limit if before < -limit else before)
+            capped = (limit if after > limit else (-limit if after < -limit else after)) - before
+        age = as_of - occurred
+        if expires_us is None:
+            expires_at = None
+        else:
+            expires_at = occurred + expires_us
+            if age >= expires_us:
+                append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
                 continue
-        value = capped
-        if rule.half_life_s is not None:
-            value = capped * 0.5 ** ((age / MICROS) / rule.half_life_s)
-        sums[rule.dimension] += value
-        contributions.append(Contribution(record, rule, raw, capped, value, expires_at))
-    return _finish(policy, sums, tuple(contributions), len(kept), as_of, subject_kind)
+        # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
+        value = capped if decay_rate is None else capped * exp(age * decay_rate)
+        sums[dim] += value
+        if value > 0.0:
+            up[i] += value
+            up_n[i] += 1
+        elif value < 0.0:
+            down[i] += value
+            down_n[i] += 1
+        append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
+    by_rule = tuple(zip(up, up_n, down, down_n, strict=True))
+    return _finish(policy, sums, tuple(contributions), by_rule, len(kept), as_of, subject_kind)
 
 
 def _finish(
     policy: CompiledPolicy,
     sums: list[float],
     contributions: tuple[Contribution, ...],
+    by_rule: tuple[tuple[float, int, float, int], ...],
     considered: int,
     as_of: int,
     subject_kind: str | None,
@@ -193,6 +217,7 @@ def _finish(
         tier_rank=rank,
         dimensions=dimensions,
         contributions=contributions,
+        by_rule=by_rule,
         considered=considered,
         lists=frozenset(),
     )

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, parse_master_key, read_key_file
 from credence.engine import CompiledPolicy, compile_policy
-from credence.errors import CryptoKeyError, PolicyNotFound
+from credence.errors import CryptoKeyError, PolicyNotFound, StoreNotInitialised
 from credence.ledger import Store, open_store
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
@@ -79,6 +80,11 @@ def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[L
     Raises:
         StoreUnavailable, StoreNotInitialised, CryptoKeyError: when it cannot be used.
     """
+    if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
+        raise StoreNotInitialised(
+            f"no ledger at {settings.db}",
+            suggestion=f"create it with `credence init --db {settings.db} --policy FILE`",
+        )
     store = open_store(settings.db)
     try:
         store.check_schema()

@@ -1,0 +1,40 @@
+"""The ``credence`` command line (Typer). Commands are thin: parse, call the service, render."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from credence.cli import core, policy_cmds
+from credence.cli.common import err
+from credence.errors import CredenceError
+
+app = typer.Typer(
+    name="credence",
+    help="Accountable trust scoring: policies, an append-only ledger, scores and decisions with reasons.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+core.register(app)
+app.add_typer(policy_cmds.app, name="policy")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; expected failures print one line and exit non-zero, never a traceback."""
+    try:
+        app(args=argv, prog_name="credence")
+    except SystemExit as e:  # Typer's standalone mode ends every run this way
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except CredenceError as e:
+        err.print(e.one_line(), markup=False)
+        return 2 if e.code.startswith("usage.") else 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

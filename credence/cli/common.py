@@ -1,0 +1,54 @@
+"""What every command shares: the --db option, settings, time parsing, error exit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from credence.errors import UsageError
+from credence.settings import Settings, load_settings
+from credence.types import SubjectRef, parse_time
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Ledger: SQLite file path or postgresql:// URL. Default: $CREDENCE_DB, else credence.db.",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Score as of this RFC 3339 time (default: now).", show_default=False
+    ),
+]
+
+
+def settings_for(db: str | None) -> Settings:
+    """Settings from the environment, with ``--db`` taking precedence."""
+    return load_settings(db=db)
+
+
+def as_of_micros(text: str | None) -> int | None:
+    """``--as-of`` as epoch microseconds.
+
+    Raises:
+        UsageError: when it is not an RFC 3339 time.
+    """
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as e:
+        raise UsageError(f"--as-of: {e}") from e
+
+
+def subject_ref(text: str) -> SubjectRef:
+    """A ``scheme:id`` argument."""
+    return SubjectRef.parse(text)

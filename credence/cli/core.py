@@ -1,0 +1,185 @@
+"""The core commands: init, ingest, score, explain, decide, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from credence.cli import render
+from credence.cli.common import (
+    AsOfOption,
+    DbOption,
+    as_of_micros,
+    err,
+    out,
+    settings_for,
+    subject_ref,
+)
+from credence.errors import UsageError
+from credence.service.ledger import open_ledger
+from credence.service.scoring import decide_subject, explain_subject, score_all, score_subject
+from credence.service.setup import init_ledger
+
+SubjectArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="The subject as scheme:id, e.g. cn.ric:11010519491231002X or custom:alice."
+    ),
+]
+
+
+def init(
+    policy: Annotated[Path, typer.Option("--policy", help="The policy YAML file to make active.")],
+    db: DbOption = None,
+) -> None:
+    """Create the ledger (or upgrade it) and make POLICY its active policy."""
+    report = init_ledger(settings_for(db), policy)
+    out.print(
+        f"ledger {report.db}: schema ready; {report.counts['subjects']} subjects, {report.counts['records']} records"
+    )
+    if report.key_file is not None:
+        out.print(
+            f"master key written to {report.key_file} (mode 0600): back it up; without it identifiers cannot be read"
+        )
+    state = "now active" if report.policy_changed else "already active"
+    out.print(f"policy {report.policy_name} {report.policy_version}: {state}")
+
+
+def ingest(
+    files: Annotated[
+        list[Path], typer.Argument(help="JSON Lines, CSV or Parquet files of records.")
+    ],
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Append records to the ledger; rejected rows go to <file>.rejects.jsonl with their reasons."""
+    from credence.service.ingest import ingest_files
+
+    with open_ledger(settings_for(db)) as ledger:
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet or not err.is_terminal,
+            transient=True,
+        )
+        tasks: dict[Path, int] = {}
+
+        def on_progress(path: Path, done: int, total: int) -> None:
+            if path not in tasks:
+                tasks[path] = progress.add_task(path.name, total=total)
+            progress.update(tasks[path], completed=done)
+
+        with progress:
+            reports = ingest_files(ledger, files, on_progress=on_progress)
+    rejected = 0
+    for r in reports:
+        out.print(
+            f"{r.path}: {r.rows} rows, {r.inserted} new, {r.unchanged} already stored, {r.rejected} rejected"
+            + (f" -> {r.rejects_path}" if r.rejected else "")
+        )
+        rejected += r.rejected
+    if rejected:
+        err.print(
+            f"error[record.invalid]: {rejected} row(s) rejected; each is in its .rejects.jsonl with line and reason"
+        )
+        raise typer.Exit(1)
+
+
+def score(
+    subject: SubjectArg = None,
+    all_subjects: Annotated[bool, typer.Option("--all", help="Score every subject.")] = False,
+    as_of: AsOfOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Score one subject (scheme:id) or --all, as of now or --as-of."""
+    if fmt not in render.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(render.FORMATS)}, not {fmt!r}")
+    if (subject is None) == (not all_subjects):
+        raise UsageError("give either a SUBJECT (scheme:id) or --all")
+    when = as_of_micros(as_of)
+    with open_ledger(settings_for(db)) as ledger:
+        dims = ledger.policy.dimension_ids
+        items = (
+            score_all(ledger, as_of=when)
+            if all_subjects
+            else iter([score_subject(ledger, subject_ref(subject or ""), as_of=when)])
+        )
+        if fmt == "jsonl":
+            for line in render.jsonl_lines(items):
+                out.print(line, markup=False)
+        elif fmt == "csv":
+            for line in render.csv_lines(items, dims):
+                out.print(line, markup=False)
+        elif fmt == "json":
+            rows = [render.score_row(i) for i in items]
+            body = rows if all_subjects else rows[0]
+            out.print(json.dumps(body, ensure_ascii=False, indent=2), markup=False)
+        else:
+            out.print(render.score_table(items, dims))
+
+
+def explain(
+    subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+) -> None:
+    """Explain a subject's score: every counting record, the key factors, what would change it."""
+    with open_ledger(settings_for(db)) as ledger:
+        report = explain_subject(ledger, subject_ref(subject), as_of=as_of_micros(as_of))
+        out.print(render.explanation_text(ledger.policy, report), markup=False)
+
+
+def decide(
+    subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
+    entitlement: Annotated[str, typer.Argument(help="The entitlement id from the policy.")],
+    as_of: AsOfOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it."""
+    with open_ledger(settings_for(db)) as ledger:
+        decision = decide_subject(
+            ledger, subject_ref(subject), entitlement, as_of=as_of_micros(as_of)
+        )
+    if as_json:
+        out.print(
+            json.dumps(render.decision_dict(decision), ensure_ascii=False, indent=2), markup=False
+        )
+    else:
+        out.print(render.decision_text(decision), markup=False)
+
+
+def demo(
+    db: Annotated[Path, typer.Option("--db", help="Where to create the demo ledger.")] = Path(
+        "credence-demo.db"
+    ),
+    subjects: Annotated[int, typer.Option(help="Synthetic subjects to generate.", min=10)] = 1000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same population.")
+    ] = 7,
+) -> None:
+    """Build a demo ledger from the bundled consumer-trust policy and a synthetic population."""
+    from credence.service.demo import run_demo
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("ingesting synthetic records", total=None)
+
+        def on_progress(path: Path, done: int, total: int) -> None:
+            progress.update(task, total=total, completed=done)
+
+        report = run_demo(db, subjects=subjects, seed=seed, on_progress=on_progress)
+    out.print(render.demo_text(report), markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to the app."""
+    for command in (init, ingest, score, explain, decide, demo):
+        app.command()(command)

@@ -1,0 +1,232 @@
+"""Turning outcomes, explanations and decisions into text, tables, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from credence.engine import Decision
+from credence.engine.compiled import CompiledPolicy
+from credence.engine.reasons import weighted
+from credence.service.scoring import SubjectReport, SubjectScore
+from credence.types import format_date, format_time
+
+if TYPE_CHECKING:
+    from credence.service.demo import DemoReport
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def score_row(item: SubjectScore) -> dict[str, Any]:
+    """The interchange shape of one score (the ``--format jsonl`` line)."""
+    o = item.outcome
+    return {
+        "subject_scheme": item.ref.scheme,
+        "subject_id": item.ref.id,
+        "score": o.score,
+        "raw": o.raw,
+        "tier": o.tier,
+        "dimensions": dict(o.dimensions),
+    }
+
+
+def jsonl_lines(items: Iterable[SubjectScore]) -> Iterator[str]:
+    """One compact JSON object per subject."""
+    for item in items:
+        yield json.dumps(score_row(item), ensure_ascii=False, separators=(",", ":"))
+
+
+def csv_lines(items: Iterable[SubjectScore], dimension_ids: Iterable[str]) -> Iterator[str]:
+    """A header, then one CSV row per subject, dimensions as ``dim_<id>`` columns."""
+    dims = list(dimension_ids)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["subject_scheme", "subject_id", "score", "raw", "tier", *[f"dim_{d}" for d in dims]]
+    )
+    for item in items:
+        row = score_row(item)
+        writer.writerow(
+            [
+                row["subject_scheme"],
+                row["subject_id"],
+                row["score"],
+                repr(row["raw"]),
+                row["tier"] or "",
+            ]
+            + [repr(row["dimensions"][d]) for d in dims]
+        )
+        yield buffer.getvalue().rstrip("\n")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue().rstrip("\n")
+
+
+def score_table(items: Iterable[SubjectScore], dimension_ids: Iterable[str]) -> Table:
+    """A Rich table of scores."""
+    dims = list(dimension_ids)
+    table = Table(show_edge=False, header_style="bold")
+    for name in ("subject", "score", "tier", *dims):
+        table.add_column(name, justify="right" if name not in ("subject", "tier") else "left")
+    for item in items:
+        o = item.outcome
+        table.add_row(
+            str(item.ref), str(o.score), o.tier or "-", *[f"{o.dimensions[d]:.1f}" for d in dims]
+        )
+    return table
+
+
+def explanation_text(policy: CompiledPolicy, report: SubjectReport) -> str:
+    """A readable account of a subject's score: what counts, why, and what would change it."""
+    ex = report.explanation
+    o = ex.outcome
+    labels = {d.id: d.label or d.id for d in policy.policy.dimensions}
+    lines = [
+        f"{report.ref} ({report.kind}) as of {format_time(o.as_of)}",
+        f"  score {o.score} (raw {o.raw:.3f}), tier {o.tier or '-'}  "
+        f"[scale {policy.min:g}-{policy.max:g}, base {policy.base:g}]",
+        "",
+        "Dimensions:",
+    ]
+    for i, dim_id in enumerate(policy.dimension_ids):
+        bounds = ""
+        if policy.lower[i] is not None or policy.upper[i] is not None:
+            low = "" if policy.lower[i] is None else f"{policy.lower[i]:g}"
+            high = "" if policy.upper[i] is None else f"{policy.upper[i]:g}"
+            bounds = f"  (bounded {low}..{high})"
+        lines.append(
+            f"  {labels.get(dim_id, dim_id):<28} {o.dimensions[dim_id]:+9.2f}  x{policy.weights[i]:g}{bounds}"
+        )
+    counting = [c for c in o.contributions if c.value != 0.0]
+    lines += ["", f"Records counting now ({len(counting)} of {o.considered} considered):"]
+    for c in counting:
+        expiry = f"expires {format_date(c.expires_at)}" if c.expires_at else "does not expire"
+        clipped = f" (capped from {c.raw:+g})" if c.capped != c.raw else ""
+        lines.append(
+            f"  {format_date(c.record.occurred_at)}  {c.record.type:<20} {c.rule.id:<22} "
+            f"{weighted(policy, c):+8.2f}{clipped}  {expiry}"
+        )
+    stopped = [c for c in o.contributions if c.value == 0.0 and c.expires_at and c.capped]
+    if stopped:
+        lines.append(f"  ({len(stopped)} older records have expired and no longer count)")
+    if o.lists:
+        lines += ["", "On lists: " + ", ".join(sorted(o.lists))]
+    lines += ["", "What lowers the score most:"]
+    lines += [
+        f"  {r.code}: {r.text} ({r.points:+.1f}, {r.records} records)" for r in ex.lowering
+    ] or ["  nothing"]
+    lines += ["", "What raises it most:"]
+    lines += [
+        f"  {r.code}: {r.text} ({r.points:+.1f}, {r.records} records)" for r in ex.raising
+    ] or ["  nothing"]
+    lines += ["", "What would change it:"]
+    lines += [f"  - {c.text}" for c in ex.changes] or ["  nothing scheduled"]
+    if report.notices:
+        lines += ["", "Notices given:"]
+        for n in report.notices:
+            ends = f", ends {format_date(n.ends_at)}" if n.ends_at else ""
+            lines.append(
+                f"  {n.entitlement}: issued {format_date(n.issued_at)}, "
+                f"effective {format_date(n.effective_at)}{ends}"
+            )
+    if report.accesses:
+        lines += ["", f"Who looked ({len(report.accesses)} accesses):"]
+        for a in report.accesses[-5:]:
+            lines.append(f"  {format_time(a.at)}  {a.actor}  {a.action}  ({a.purpose})")
+    return "\n".join(lines)
+
+
+def demo_text(report: DemoReport) -> str:
+    """The demo's summary: what was built, the tier counts, three explanations."""
+    lines = [
+        f"Built {report.db}: {report.subjects} SYNTHETIC subjects, {report.records} SYNTHETIC records "
+        "(generated, not real people), policy consumer-trust.",
+    ]
+    if report.rejected:
+        lines.append(
+            f"  {report.rejected} generated rows were rejected (see the .rejects.jsonl file)"
+        )
+    lines += ["", "Subjects per tier:"]
+    total = max(1, sum(n for _, n in report.tiers))
+    for tier, n in report.tiers:
+        lines.append(f"  {tier:<10} {n:6d}  {'#' * round(40 * n / total)}")
+    for why, example in report.examples:
+        lines += ["", f"--- Example: {why} " + "-" * 40]
+        lines.append(explanation_text(report.policy, example))
+    lines += [
+        "",
+        f"Try: credence explain --db {report.db} {report.examples[0][1].ref}",
+        f"     credence decide --db {report.db} {report.examples[-1][1].ref} deposit_free_rental",
+    ]
+    return "\n".join(lines)
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    """A decision as JSON: answer, reason codes with texts, what would change it."""
+    d = decision
+    body: dict[str, Any] = {
+        "entitlement": d.entitlement,
+        "kind": d.kind,
+        "context": d.context,
+        "as_of": format_time(d.as_of),
+        "outcome": d.outcome,
+        "allowed": d.allowed,
+        "score": d.score,
+        "tier": d.tier,
+        "reason_codes": [r.code for r in d.reasons],
+        "reasons": [
+            {"code": r.code, "text": r.text, "points": round(r.points, 6)} for r in d.reasons
+        ],
+        "what_would_change_it": [c.text for c in d.changes],
+    }
+    if d.kind == "restriction":
+        body["legal_basis"] = d.legal_basis
+        body["reason"] = d.reason
+    if d.notice is not None:
+        body["notice"] = {
+            "issued_at": format_time(d.notice.issued_at),
+            "effective_at": format_time(d.notice.effective_at),
+            "ends_at": format_time(d.notice.ends_at) if d.notice.ends_at else None,
+            "issued_now": d.notice_issued,
+            "given_before": not d.notice_needed,
+        }
+    return body
+
+
+def decision_text(decision: Decision) -> str:
+    """A decision for people: the answer first, then why, then what would change it."""
+    d = decision
+    headline = {
+        "granted": "GRANTED",
+        "denied": "DENIED",
+        "restricted": "RESTRICTED",
+        "pending": "PENDING (notice period running)",
+        "not_restricted": "NOT RESTRICTED",
+    }[d.outcome]
+    lines = [
+        f"{d.entitlement} ({d.kind}, context {d.context}): {headline}",
+        f"  score {d.score}, tier {d.tier or '-'}, as of {format_time(d.as_of)}",
+    ]
+    if d.kind == "restriction" and d.condition_holds:
+        lines.append(f"  reason: {d.reason or '-'}; legal basis: {d.legal_basis or '-'}")
+    if d.notice is not None:
+        if d.notice_issued:
+            issued = "notice issued now"
+        elif d.notice_needed:
+            issued = "no notice given by then; with one issued then"
+        else:
+            issued = f"notice issued {format_date(d.notice.issued_at)}"
+        lines.append(f"  {issued}, it takes effect {format_date(d.notice.effective_at)}")
+    if d.reasons:
+        lines.append("  key factors:")
+        lines += [f"    {r.code}: {r.text} ({r.points:+.1f})" for r in d.reasons]
+    if d.changes:
+        lines.append("  what would change it:")
+        lines += [f"    - {c.text}" for c in d.changes]
+    return "\n".join(lines)

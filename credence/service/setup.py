@@ -1,0 +1,95 @@
+"""Creating a ledger: schema, master key, and the active policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from credence.clock import Clock, SystemClock
+from credence.crypto import KeyRing, create_key_file, parse_master_key, read_key_file
+from credence.errors import PolicyError
+from credence.ledger import StoredPolicy, open_store
+from credence.policy import LoadedPolicy, load_policy
+from credence.service.ledger import KEY_FINGERPRINT, check_key
+from credence.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class InitReport:
+    """What ``init`` did."""
+
+    db: str
+    key_file: Path | None  # the key file written, if a new one was
+    policy_name: str
+    policy_version: str
+    policy_changed: bool
+    counts: dict[str, int]
+
+
+def refuse_unlawful(loaded: LoadedPolicy) -> None:
+    """Refuse a policy the safeguard linter finds errors in.
+
+    Raises:
+        PolicyError: listing every error, located.
+    """
+    try:
+        from credence.policy.lint import lint_errors
+    except ImportError:  # pragma: no cover - the linter ships with the package
+        return
+    errors = lint_errors(loaded.policy)
+    if errors:
+        first = errors[0]
+        raise PolicyError(
+            f"the policy breaks {len(errors)} safeguard(s); first: {first.message}",
+            path=loaded.origin,
+            code="policy.unlawful",
+            suggestion=f"run `credence lint {loaded.origin}` for every diagnostic",
+        )
+
+
+def _keys(settings: Settings) -> tuple[KeyRing, Path | None]:
+    if settings.master_key is not None:
+        return KeyRing(parse_master_key(settings.master_key.get_secret_value())), None
+    path = settings.resolved_key_file()
+    if path.exists():
+        return KeyRing(read_key_file(path)), None
+    return KeyRing(create_key_file(path)), path
+
+
+def init_ledger(settings: Settings, policy_file: Path, *, clock: Clock | None = None) -> InitReport:
+    """Create or upgrade the ledger and make ``policy_file`` its active policy.
+
+    Safe to run again: the schema is upgraded in place, the key is kept, and
+    the policy is stored only when its text changed.
+
+    Raises:
+        PolicyError: when the policy is invalid or breaks a safeguard.
+        StoreError, CryptoKeyError: when the ledger or key cannot be set up.
+    """
+    loaded = load_policy(policy_file)
+    refuse_unlawful(loaded)
+    now = (clock or SystemClock()).now()
+    store = open_store(settings.db)
+    try:
+        store.migrate()
+        keys, written = _keys(settings)
+        check_key(store, keys)
+        if store.get_meta(KEY_FINGERPRINT) is None:
+            store.set_meta(KEY_FINGERPRINT, keys.fingerprint)
+        active = store.active_policy()
+        changed = active is None or active.digest != loaded.digest
+        if changed:
+            policy = loaded.policy
+            store.add_policy(
+                StoredPolicy(policy.name, policy.version, loaded.digest, loaded.source, now)
+            )
+        return InitReport(
+            db=settings.db,
+            key_file=written,
+            policy_name=loaded.policy.name,
+            policy_version=loaded.policy.version,
+            policy_changed=changed,
+            counts=store.counts(),
+        )
+    finally:
+        store.close()
