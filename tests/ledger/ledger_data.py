@@ -1,0 +1,66 @@
+"""Builders for subjects and records in ledger tests: real keys, canonical content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from credence.crypto import KeyRing
+from credence.ledger import NewRecord, NewSubject
+from credence.types import Record
+
+KEYS = KeyRing(bytes(range(32)))
+T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+
+
+def subject(identifier: str, *, scheme: str = "custom", kind: str = "person") -> NewSubject:
+    """A new subject as ingest builds it: a keyed lookup hash and the sealed identifier."""
+    sealed, wrapped = KEYS.seal(identifier)
+    return NewSubject(KEYS.lookup(scheme, identifier), kind, scheme, sealed, wrapped)
+
+
+def record(
+    lookup: bytes,
+    event_id: str,
+    *,
+    provider: str = "bank-a",
+    event_type: str = "bill.paid",
+    occurred_at: int = T0,
+    attributes: dict[str, Any] | None = None,
+    retracts: str | None = None,
+    evidence: str | None = None,
+) -> NewRecord:
+    """A record for the subject with ``lookup``, hashed over its canonical content."""
+    rec = Record(
+        provider=provider,
+        provider_event_id=event_id,
+        type=event_type,
+        occurred_at=occurred_at,
+        attributes=attributes or {},
+        retracts=retracts,
+        evidence=evidence,
+    )
+    canonical = json.dumps(
+        [provider, event_id, event_type, occurred_at, rec.attributes, retracts, evidence],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return NewRecord(lookup, rec, hashlib.sha256(canonical.encode()).digest())
+
+
+def batch(
+    n: int, *, subjects: int = 10, prefix: str = "e", offset: int = 0
+) -> tuple[list[NewSubject], list[NewRecord]]:
+    """``n`` records over ``subjects`` subjects, event ids ``prefix{offset..offset+n}``."""
+    people = [subject(f"person-{i}") for i in range(subjects)]
+    records = [
+        record(
+            people[i % subjects].lookup,
+            f"{prefix}{i}",
+            occurred_at=T0 + (i % 97) * 1_000_000,
+            attributes={"days_late": i % 40, "amount": i * 1.25, "autopay": i % 2 == 0},
+        )
+        for i in range(offset, offset + n)
+    ]
+    return people, records
