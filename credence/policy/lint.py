@@ -290,9 +290,10 @@ def lint(
 ) -> list[Diagnostic]:
     """Every safeguard finding in a policy, element by element in document order."""
     vocab = vocabulary or default_vocabulary()
+    inputs = [*_vocabulary_findings(policy, vocab), *_sensitive_findings(policy)]
     findings = [
-        *_vocabulary_findings(policy, vocab),
-        *_sensitive_findings(policy),
+        *inputs,
+        *_inherited_findings(policy, inputs),
         *_redemption_findings(policy),
         *_entitlement_findings(policy),
         *_list_findings(policy),
@@ -440,6 +441,34 @@ def _sensitive_findings(policy: Policy) -> list[_Finding]:
         for attr, spec in event.attributes.items()
         if spec.sensitive
     ]
+
+
+def _inherited_findings(policy: Policy, found: list[_Finding]) -> list[_Finding]:
+    """A rule scoring a refused event type is refused for the same reason."""
+    refused: dict[str, dict[str, _Finding]] = {}
+    own: set[tuple[Path, str]] = set()
+    for finding in found:
+        element_path = _element_path(finding.path)
+        own.add((element_path, finding.code))
+        if element_path[0] == "event_types" and CODES[finding.code].level is Level.ERROR:
+            event_id = policy.event_types[int(element_path[1])].id
+            refused.setdefault(event_id, {}).setdefault(finding.code, finding)
+    inherited = []
+    for i, rule in enumerate(policy.rules):
+        for code, finding in refused.get(rule.type, {}).items():
+            if (("rules", i), code) in own:
+                continue
+            inherited.append(
+                _Finding(
+                    code,
+                    f"rule `{rule.id}` scores records of event type `{rule.type}`, which is "
+                    f"refused: {finding.message}",
+                    ("rules", i, "type"),
+                    "remove the rule with its event type",
+                    finding.law,
+                )
+            )
+    return inherited
 
 
 # -- redemption ------------------------------------------------------------------------------
