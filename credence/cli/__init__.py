@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from credence import cli_safeguards
 from credence.cli import core, policy_cmds
 from credence.cli.common import err
 from credence.errors import CredenceError
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 core.register(app)
 app.add_typer(policy_cmds.app, name="policy")
+cli_safeguards.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,8 +82,14 @@ def score_table(items: Iterable[SubjectScore], dimension_ids: Iterable[str]) -> 
     return table
 
 
-def explanation_text(policy: CompiledPolicy, report: SubjectReport) -> str:
-    """A readable account of a subject's score: what counts, why, and what would change it."""
+def explanation_text(
+    policy: CompiledPolicy, report: SubjectReport, *, max_records: int | None = None
+) -> str:
+    """A readable account of a subject's score: what counts, why, and what would change it.
+
+    ``max_records`` keeps only the records that weigh most (for summaries); by
+    default every counting record is listed.
+    """
     ex = report.explanation
     o = ex.outcome
     labels = {d.id: d.label or d.id for d in policy.policy.dimensions}
@@ -105,12 +111,20 @@ def explanation_text(policy: CompiledPolicy, report: SubjectReport) -> str:
         )
     counting = [c for c in o.contributions if c.value != 0.0]
     lines += ["", f"Records counting now ({len(counting)} of {o.considered} considered):"]
-    for c in counting:
+    shown = counting
+    if max_records is not None and len(counting) > max_records:
+        heaviest = sorted(counting, key=lambda c: -abs(weighted(policy, c)))[:max_records]
+        shown = [c for c in counting if c in heaviest]
+    for c in shown:
         expiry = f"expires {format_date(c.expires_at)}" if c.expires_at else "does not expire"
         clipped = f" (capped from {c.raw:+g})" if c.capped != c.raw else ""
         lines.append(
             f"  {format_date(c.record.occurred_at)}  {c.record.type:<20} {c.rule.id:<22} "
             f"{weighted(policy, c):+8.2f}{clipped}  {expiry}"
+        )
+    if len(shown) < len(counting):
+        lines.append(
+            f"  ... the {len(shown)} weighing most; {len(counting) - len(shown)} more not shown"
         )
     stopped = [c for c in o.contributions if c.value == 0.0 and c.expires_at and c.capped]
     if stopped:
@@ -158,7 +172,7 @@ def demo_text(report: DemoReport) -> str:
         lines.append(f"  {tier:<10} {n:6d}  {'#' * round(40 * n / total)}")
     for why, example in report.examples:
         lines += ["", f"--- Example: {why} " + "-" * 40]
-        lines.append(explanation_text(report.policy, example))
+        lines.append(explanation_text(report.policy, example, max_records=8))
     lines += [
         "",
         f"Try: credence explain --db {report.db} {report.examples[0][1].ref}",

@@ -7,6 +7,7 @@ at its line, and a "did you mean" when a name is close to a known one.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -152,13 +153,13 @@ def _tier_problems(policy: Policy) -> list[Problem]:
                     "tiers must be listed highest first with strictly decreasing min",
                 )
             )
-    if mins and mins[-1] > policy.scale.min:
+    if mins and mins[-1] > math.floor(policy.scale.min):  # scores are rounded, so floor
         problems.append(
             Problem(
                 ("tiers", len(mins) - 1, "min"),
                 f"the lowest tier starts at {mins[-1]}, above the scale minimum "
                 f"{policy.scale.min}: some scores would have no tier",
-                f"set its min to {policy.scale.min:g}",
+                f"set its min to {math.floor(policy.scale.min):g}",
             )
         )
     return problems

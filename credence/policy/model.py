@@ -118,7 +118,7 @@ class EventType(_Model):
     description: str | None = None
     attributes: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
-        Annotated[AttributeSpec, BeforeValidator(_attribute_shorthand)],
+        Annotated[AttributeSpec, BeforeValidator(_attribute_shorthand, json_schema_input_type=AttrType | AttributeSpec)],
     ] = Field(default_factory=dict)
     providers: list[Identifier] = Field(min_length=1)
     justifications: Justifications

@@ -28,7 +28,7 @@ POLICY = "consumer-trust.yaml"
 
 def bundled_policy(name: str = POLICY) -> Path:
     """The path of a policy shipped with the package (the files of examples/policies)."""
-    return Path(str(resources.files("credence").joinpath("bundled_policies", name)))
+    return Path(str(resources.files("credence") / "bundled_policies" / name))
 
 
 @dataclass(frozen=True, slots=True)
