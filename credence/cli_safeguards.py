@@ -68,13 +68,13 @@ def lint_command(
 ) -> None:
     """Check a policy against the safeguards; exit 1 if any error refuses it."""
     loaded = _load(policy)
-    diagnostics = lint(loaded.policy, source_map=SourceMap(loaded.source))
+    diagnostics = lint(loaded.policy, source_map=SourceMap(loaded.source), origin=loaded.origin)
     if output is LintFormat.JSON:
         _out.print(json.dumps([d.to_dict() for d in diagnostics], indent=2), markup=False)
     else:
         for d in diagnostics:
             style = {"error": "red", "warning": "yellow", "justified": "green"}[d.status]
-            _out.print(d.format(loaded.origin), style=style, markup=False)
+            _out.print(d.format(), style=style, markup=False)
         errors = sum(d.is_error for d in diagnostics)
         warnings = sum(not d.is_error and not d.justified for d in diagnostics)
         justified = sum(d.justified for d in diagnostics)

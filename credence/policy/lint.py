@@ -189,6 +189,7 @@ class Diagnostic:
     fix: str | None = None
     law: str = ""
     justification: str | None = None
+    origin: str = "<policy>"
     level: Level = field(init=False)
 
     def __post_init__(self) -> None:
@@ -211,8 +212,9 @@ class Diagnostic:
         """``error``, ``warning``, or ``justified``."""
         return "justified" if self.justified else self.level.value
 
-    def format(self, origin: str) -> str:
+    def format(self, origin: str | None = None) -> str:
         """``origin:line: severity code: message (fix)`` on one line."""
+        origin = origin or self.origin
         where = f"{origin}:{self.line}" if self.line else origin
         text = f"{where}: {self.status} {self.code}: {self.message}"
         if self.justified:
@@ -232,6 +234,7 @@ class Diagnostic:
             "fix": self.fix,
             "law": self.law,
             "justification": self.justification,
+            "origin": self.origin,
         }
 
 
@@ -286,9 +289,13 @@ def lint(
     policy: Policy,
     *,
     source_map: SourceMap | None = None,
+    origin: str = "<policy>",
     vocabulary: Vocabulary | None = None,
 ) -> list[Diagnostic]:
-    """Every safeguard finding in a policy, element by element in document order."""
+    """Every safeguard finding in a policy, element by element in document order.
+
+    ``source_map`` (from the policy's text) adds line numbers; ``origin`` names the file.
+    """
     vocab = vocabulary or default_vocabulary()
     inputs = [*_vocabulary_findings(policy, vocab), *_sensitive_findings(policy)]
     findings = [
@@ -313,6 +320,7 @@ def lint(
                 fix=finding.fix,
                 law=finding.law,
                 justification=justification if CODES[finding.code].level is Level.WARNING else None,
+                origin=origin,
             )
         )
     order = {e.path: i for i, e in enumerate(by_path.values())}
