@@ -327,9 +327,11 @@ def lint(
     return sorted(diagnostics, key=lambda d: (order[_element_path(d.path)], d.line or 0))
 
 
-def lint_errors(policy: Policy) -> list[Diagnostic]:
+def lint_errors(
+    policy: Policy, *, source_map: SourceMap | None = None, origin: str = "<policy>"
+) -> list[Diagnostic]:
     """The findings that refuse a policy; ``credence init`` and activation refuse on any."""
-    return [d for d in lint(policy) if d.is_error]
+    return [d for d in lint(policy, source_map=source_map, origin=origin) if d.is_error]
 
 
 _SECTIONS = ("dimensions", "event_types", "rules", "entitlements", "lists")
