@@ -27,7 +27,8 @@ How each step of DESIGN.md "Scoring semantics" maps to SQL:
    - cap with decay: a running-sum window in ``(occurred_at, provider,
      provider_event_id)`` order gives each record its step of the clamped sum.
 5. Expiry ``as_of − occurred_at < expires_after`` in integer microseconds.
-6. Decay ``capped × 0.5 ^ ((age / 1e6) / half_life_seconds)``.
+6. Decay ``capped × 0.5 ^ (age / half_life)``, written as the online fold does:
+   ``exp(age × −ln 2 / half_life_µs)``.
 7.-8. Dimension sums clamped to their bounds, weighted, scale clamp, round
    half up as ``floor(round(raw, 9) + 0.5)``, tier by ``CASE`` highest first.
 
@@ -193,11 +194,9 @@ def _raw_points(rule: CompiledRule, policy: CompiledPolicy) -> str:
 def _decayed(rule: CompiledRule, value: str) -> str:
     if rule.half_life_s is None:
         return value
-    half_life = _num(rule.half_life_s, f"rule {rule.id!r} half_life")
-    return (
-        f"{value} * POWER(CAST(0.5 AS DOUBLE), "
-        f"(CAST(age AS DOUBLE) / CAST({float(MICROS)!r} AS DOUBLE)) / {half_life})"
-    )
+    # The online fold's form: 0.5 ** (age / half_life) as exp(age × −ln 2 / half_life µs).
+    rate = -math.log(2) / (rule.half_life_s * MICROS)
+    return f"{value} * EXP(CAST(age AS DOUBLE) * {_num(rate, f'rule {rule.id!r} half_life')})"
 
 
 def _live(rule: CompiledRule) -> str | None:

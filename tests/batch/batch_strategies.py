@@ -114,6 +114,25 @@ def policies(draw: st.DrawFn) -> Policy:
     )
 
 
+def tiny_policy(rules: list[dict[str, Any]] | None = None) -> Policy:
+    """A small fixed policy over the generated event types."""
+    return Policy.model_validate(
+        {
+            "credence": 1,
+            "name": "small",
+            "version": "1",
+            "purpose": "test",
+            "scale": {"base": 500, "min": 400, "max": 600},
+            "event_types": [
+                {"id": t, "context": "c", "attributes": a, "providers": ["p1", "p2"]}
+                for t, a in ATTRS.items()
+            ],
+            "rules": rules or [{"id": "r", "type": "ev.a", "points": 10, "reason": "x"}],
+            "tiers": [{"id": "t", "min": 400}],
+        }
+    )
+
+
 @st.composite
 def attributes(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
     found: dict[str, Any] = {}

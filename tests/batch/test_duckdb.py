@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from batch_strategies import ATTRS, POOLS, T0, Case, assert_agrees, cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.batch.batch_strategies import ATTRS, POOLS, T0, Case, assert_agrees, cases
 
 pytest.importorskip("duckdb")
 

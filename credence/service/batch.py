@@ -1,0 +1,234 @@
+"""Batch use cases: rescore every subject at once, and export the ledger to Parquet.
+
+``rescore`` writes one Parquet row per subject with the fields of ``credence
+score --format jsonl``: ``subject_scheme, subject_id, score, raw, tier``, and
+the dimensions as one DOUBLE column each, ``dim_<id>`` (as the CSV format
+names them; ``dim_general`` last). The output file appears whole or not at
+all: it is written under a temporary name beside ``out`` and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from credence.engine.plan import build_plan
+from credence.errors import UsageError
+from credence.service.ledger import Ledger, open_ledger
+from credence.settings import Settings
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
+ERASED = "[erased]"
+
+
+class Reporter(Protocol):
+    """Where a long run tells how far it is: a named stage, then steps of it."""
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        """A new stage begins; ``total`` steps if known."""
+
+    def advance(self, steps: int) -> None:
+        """``steps`` more steps of the current stage are done."""
+
+
+class _Quiet:
+    def stage(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, steps: int) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class RescoreResult:
+    """What a rescore wrote."""
+
+    out: Path
+    subjects: int
+    engine: Engine
+    as_of: int
+    seconds: float
+
+
+@contextmanager
+def _opened(source: Ledger | Settings) -> Iterator[Ledger]:
+    if isinstance(source, Ledger):
+        yield source
+    else:
+        with open_ledger(source) as ledger:
+            yield ledger
+
+
+def _is_store_file(db: str) -> bool:
+    return db != "memory:"
+
+
+def _staging(out: Path, suffix: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def export(source: Ledger | Settings, out: Path, *, reporter: Reporter | None = None) -> int:
+    """Export the ledger's records to Parquet under ``out`` (hive-partitioned by month).
+
+    Raises:
+        UsageError: when ``out`` exists, or the ledger is in memory.
+        StoreUnavailable: when the ledger cannot be read as Arrow.
+    """
+    from credence.batch.export import export_ledger, ledger_counts
+    from credence.engine.plan import attribute_columns
+
+    report = reporter or _Quiet()
+    with _opened(source) as ledger:
+        db = ledger.settings.db
+        if not _is_store_file(db):
+            raise UsageError(
+                "an in-memory ledger cannot be exported; use a SQLite or PostgreSQL one"
+            )
+        attributes = attribute_columns(ledger.policy)
+        report.stage("exporting records", ledger_counts(db))
+        return export_ledger(db, out, attributes=attributes, progress=report.advance)
+
+
+def rescore(
+    source: Ledger | Settings,
+    *,
+    as_of: int,
+    out: Path,
+    engine: Engine = "duckdb",
+    from_dir: Path | None = None,
+    reporter: Reporter | None = None,
+) -> RescoreResult:
+    """Score every subject as of ``as_of`` with the batch plan and write them to ``out``.
+
+    Records come from ``from_dir`` (an export) when given, else from the ledger.
+
+    Raises:
+        UsageError: for an unknown engine.
+        PlanError: when the active policy cannot be run as a batch plan.
+        StoreUnavailable, InputFileError: when the records cannot be read.
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}", suggestion="use duckdb or spark")
+    report = reporter or _Quiet()
+    started = time.perf_counter()
+    with _opened(source) as ledger:
+        plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)
+        scratch: Path | None = None
+        try:
+            if from_dir is None and _is_store_file(ledger.settings.db):
+                scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+                from_dir = scratch / "records"
+                export(ledger, from_dir, reporter=report)
+            report.stage(f"scoring on {engine}")
+            scores = _run(ledger, plan, engine=engine, from_dir=from_dir, scratch=_parent(out))
+            report.advance(scores.num_rows)
+            table = _with_identities(ledger, scores, report)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        report.stage("writing", table.num_rows)
+        _write_atomically(table, out)
+        report.advance(table.num_rows)
+    return RescoreResult(
+        out=out,
+        subjects=table.num_rows,
+        engine=engine,
+        as_of=as_of,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _parent(out: Path) -> Path:
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _run(
+    ledger: Ledger, plan: object, *, engine: Engine, from_dir: Path | None, scratch: Path
+) -> pa.Table:
+    from credence.batch.export import records_table
+    from credence.engine.plan import BatchPlan
+
+    assert isinstance(plan, BatchPlan)
+    if from_dir is None:
+        # An in-memory ledger: its records straight into Arrow.
+        rows = [
+            (row.key, record)
+            for row, records in ledger.store.subjects_with_records()
+            for record in records
+        ]
+        table = records_table(rows, plan.attributes)
+        if engine == "duckdb":
+            from credence.batch.duckdb_runner import run_duckdb
+
+            return run_duckdb(plan, table)
+        staged = _staging(scratch / "records", ".parquet")
+        try:
+            pq.write_table(table, staged)
+            from credence.batch.spark_runner import run_spark
+
+            return run_spark(plan, [str(staged)])
+        finally:
+            staged.unlink(missing_ok=True)
+    if engine == "duckdb":
+        from credence.batch.duckdb_runner import run_duckdb
+
+        return run_duckdb(plan, from_dir, temp_directory=scratch)
+    from credence.batch.spark_runner import run_spark
+
+    return run_spark(plan, from_dir)
+
+
+def _with_identities(ledger: Ledger, scores: pa.Table, report: Reporter) -> pa.Table:
+    wanted = set(scores.column("subject_key").to_pylist())
+    report.stage("decrypting identifiers", len(wanted))
+    keys: list[int] = []
+    schemes: list[str] = []
+    ids: list[str] = []
+    for row in ledger.store.subjects():
+        if row.key not in wanted:
+            continue
+        keys.append(row.key)
+        schemes.append(row.scheme)
+        if row.sealed_id is None or row.wrapped_key is None:
+            ids.append(ERASED)
+        else:
+            ids.append(ledger.keys.open(row.sealed_id, row.wrapped_key))
+        if len(keys) % 10_000 == 0:
+            report.advance(10_000)
+    report.advance(len(keys) % 10_000)
+    names = pa.table(
+        {
+            "subject_key": pa.array(keys, type=pa.int64()),
+            "subject_scheme": pa.array(schemes, type=pa.string()),
+            "subject_id": pa.array(ids, type=pa.string()),
+        }
+    )
+    joined = names.join(scores, keys="subject_key", join_type="inner").sort_by("subject_key")
+    dims = [c for c in scores.column_names if c.startswith("dim_")]
+    return joined.select(["subject_scheme", "subject_id", "score", "raw", "tier", *dims])
+
+
+def _write_atomically(table: pa.Table, out: Path) -> None:
+    staged = _staging(out, ".tmp")
+    try:
+        pq.write_table(table, staged)
+        os.replace(staged, out)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
