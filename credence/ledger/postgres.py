@@ -23,9 +23,7 @@ from credence.ledger import schema as t
 from credence.ledger.sql import (
     SQLStore,
     classify,
-    encode_attributes,
-    first_occurrences,
-    subject_keys_for,
+    record_rows,
 )
 from credence.ledger.store import AppendResult, NewRecord, NewSubject
 
@@ -203,25 +201,10 @@ class PostgresStore(SQLStore):
 
             if not records:
                 return AppendResult()
-            subject_keys = subject_keys_for(records, resolve)
-            firsts = first_occurrences(records)
+            rows, firsts = record_rows(records, resolve)
             with cursor.copy(_COPY_RECORDS) as copy:
-                for index in firsts.values():
-                    new = records[index]
-                    r = new.record
-                    copy.write_row(
-                        (
-                            subject_keys[index],
-                            r.provider,
-                            r.provider_event_id,
-                            r.type,
-                            r.occurred_at,
-                            encode_attributes(r.attributes),
-                            r.evidence,
-                            r.retracts,
-                            new.content_hash,
-                        )
-                    )
+                for row in rows:
+                    copy.write_row(row)
             cursor.execute(_INSERT_RECORDS, (ingested_at,))
             skipped = cursor.fetchall()
             stored: dict[tuple[str, str], bytes] = {}

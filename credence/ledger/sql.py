@@ -8,6 +8,7 @@ translation of its driver's errors into Credence errors.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -15,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -58,10 +60,27 @@ def known_revisions() -> frozenset[str]:
 
 
 def encode_attributes(attributes: Mapping[str, Any]) -> str:
-    """Attributes as compact JSON with sorted keys, as stored in ``records.attributes``."""
-    return json.dumps(
-        dict(attributes), separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
-    )
+    """Attributes as compact JSON with sorted keys, as stored in ``records.attributes``.
+
+    Raises:
+        ValueError: for NaN or an infinity, which JSON cannot hold.
+    """
+    try:
+        text = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        # orjson refuses what stdlib json takes: integers beyond 64 bits, Mapping subclasses.
+        return json.dumps(
+            dict(attributes),
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    if b"null" in text:  # orjson writes NaN and infinities as null; stdlib json would refuse
+        for value in attributes.values():
+            if type(value) is float and not math.isfinite(value):
+                raise ValueError(f"attribute value {value!r} cannot be stored as JSON")
+    return text.decode()
 
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
@@ -70,12 +89,54 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def first_occurrences(records: Sequence[NewRecord]) -> dict[Key, int]:
-    """For each key in the batch, the index of its first record; later ones are duplicates."""
-    firsts: dict[Key, int] = {}
-    for index, new in enumerate(records):
-        firsts.setdefault(new.record.key, index)
-    return firsts
+# A record as a row: subject_key, provider, provider_event_id, type, occurred_at,
+# attributes, evidence, retracts, content_hash (ingested_at is added by the statement).
+RecordRow = tuple[int, str, str, str, int, str, str | None, str | None, bytes]
+
+
+def record_rows(
+    records: Sequence[NewRecord], resolve: Callable[[list[bytes]], Mapping[bytes, int]]
+) -> tuple[list[RecordRow], dict[Key, int]]:
+    """The rows to insert (the first record of each key, in batch order) and those firsts.
+
+    ``resolve`` maps lookup hashes to subject keys, once per distinct subject.
+    This is the hot path of ingest, so it is written as comprehensions.
+
+    Raises:
+        ValueError: when a record names a subject that is neither stored nor new.
+    """
+    lookups = [new.subject_lookup for new in records]
+    subject_keys = resolve(list(dict.fromkeys(lookups)))
+    if len(subject_keys) < len(set(lookups)):
+        for index, lookup in enumerate(lookups):
+            if lookup not in subject_keys:
+                raise ValueError(f"record {index} names a subject that is neither stored nor new")
+    keys = [(new.record.provider, new.record.provider_event_id) for new in records]
+    firsts = dict(zip(keys, range(len(keys)), strict=True))
+    if len(firsts) == len(keys):
+        chosen: Sequence[NewRecord] = records
+    else:  # duplicates inside the batch: keep each key's first record
+        firsts = {}
+        for index, key in enumerate(keys):
+            firsts.setdefault(key, index)
+        chosen = [records[index] for index in firsts.values()]
+    encode = encode_attributes
+    rows = [
+        (
+            subject_keys[new.subject_lookup],
+            r.provider,
+            r.provider_event_id,
+            r.type,
+            r.occurred_at,
+            encode(r.attributes),
+            r.evidence,
+            r.retracts,
+            new.content_hash,
+        )
+        for new in chosen
+        for r in (new.record,)
+    ]
+    return rows, firsts
 
 
 def classify(
@@ -87,6 +148,8 @@ def classify(
     unchanged or a conflict against that hash. Otherwise the first record of a
     key was inserted, and a later duplicate is compared with that first one.
     """
+    if not stored and len(firsts) == len(records):
+        return AppendResult(inserted=len(records))
     result = AppendResult()
     for index, new in enumerate(records):
         key = new.record.key
@@ -100,25 +163,6 @@ def classify(
         target = result.unchanged if previous == new.content_hash else result.conflicts
         target.append(index)
     return result
-
-
-def subject_keys_for(
-    records: Sequence[NewRecord], resolve: Callable[[list[bytes]], Mapping[bytes, int]]
-) -> list[int]:
-    """Each record's subject key, looked up once per distinct subject.
-
-    Raises:
-        ValueError: when a record names a subject that is neither stored nor new.
-    """
-    wanted = list(dict.fromkeys(new.subject_lookup for new in records))
-    keys = resolve(wanted)
-    out: list[int] = []
-    for index, new in enumerate(records):
-        key = keys.get(new.subject_lookup)
-        if key is None:
-            raise ValueError(f"record {index} names a subject that is neither stored nor new")
-        out.append(key)
-    return out
 
 
 def _subject(row: Row[*tuple[Any, ...]]) -> SubjectRow:
@@ -139,7 +183,7 @@ def _record(row: Row[*tuple[Any, ...]]) -> Record:
         provider_event_id=row.provider_event_id,
         type=row.type,
         occurred_at=row.occurred_at,
-        attributes=json.loads(row.attributes),
+        attributes=orjson.loads(row.attributes),
         retracts=row.retracts,
         evidence=row.evidence,
     )
