@@ -12,6 +12,8 @@ from credence.settings import Settings, load_settings
 from credence.types import SubjectRef, parse_time
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped output: never truncate table columns to 80 characters
+    out.width = max(out.width, 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[

@@ -10,6 +10,8 @@ from credence.crypto import KeyRing, create_key_file, parse_master_key, read_key
 from credence.errors import PolicyError
 from credence.ledger import StoredPolicy, open_store
 from credence.policy import LoadedPolicy, load_policy
+from credence.policy.lint import lint_errors
+from credence.policy.load import SourceMap
 from credence.service.ledger import KEY_FINGERPRINT, check_key
 from credence.settings import Settings
 
@@ -30,20 +32,21 @@ def refuse_unlawful(loaded: LoadedPolicy) -> None:
     """Refuse a policy the safeguard linter finds errors in.
 
     Raises:
-        PolicyError: listing every error, located.
+        PolicyError: code ``policy.unlawful``, with every error located in ``problems``.
     """
-    try:
-        from credence.policy.lint import lint_errors
-    except ImportError:  # pragma: no cover - the linter ships with the package
-        return
-    errors = lint_errors(loaded.policy)
+    errors = lint_errors(loaded.policy, source_map=SourceMap(loaded.source), origin=loaded.origin)
     if errors:
         first = errors[0]
         raise PolicyError(
             f"the policy breaks {len(errors)} safeguard(s); first: {first.message}",
             path=loaded.origin,
+            line=first.line,
             code="policy.unlawful",
             suggestion=f"run `credence lint {loaded.origin}` for every diagnostic",
+            problems=[
+                PolicyError(d.message, path=d.origin, line=d.line, suggestion=d.fix, code=d.code)
+                for d in errors
+            ],
         )
 
 

@@ -1,0 +1,41 @@
+"""The public API is what credence.__all__ names; this pins it."""
+
+from __future__ import annotations
+
+import credence
+
+PUBLIC = [
+    "CompiledPolicy",
+    "CredenceError",
+    "Decision",
+    "Explanation",
+    "LoadedPolicy",
+    "Notice",
+    "Outcome",
+    "Policy",
+    "Record",
+    "Settings",
+    "SubjectKind",
+    "SubjectRef",
+    "__version__",
+    "compile_policy",
+    "decide",
+    "explain",
+    "load_policy",
+    "load_settings",
+    "parse_policy",
+    "parse_time",
+    "score",
+]
+
+
+def test_public_api_is_pinned():
+    assert sorted(credence.__all__) == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert getattr(credence, name) is not None
+
+
+def test_the_package_is_typed():
+    from importlib import resources
+
+    assert resources.files("credence").joinpath("py.typed").is_file()
