@@ -58,9 +58,12 @@ def test_engine_never_reads_the_clock_or_environment():
     offenders = []
     for file in sorted(ENGINE.glob("*.py")):
         for node in ast.walk(ast.parse(file.read_text())):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                if (node.value.id, node.attr) in FORBIDDEN_CALLS:
-                    offenders.append(f"{file.name}:{node.lineno} {node.value.id}.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in FORBIDDEN_CALLS
+            ):
+                offenders.append(f"{file.name}:{node.lineno} {node.value.id}.{node.attr}")
     assert offenders == []
 
 
