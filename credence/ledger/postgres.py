@@ -36,6 +36,7 @@ _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS credence_new_subjects (
     lookup bytea, kind text, scheme text, sealed_id bytea, wrapped_key bytea
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS credence_lookups (lookup bytea) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS credence_incoming (
     subject_key bigint, provider text, provider_event_id text, type text,
     occurred_at bigint, attributes text, evidence text, retracts text, content_hash bytea
@@ -46,7 +47,8 @@ _INSERT_PROVIDERS = (
     "ORDER BY p ON CONFLICT DO NOTHING"
 )
 _COPY_SUBJECTS = (
-    "COPY credence_new_subjects (lookup, kind, scheme, sealed_id, wrapped_key) FROM STDIN"
+    "COPY credence_new_subjects (lookup, kind, scheme, sealed_id, wrapped_key) "
+    "FROM STDIN (FORMAT BINARY)"
 )
 _INSERT_SUBJECTS = (
     "INSERT INTO subjects (lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
@@ -55,8 +57,15 @@ _INSERT_SUBJECTS = (
 )
 _COPY_RECORDS = (
     "COPY credence_incoming (subject_key, provider, provider_event_id, type, occurred_at, "
-    "attributes, evidence, retracts, content_hash) FROM STDIN"
+    "attributes, evidence, retracts, content_hash) FROM STDIN (FORMAT BINARY)"
 )
+_COPY_LOOKUPS = "COPY credence_lookups (lookup) FROM STDIN (FORMAT BINARY)"
+_SUBJECT_KEYS = (
+    "SELECT s.lookup, s.subject_key FROM credence_lookups l JOIN subjects s USING (lookup)"
+)
+# Binary COPY skips text escaping of bytea; each column's type must then be named.
+_SUBJECT_TYPES = ["bytea", "text", "text", "bytea", "bytea"]
+_RECORD_TYPES = ["int8", "text", "text", "text", "int8", "text", "text", "text", "bytea"]
 # The keys this statement did not insert: already stored, or committed meanwhile by another writer.
 _INSERT_RECORDS = """
 WITH inserted AS (
@@ -189,20 +198,24 @@ class PostgresStore(SQLStore):
                 cursor.execute(_INSERT_PROVIDERS, (ingested_at, providers))
             if subjects:
                 with cursor.copy(_COPY_SUBJECTS) as copy:
+                    copy.set_types(_SUBJECT_TYPES)
                     for s in subjects:
                         copy.write_row((s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key))
                 cursor.execute(_INSERT_SUBJECTS, (ingested_at,))
 
             def resolve(lookups: list[bytes]) -> Mapping[bytes, int]:
-                cursor.execute(
-                    "SELECT lookup, subject_key FROM subjects WHERE lookup = ANY(%s)", (lookups,)
-                )
+                with cursor.copy(_COPY_LOOKUPS) as copy:
+                    copy.set_types(["bytea"])
+                    for lookup in lookups:
+                        copy.write_row((lookup,))
+                cursor.execute(_SUBJECT_KEYS)
                 return {bytes(lookup): key for lookup, key in cursor.fetchall()}
 
             if not records:
                 return AppendResult()
             rows, firsts = record_rows(records, resolve)
             with cursor.copy(_COPY_RECORDS) as copy:
+                copy.set_types(_RECORD_TYPES)
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(_INSERT_RECORDS, (ingested_at,))

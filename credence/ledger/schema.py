@@ -11,7 +11,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -31,7 +30,6 @@ metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
     }
 )
@@ -78,8 +76,10 @@ records = Table(
     "records",
     metadata,
     Column("seq", KeyType, primary_key=True, autoincrement=True),
-    Column("subject_key", BigInteger, ForeignKey("subjects.subject_key"), nullable=False),
-    Column("provider", Text, ForeignKey("providers.id"), nullable=False),
+    # No foreign keys: append resolves subject keys and registers providers in the same
+    # transaction, and per-row RI checks would cost PostgreSQL most of its bulk speed.
+    Column("subject_key", BigInteger, nullable=False),
+    Column("provider", Text, nullable=False),
     Column("provider_event_id", Text, nullable=False),
     Column("type", Text, nullable=False),
     Column("occurred_at", BigInteger, nullable=False),

@@ -67,12 +67,6 @@ def upgrade() -> None:
         sa.Column("retracts", sa.Text(), nullable=True),
         sa.Column("content_hash", sa.LargeBinary(), nullable=False),
         sa.Column("ingested_at", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["subject_key"], ["subjects.subject_key"], name="fk_records_subject_key_subjects"
-        ),
-        sa.ForeignKeyConstraint(
-            ["provider"], ["providers.id"], name="fk_records_provider_providers"
-        ),
         sa.PrimaryKeyConstraint("seq", name="pk_records"),
         sa.UniqueConstraint(
             "provider", "provider_event_id", name="uq_records_provider_provider_event_id"
