@@ -11,46 +11,43 @@ retracts. Changing this changes every hash: version it, never edit it.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
+from credence.types import Record
+
 VERSION = "credence-record/1"
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-)
+_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 
-def _canonical_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: int(value) if type(value) is float and value.is_integer() else value
-        for name, value in attributes.items()
-    }
+def _canonical_attributes(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    for value in attributes.values():
+        if type(value) is float and value.is_integer():
+            return {
+                name: int(v) if type(v) is float and v.is_integer() else v
+                for name, v in attributes.items()
+            }
+    return attributes
 
 
-def content_hash(
-    *,
-    provider: str,
-    provider_event_id: str,
-    subject_lookup: bytes,
-    kind: str,
-    type_: str,
-    occurred_at: int,
-    attributes: Mapping[str, Any],
-    evidence: str | None,
-    retracts: str | None,
-) -> bytes:
-    """The SHA-256 digest of the record's canonical JSON."""
+def content_hash(record: Record, *, subject_lookup: bytes, kind: str) -> bytes:
+    """The SHA-256 digest of the record's canonical JSON (orjson, keys sorted, compact).
+
+    Raises:
+        orjson.JSONEncodeError: for a value JSON cannot hold; validation refuses those first.
+    """
     body = [
         VERSION,
-        provider,
-        provider_event_id,
+        record.provider,
+        record.provider_event_id,
         subject_lookup.hex(),
         kind,
-        type_,
-        occurred_at,
-        _canonical_attributes(attributes),
-        evidence,
-        retracts,
+        record.type,
+        record.occurred_at,
+        _canonical_attributes(record.attributes),
+        record.evidence,
+        record.retracts,
     ]
-    return hashlib.sha256(_ENCODER.encode(body).encode()).digest()
+    return hashlib.sha256(orjson.dumps(body, option=_SORT_KEYS)).digest()

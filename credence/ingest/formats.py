@@ -16,12 +16,13 @@ An empty CSV cell, or a Parquet null, is an absent value.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import orjson
 
 from credence.errors import InputFileError
 from credence.policy.check import suggest
@@ -42,23 +43,16 @@ REQUIRED = FIELDS[:7]
 ATTR_PREFIX = "attr_"
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _PARQUET_BATCH = 8_192
+_BOM = b"\xef\xbb\xbf"
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-# One decoder, built once: ``json.loads`` with options builds a new one per call.
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def parse_json(text: str) -> Any:
-    """Strict JSON (no NaN or Infinity), as the interchange format requires.
+def parse_json(text: str | bytes) -> Any:
+    """Strict JSON (RFC 8259: no NaN or Infinity; UTF-8), as the interchange format requires.
 
     Raises:
         ValueError: when the text is not one JSON value.
     """
-    return _DECODER.decode(text)
+    return orjson.loads(text)
 
 
 @dataclass(slots=True)
@@ -135,31 +129,22 @@ class JsonLinesSource:
         self.bytes_done = 0
 
     def rows(self) -> Iterator[RawRow]:
-        decode = _DECODER.decode
+        loads = orjson.loads
         try:
             with self.path.open("rb") as handle:
                 line = 0
                 for data in handle:
                     line += 1
                     self.bytes_done += len(data)
+                    if line == 1 and data.startswith(_BOM):
+                        data = data[len(_BOM) :]
                     try:
-                        text = data.decode()
-                    except UnicodeDecodeError:
-                        yield RawRow(
-                            line,
-                            None,
-                            data.decode(errors="replace").rstrip("\r\n"),
-                            error="the line is not UTF-8",
-                        )
-                        continue
-                    if line == 1 and text.startswith("\ufeff"):
-                        text = text[1:]
-                    if not text.strip():
-                        continue
-                    try:
-                        value = decode(text)
-                    except ValueError as e:
-                        yield RawRow(line, None, text.rstrip("\r\n"), error=f"not valid JSON: {e}")
+                        value = loads(data)
+                    except orjson.JSONDecodeError as e:
+                        if not data.strip():
+                            continue
+                        text = data.decode(errors="replace").rstrip("\r\n")
+                        yield RawRow(line, None, text, error=f"not valid JSON: {e}")
                         continue
                     if type(value) is not dict:
                         yield RawRow(line, None, value, error="the line is not a JSON object")

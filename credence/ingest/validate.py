@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,12 @@ from credence.ingest.identifiers import check_kind, known_scheme, normalise
 from credence.ingest.rejects import Reject
 from credence.policy.check import suggest
 from credence.policy.model import AttrType, Policy
-from credence.types import Record, to_micros
+from credence.types import MICROS, Record, to_micros
 
 KINDS = frozenset({"person", "organization"})
 MAX_TEXT = 200
 MAX_EVIDENCE = 2_048
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what every ledger backend stores exactly
 _FIELD_SET = frozenset(FIELDS)
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
@@ -40,11 +41,14 @@ _INT_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CACHE_LIMIT = 1_000_000
 WITHHELD = "(withheld: undeclared attribute)"
+# Epoch microseconds of dates (YYYY-MM-DD) and of times of day (HH:MM:SS) seen before.
+_DAYS: dict[str, int] = {}
+_SECONDS: dict[str, int] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checked:
-    """A row that passed every check that needs no ledger, ready to append."""
+    """A row that passed every check that needs no ledger, ready to append (never mutated)."""
 
     line: int
     raw: Any
@@ -79,6 +83,16 @@ class _BadIdentifier:
 class _TypeSpec:
     providers: frozenset[str]
     attributes: Mapping[str, AttrType]
+    # The Python type a JSON value of each attribute has in the common case.
+    python: Mapping[str, type] = field(default_factory=dict)
+
+
+_PYTHON = {
+    AttrType.INTEGER: int,
+    AttrType.NUMBER: float,
+    AttrType.STRING: str,
+    AttrType.BOOLEAN: bool,
+}
 
 
 def parse_occurred_at(text: str) -> int:
@@ -87,24 +101,41 @@ def parse_occurred_at(text: str) -> int:
     Raises:
         ValueError: with the reason, when the text is not such a timestamp.
     """
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        # Fast path for the common shape: both halves were fully parsed before.
+        day = _DAYS.get(text[:10])
+        if day is not None:
+            second = _SECONDS.get(text[11:19])
+            if second is not None:
+                return day + second
     if not _RFC3339.fullmatch(text):
         raise ValueError(
             f"occurred_at {text!r} is not an RFC 3339 timestamp with an offset "
             "(e.g. 2026-03-01T09:30:00Z or 2026-03-01T17:30:00+08:00)"
         )
     try:
-        return to_micros(datetime.fromisoformat(text.upper()))
+        moment = datetime.fromisoformat(text.upper())
     except ValueError as e:
         raise ValueError(f"occurred_at {text!r} is not a real date and time: {e}") from e
+    micros = to_micros(moment)
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        second = (moment.hour * 3600 + moment.minute * 60 + moment.second) * MICROS
+        if len(_DAYS) >= _CACHE_LIMIT:
+            _DAYS.clear()
+        _DAYS[text[:10]] = micros - second
+        _SECONDS[text[11:19]] = second
+    return micros
 
 
 def _typed(name: str, value: Any, attr_type: AttrType) -> Any:
     """An attribute value from JSON or Parquet, if it has its declared type."""
     kind = type(value)
     if attr_type is AttrType.INTEGER:
-        ok = kind is int
+        ok = kind is int and INT_MIN <= value <= INT_MAX
     elif attr_type is AttrType.NUMBER:
-        ok = kind is int or (kind is float and math.isfinite(value))
+        ok = (kind is int and INT_MIN <= value <= INT_MAX) or (
+            kind is float and math.isfinite(value)
+        )
     elif attr_type is AttrType.STRING:
         ok = kind is str
     else:
@@ -113,7 +144,7 @@ def _typed(name: str, value: Any, attr_type: AttrType) -> Any:
         raise _Refused(
             codes.ATTRIBUTE_TYPE,
             f"attributes.{name}",
-            f"attribute {name!r} must be {_article(attr_type)}, got {value!r}",
+            f"attribute {name!r} must be {_article(attr_type)}{_range(attr_type)}, got {value!r}",
         )
     return value
 
@@ -123,10 +154,10 @@ def _from_text(name: str, text: str, attr_type: AttrType) -> Any:
     if attr_type is AttrType.STRING:
         return text
     if attr_type is AttrType.INTEGER:
-        if _INT_TEXT.fullmatch(text):
+        if _INT_TEXT.fullmatch(text) and INT_MIN <= int(text) <= INT_MAX:
             return int(text)
     elif attr_type is AttrType.NUMBER:
-        if _INT_TEXT.fullmatch(text):
+        if _INT_TEXT.fullmatch(text) and INT_MIN <= int(text) <= INT_MAX:
             return int(text)
         if _NUMBER_TEXT.fullmatch(text):
             return float(text)
@@ -137,7 +168,7 @@ def _from_text(name: str, text: str, attr_type: AttrType) -> Any:
     raise _Refused(
         codes.ATTRIBUTE_TYPE,
         f"attributes.{name}",
-        f"attribute {name!r} must be {_article(attr_type)}, got {text!r}",
+        f"attribute {name!r} must be {_article(attr_type)}{_range(attr_type)}, got {text!r}",
     )
 
 
@@ -158,6 +189,12 @@ def _withheld(raw: Any, names: tuple[str, ...]) -> Any:
         if ATTR_PREFIX + name in out:
             out[ATTR_PREFIX + name] = WITHHELD
     return out
+
+
+def _range(attr_type: AttrType) -> str:
+    if attr_type in (AttrType.INTEGER, AttrType.NUMBER):
+        return " (whole numbers within ±2^63)"
+    return ""
 
 
 def _article(attr_type: AttrType) -> str:
@@ -196,6 +233,7 @@ class Validator:
             event.id: _TypeSpec(
                 frozenset(event.providers),
                 {name: spec.type for name, spec in event.attributes.items()},
+                {name: _PYTHON[spec.type] for name, spec in event.attributes.items()},
             )
             for event in policy.event_types
         }
@@ -222,12 +260,30 @@ class Validator:
                 f"{unknown!r} is not a field of the interchange format"
                 + (f" ({hint})" if hint else ""),
             )
-        provider, event_id, scheme, subject_id, kind, type_, occurred = (
-            _text(fields, name) for name in REQUIRED
-        )
+        get: Callable[[str], Any] = fields.get
+        provider, event_id, scheme, subject_id, kind, type_, occurred = map(get, REQUIRED)
+        if not (
+            type(provider) is str
+            and type(event_id) is str
+            and type(scheme) is str
+            and type(subject_id) is str
+            and type(kind) is str
+            and type(type_) is str
+            and type(occurred) is str
+            and provider
+            and event_id
+            and scheme
+            and subject_id
+            and type_
+            and occurred
+            and len(event_id) <= MAX_TEXT
+            and len(subject_id) <= MAX_TEXT
+        ):
+            for name in REQUIRED:
+                _text(fields, name)  # raises for the first bad one
         if kind not in KINDS:
             raise _Refused(
-                codes.INVALID,
+                codes.MISSING if not kind else codes.INVALID,
                 "subject_kind",
                 f"subject_kind must be person or organization, got {kind!r}",
             )
@@ -242,13 +298,18 @@ class Validator:
                 "provider",
                 f"provider {provider!r} may not send {type_} records (allowed: {allowed})",
             )
-        _trimmed("provider_event_id", event_id)
+        if event_id[0].isspace() or event_id[-1].isspace():
+            _trimmed("provider_event_id", event_id)
         try:
             occurred_at = parse_occurred_at(occurred)
         except ValueError as e:
             raise _Refused(codes.TIMESTAMP, "occurred_at", str(e)) from None
-        evidence = self._evidence(fields.get("evidence"))
-        retracts = self._retracts(fields.get("retracts"), event_id)
+        evidence = fields.get("evidence")
+        if evidence is not None:
+            evidence = self._evidence(evidence)
+        retracts = fields.get("retracts")
+        if retracts is not None:
+            retracts = self._retracts(retracts, event_id)
         attributes = self._attributes(fields.get("attributes"), spec, row.text_attributes)
         if retracts is None and len(attributes) != len(spec.attributes):
             absent = sorted(set(spec.attributes) - set(attributes))[0]
@@ -259,26 +320,8 @@ class Validator:
                 f"for {type_} records",
             )
         normalised, lookup = self._subject(scheme, subject_id, kind)
-        record = Record(
-            provider=provider,
-            provider_event_id=event_id,
-            type=type_,
-            occurred_at=occurred_at,
-            attributes=attributes,
-            retracts=retracts,
-            evidence=evidence,
-        )
-        digest = content_hash(
-            provider=provider,
-            provider_event_id=event_id,
-            subject_lookup=lookup,
-            kind=kind,
-            type_=type_,
-            occurred_at=occurred_at,
-            attributes=attributes,
-            evidence=evidence,
-            retracts=retracts,
-        )
+        record = Record(provider, event_id, type_, occurred_at, attributes, retracts, evidence)
+        digest = content_hash(record, subject_lookup=lookup, kind=kind)
         return Checked(row.line, row.raw, record, scheme, normalised, kind, lookup, digest)
 
     @staticmethod
@@ -316,8 +359,16 @@ class Validator:
                 codes.INVALID, "attributes", f"attributes must be an object, got {value!r}"
             )
         declared = spec.attributes
+        python = spec.python
         out = {}
         for name, item in value.items():
+            kind = type(item)
+            if kind is python.get(name) and (
+                (kind is not int or INT_MIN <= item <= INT_MAX)
+                and (kind is not float or item - item == 0)  # finite
+            ):
+                out[name] = item
+                continue
             if item is None:
                 continue
             attr_type = declared.get(name)
