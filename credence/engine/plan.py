@@ -24,8 +24,11 @@ How each step of DESIGN.md "Scoring semantics" maps to SQL:
      counting value is ``clamp(S_all) − clamp(S_expired)``, where the expired
      records are a prefix of the count order (they are the oldest). Two sums
      per (subject, rule, period); no sort, no window;
-   - cap with decay: a running-sum window in ``(occurred_at, provider,
-     provider_event_id)`` order gives each record its step of the clamped sum.
+   - cap with decay: a period whose positive and negative raw sums both fit
+     in ``[-C, C]`` never clamps, so its records count in full (one sum);
+     only the periods that can clamp go through a running-sum window in
+     ``(occurred_at, provider, provider_event_id)`` order, which gives each
+     record its step of the clamped sum.
 5. Expiry ``as_of − occurred_at < expires_after`` in integer microseconds.
 6. Decay ``capped × 0.5 ^ (age / half_life)``, written as the online fold does:
    ``exp(age × −ln 2 / half_life_µs)``.
@@ -321,11 +324,33 @@ def build_plan(
             "PARTITION BY subject_key, rule_ix, period "
             "ORDER BY occurred_at, provider, provider_event_id"
         )
+        free_value = {}
+        for r in windowed:
+            live = _live(r)
+            decayed = _decayed(r, "raw")
+            free_value[r.index] = (
+                decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {zero} END"
+            )
+        # A period whose positive and negative raw sums both fit in [-C, C] never clamps:
+        # every record counts in full, so it needs no window, only a sum.
+        ctes.append(
+            "spans AS (SELECT subject_key, rule_ix, period, "
+            f"SUM(GREATEST(raw, {zero})) AS s_pos, SUM(LEAST(raw, {zero})) AS s_neg, "
+            f"SUM({_by_rule(windowed, free_value, zero)}) AS v_free "
+            f"FROM scored WHERE rule_ix IN ({_ids(windowed)}) GROUP BY subject_key, rule_ix, period)"
+        )
+        fits = f"(s_pos <= {high} AND s_neg >= {low})"
+        parts.append(f"SELECT subject_key, rule_ix, v_free AS v FROM spans WHERE {fits}")
+        ctes.append(
+            f"clamping AS (SELECT subject_key, rule_ix, period FROM spans WHERE NOT {fits})"
+        )
         ctes.append(
             "running AS (SELECT subject_key, rule_ix, age, "
             f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
             f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
-            f"{zero}) AS s_before FROM scored WHERE rule_ix IN ({_ids(windowed)}))"
+            f"{zero}) AS s_before FROM scored s WHERE rule_ix IN ({_ids(windowed)}) "
+            "AND EXISTS (SELECT 1 FROM clamping c WHERE c.subject_key = s.subject_key "
+            "AND c.rule_ix = s.rule_ix AND c.period = s.period))"
         )
         value = {}
         for r in windowed:
