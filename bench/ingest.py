@@ -61,7 +61,7 @@ def record(i: int, rng: random.Random, subjects: int) -> dict[str, object]:
     else:
         attrs = {"days_late": rng.choice((0, 4)), "damaged": rng.random() < 0.1}
         head = {"provider": "rent-it", "provider_event_id": f"x-{i}", "type": "rental.returned"}
-    row = {**head, **base, "attributes": attrs}
+    row: dict[str, object] = {**head, **base, "attributes": attrs}
     if i % 10 == 0:
         row["evidence"] = f"https://records.example/{head['provider']}/{i}"
     return row

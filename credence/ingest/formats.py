@@ -240,11 +240,18 @@ class _Lines:
 
 
 class CsvSource:
-    """CSV with a header row; attributes as ``attr_<name>`` columns or an ``attributes`` column."""
+    """CSV with a header row; attributes as ``attr_<name>`` columns or an ``attributes`` column.
+
+    The header is checked when the source is opened, so a file whose every row
+    would fail the same way fails at once, before anything is ingested.
+    """
 
     def __init__(self, path: Path, size: int) -> None:
         self.path = path
         self.bytes_total = size
+        self.bytes_done = 0
+        for _ in self.rows():
+            break
         self.bytes_done = 0
 
     def rows(self) -> Iterator[RawRow]:
@@ -333,17 +340,18 @@ class ParquetSource:
         self.bytes_done = 0
         try:
             self._file = pq.ParquetFile(path)
+            columns = list(self._file.schema_arrow.names)
         except OSError as e:
             raise _unreadable(self.path, e) from e
         except Exception as e:  # pyarrow raises ArrowInvalid for a file that is not Parquet
             raise InputFileError(f"{path} is not a Parquet file: {e}", path=str(path)) from e
-
-    def rows(self) -> Iterator[RawRow]:
-        columns = list(self._file.schema_arrow.names)
         problem = _header_problem(self.path, columns)
         if problem is not None:
             raise problem
-        layout = _layout(columns)
+        self._layout = _layout(columns)
+
+    def rows(self) -> Iterator[RawRow]:
+        layout = self._layout
         total = max(self._file.metadata.num_rows, 1)
         line = 0
         try:
