@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from credence.cli import render
 from credence.cli.common import (
@@ -69,7 +76,7 @@ def ingest(
             disable=quiet or not err.is_terminal,
             transient=True,
         )
-        tasks: dict[Path, int] = {}
+        tasks: dict[Path, TaskID] = {}
 
         def on_progress(path: Path, done: int, total: int) -> None:
             if path not in tasks:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from credence.engine import Decision
+from credence.engine import Decision, Reason
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.reasons import weighted
 from credence.service.scoring import SubjectReport, SubjectScore
@@ -132,13 +132,9 @@ def explanation_text(
     if o.lists:
         lines += ["", "On lists: " + ", ".join(sorted(o.lists))]
     lines += ["", "What lowers the score most:"]
-    lines += [
-        f"  {r.code}: {r.text} ({r.points:+.1f}, {r.records} records)" for r in ex.lowering
-    ] or ["  nothing"]
+    lines += [_factor(r) for r in ex.lowering] or ["  nothing"]
     lines += ["", "What raises it most:"]
-    lines += [
-        f"  {r.code}: {r.text} ({r.points:+.1f}, {r.records} records)" for r in ex.raising
-    ] or ["  nothing"]
+    lines += [_factor(r) for r in ex.raising] or ["  nothing"]
     lines += ["", "What would change it:"]
     lines += [f"  - {c.text}" for c in ex.changes] or ["  nothing scheduled"]
     if report.notices:
@@ -154,6 +150,11 @@ def explanation_text(
         for a in report.accesses[-5:]:
             lines.append(f"  {format_time(a.at)}  {a.actor}  {a.action}  ({a.purpose})")
     return "\n".join(lines)
+
+
+def _factor(reason: Reason) -> str:
+    records = "1 record" if reason.records == 1 else f"{reason.records} records"
+    return f"  {reason.code}: {reason.text} ({reason.points:+.1f}, {records})"
 
 
 def demo_text(report: DemoReport) -> str:

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from credence.policy.model import (
     GENERAL_DIMENSION,
     AttrType,
+    Dimension,
+    Entitlement,
     EntitlementCondition,
     EventType,
     Policy,
+    Rule,
+    SubjectList,
+    Tier,
 )
 
 
@@ -44,7 +49,7 @@ def _unknown(path: tuple[str | int, ...], what: str, name: str, known: Sequence[
 
 def _duplicates(policy: Policy) -> list[Problem]:
     problems = []
-    sections = {
+    sections: dict[str, Sequence[Dimension | EventType | Rule | Tier | Entitlement | SubjectList]] = {
         "dimensions": policy.dimensions,
         "event_types": policy.event_types,
         "rules": policy.rules,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from credence.errors import CredenceError, PolicyError, PolicyNotFound
 from credence.policy.check import Problem, check_references, suggest
@@ -159,7 +159,7 @@ def _is_union_tag(part: Any) -> bool:
 def _allowed_keys(parent: PathParts, data: dict[str, Any]) -> list[str]:
     from credence.policy import model
 
-    sections = {
+    sections: dict[str, type[BaseModel]] = {
         "scale": model.Scale,
         "dimensions": model.Dimension,
         "event_types": model.EventType,

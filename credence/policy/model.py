@@ -272,6 +272,9 @@ class ListKind(StrEnum):
     BLACKLIST = "blacklist"
 
 
+_BOTH_KINDS: tuple[Literal["person", "organization"], ...] = ("person", "organization")
+
+
 class SubjectList(_Model):
     """A list whose membership is a condition over the subject's outcome, as of t."""
 
@@ -281,7 +284,7 @@ class SubjectList(_Model):
     label: str | None = None
     description: str | None = None
     subject_kinds: list[Literal["person", "organization"]] = Field(
-        default_factory=lambda: ["person", "organization"]
+        default_factory=lambda: list(_BOTH_KINDS)
     )
     public: bool = False
     reason: str | None = None
