@@ -68,7 +68,11 @@ class Reject:
             "message": self.message,
             "row": self.row,
         }
-        return json.dumps(body, ensure_ascii=False, default=str)
+        try:
+            return json.dumps(body, ensure_ascii=False, allow_nan=False, default=str)
+        except ValueError:  # NaN or infinity in the row (Parquet): not JSON, so show its text
+            body["row"] = repr(self.row)
+            return json.dumps(body, ensure_ascii=False, default=str)
 
 
 def rejects_path(input_path: Path) -> Path:

@@ -159,7 +159,7 @@ def _from_text(name: str, text: str, attr_type: AttrType) -> Any:
     elif attr_type is AttrType.NUMBER:
         if _INT_TEXT.fullmatch(text) and INT_MIN <= int(text) <= INT_MAX:
             return int(text)
-        if _NUMBER_TEXT.fullmatch(text):
+        if _NUMBER_TEXT.fullmatch(text) and math.isfinite(float(text)):
             return float(text)
     else:
         lowered = text.lower()

@@ -279,3 +279,25 @@ def test_bad_bytes_reject_only_their_line(ledger: Ledger, tmp_path: Path) -> Non
     [report] = ingest_files(ledger, [path])
     assert [(r["line"], r["code"]) for r in read_rejects(path)] == [(2, "record.malformed")]
     assert report.inserted == 2
+
+
+def test_non_finite_numbers_are_refused(ledger: Ledger, tmp_path: Path) -> None:
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text(
+        "provider,provider_event_id,subject_scheme,subject_id,subject_kind,type,occurred_at,"
+        "attr_days_late,attr_amount\n"
+        "bank-a,huge,custom,alice,person,bill.paid,2026-03-01T00:00:00Z,0,1e999\n"
+    )
+    table = pa.table(
+        {
+            **{k: [v] for k, v in bill("nan").items() if k != "attributes"},
+            "attr_days_late": [0],
+            "attr_amount": [float("nan")],
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    reports = ingest_files(ledger, [csv_path, tmp_path / "in.parquet"])
+    assert [r.rejected for r in reports] == [1, 1]
+    for path in (csv_path, tmp_path / "in.parquet"):
+        [reject] = read_rejects(path)
+        assert (reject["code"], reject["field"]) == ("record.attribute_type", "attributes.amount")
