@@ -23,7 +23,7 @@ from credence.errors import IdentifierError
 from credence.ingest import rejects as codes
 from credence.ingest.canonical import content_hash
 from credence.ingest.formats import ATTR_PREFIX, FIELDS, REQUIRED, RawRow
-from credence.ingest.identifiers import check_kind, known_scheme, normalise
+from credence.ingest.identifiers import SCHEME_KINDS, check_kind, known_scheme, normalise
 from credence.ingest.rejects import Reject
 from credence.policy.check import suggest
 from credence.policy.model import AttrType, Policy
@@ -401,10 +401,12 @@ class Validator:
             if len(self._subjects) >= _CACHE_LIMIT:
                 self._subjects.clear()
             self._subjects[key] = known
-        if isinstance(known, _BadIdentifier):
+        if type(known) is _BadIdentifier:
             raise _Refused(codes.IDENTIFIER, known.field, known.message)
-        try:
-            check_kind(scheme, kind)
-        except IdentifierError as e:
-            raise _Refused(codes.IDENTIFIER, "subject_kind", e.message) from None
+        if scheme in SCHEME_KINDS:
+            try:
+                check_kind(scheme, kind)
+            except IdentifierError as e:
+                raise _Refused(codes.IDENTIFIER, "subject_kind", e.message) from None
+        assert type(known) is tuple
         return known
