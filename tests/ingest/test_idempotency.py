@@ -134,3 +134,16 @@ def test_any_sequence_of_ingests_repeated_gives_the_same_ledger(
             if report.rejected:
                 assert {r["code"] for r in read_rejects(path)} == {"record.duplicate"}
         ledger.store.close()
+
+
+def test_the_collector_is_back_on_after_a_run_that_fails(ledger: Ledger, tmp_path: Path) -> None:
+    import gc
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the disk is gone")
+
+    ledger.store.append = broken  # type: ignore[method-assign]
+    path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1")])
+    with pytest.raises(RuntimeError, match="disk"):
+        ingest_files(ledger, [path])
+    assert gc.isenabled()
