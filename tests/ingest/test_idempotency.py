@@ -142,7 +142,7 @@ def test_the_collector_is_back_on_after_a_run_that_fails(ledger: Ledger, tmp_pat
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the disk is gone")
 
-    ledger.store.append = broken  # type: ignore[method-assign]
+    ledger.store.append = broken  # type: ignore[method-assign,assignment]
     path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1")])
     with pytest.raises(RuntimeError, match="disk"):
         ingest_files(ledger, [path])
