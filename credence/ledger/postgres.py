@@ -143,13 +143,29 @@ class PostgresStore(SQLStore):
 
         display = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
         super().__init__(engine, display=display)
-        with self._read() as conn:
-            conn.execute(text("SELECT 1"))
+        try:
+            with self._read() as conn:
+                conn.execute(text("SELECT 1"))
+        except BaseException:
+            engine.dispose()
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            yield conn
+        with self._engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                # A connection lost inside raw COPY work is unknown to SQLAlchemy: drop it
+                # from the pool here rather than rolling back on a dead socket.
+                raw = None if conn.invalidated else conn.connection.driver_connection
+                if raw is not None and (raw.broken or raw.closed):
+                    conn.invalidate()
+                elif transaction.is_active:
+                    transaction.rollback()
+                raise
+            transaction.commit()
 
     def _lock_for_migration(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})

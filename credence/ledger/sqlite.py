@@ -78,8 +78,13 @@ class SQLiteStore(SQLStore):
         )
         self._writer_engine = self._engine_for(begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
         self._lock = threading.Lock()
-        with self._errors():
-            self._writer: Connection = self._writer_engine.connect()
+        try:
+            with self._errors():
+                self._writer: Connection = self._writer_engine.connect()
+        except BaseException:
+            self._writer_engine.dispose()
+            self._engine.dispose()
+            raise
 
     def _engine_for(self, *, begin: str, busy_timeout: float) -> Engine:
         path = str(self.path)

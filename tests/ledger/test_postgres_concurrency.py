@@ -1,0 +1,102 @@
+"""PostgreSQL under concurrent writers and broken connections: exactly once, all or nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import psycopg
+from ledger_data import T0, batch
+
+from credence.errors import StoreUnavailable
+from credence.ledger import AppendResult
+from credence.ledger.postgres import PostgresStore
+
+
+def _append_all(url: str, offset: int, queue: multiprocessing.Queue[tuple[int, int]]) -> None:
+    store = PostgresStore(url)
+    people, records = batch(6_000, subjects=80, offset=offset)
+    inserted = unchanged = 0
+    for start in range(0, len(records), 1_000):
+        result = store.append(people, records[start : start + 1_000], ingested_at=T0)
+        inserted += result.inserted
+        unchanged += len(result.unchanged)
+        assert result.conflicts == []
+    store.close()
+    queue.put((inserted, unchanged))
+
+
+def test_two_processes_append_overlapping_batches_exactly_once(postgres_url: str) -> None:
+    setup = PostgresStore(postgres_url)
+    setup.migrate()
+    setup.close()
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[tuple[int, int]] = context.Queue()
+    # Overlap by 3,000 keys, and by every subject, sent at the same moment.
+    workers = [
+        context.Process(target=_append_all, args=(postgres_url, o, queue)) for o in (0, 3_000)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    results = [queue.get(timeout=5) for _ in workers]
+    assert sum(inserted for inserted, _ in results) == 9_000
+    assert sum(unchanged for _, unchanged in results) == 3_000
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute(
+            "SELECT count(*), count(DISTINCT provider_event_id) FROM records"
+        ).fetchone() == (9_000, 9_000)
+        assert conn.execute("SELECT count(*), count(DISTINCT lookup) FROM subjects").fetchone() == (
+            80,
+            80,
+        )
+        ids = {row[0] for row in conn.execute("SELECT provider_event_id FROM records")}
+    assert ids == {f"e{i}" for i in range(9_000)}
+
+
+def _backend_pids(url: str, marker: str) -> list[int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query LIKE %s",
+            (marker + "%",),
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def test_a_connection_killed_mid_batch_leaves_none_of_it(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    store.migrate()
+    people, records = batch(150_000, subjects=2_000)
+    outcome: list[AppendResult | BaseException] = []
+
+    def append() -> None:
+        try:
+            outcome.append(store.append(people, records, ingested_at=T0))
+        except BaseException as e:  # the thread reports whatever happened
+            outcome.append(e)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    killed = False
+    deadline = time.monotonic() + 30
+    while writer.is_alive() and not killed and time.monotonic() < deadline:
+        for pid in _backend_pids(postgres_url, "COPY credence_incoming"):
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                row = conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
+                killed = bool(row and row[0])
+        time.sleep(0.005)
+    writer.join(60)
+    assert killed, "the append finished before its COPY could be interrupted"
+    (result,) = outcome
+    assert isinstance(result, StoreUnavailable), result
+    assert "connection to PostgreSQL" in result.message
+    assert store.counts() == {"subjects": 0, "records": 0}
+    # The pool recovers, and the same batch then lands whole.
+    again = store.append(people, records[:10_000], ingested_at=T0)
+    assert again.inserted == 10_000
+    assert store.counts() == {"subjects": 2_000, "records": 10_000}
+    store.close()

@@ -1,0 +1,128 @@
+"""SQLite specifics: opening errors, pragmas, schema checks, and two writer processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from ledger_data import T0, batch
+
+from credence.errors import StoreError, StoreNotInitialised, StoreUnavailable
+from credence.ledger import open_store, schema
+from credence.ledger import sql as sql_module
+from credence.ledger.sqlite import SQLiteStore
+
+
+def test_missing_directory_is_unavailable(tmp_path: Path) -> None:
+    where = tmp_path / "nope" / "ledger.db"
+    with pytest.raises(StoreUnavailable, match="does not exist") as caught:
+        SQLiteStore(where)
+    assert str(where.parent) in caught.value.message
+    assert not where.parent.exists()
+
+
+def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
+    where = tmp_path / "notes.db"
+    where.write_text("these are not the pages you are looking for\n" * 200)
+    with pytest.raises(StoreUnavailable, match="not a Credence ledger"):
+        SQLiteStore(where)
+
+
+def test_writer_pragmas(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "ledger.db", busy_timeout=7)
+    try:
+        raw = store._writer.connection.driver_connection
+        assert raw is not None
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert raw.execute("PRAGMA busy_timeout").fetchone() == (7000,)
+    finally:
+        store.close()
+
+
+def test_migrated_schema_matches_the_tables_in_code(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "ledger.db")
+    store.migrate()
+    try:
+        with store._engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+    finally:
+        store.close()
+
+
+def test_head_revision_is_the_one_in_code() -> None:
+    assert sql_module.known_revisions() == {schema.HEAD_REVISION}
+
+
+def test_older_and_newer_schemas_are_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.db"
+    store = SQLiteStore(path)
+    store.migrate()
+    store.close()
+    monkeypatch.setattr(schema, "HEAD_REVISION", "0002")
+    monkeypatch.setattr(sql_module, "known_revisions", lambda: frozenset({"0001", "0002"}))
+    store = SQLiteStore(path)
+    with pytest.raises(StoreNotInitialised, match="older schema") as caught:
+        store.check_schema()
+    assert f"credence init --db {path}" in caught.value.one_line()
+    store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    store = SQLiteStore(path)
+    with pytest.raises(StoreError, match="newer"):
+        store.check_schema()
+    store.close()
+
+
+def test_reads_before_migrate_say_how_to_initialise(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "ledger.db"))
+    try:
+        with pytest.raises(StoreNotInitialised, match="no Credence schema"):
+            store.counts()
+    finally:
+        store.close()
+
+
+def _append_all(path: str, offset: int, queue: multiprocessing.Queue[tuple[int, int, int]]) -> None:
+    store = SQLiteStore(path)
+    people, records = batch(3_000, subjects=50, offset=offset)
+    inserted = unchanged = 0
+    for start in range(0, len(records), 500):
+        result = store.append(people, records[start : start + 500], ingested_at=T0)
+        inserted += result.inserted
+        unchanged += len(result.unchanged)
+        assert result.conflicts == []
+    store.close()
+    queue.put((offset, inserted, unchanged))
+
+
+def test_two_processes_append_overlapping_batches_exactly_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "ledger.db")
+    setup = SQLiteStore(path)
+    setup.migrate()
+    setup.close()
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[tuple[int, int, int]] = context.Queue()
+    workers = [context.Process(target=_append_all, args=(path, o, queue)) for o in (0, 1_500)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    results = [queue.get(timeout=5) for _ in workers]
+    assert sum(inserted for _, inserted, _ in results) == 4_500
+    assert sum(unchanged for _, _, unchanged in results) == 1_500
+    store = SQLiteStore(path)
+    try:
+        assert store.counts() == {"subjects": 50, "records": 4_500}
+        keys = store.find_record_subjects([("bank-a", f"e{i}") for i in range(4_500)])
+        assert len(keys) == 4_500
+    finally:
+        store.close()
