@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,7 +40,11 @@ def build(n: int, subjects: int) -> list[tuple[list[NewSubject], list[NewRecord]
             attributes={"days_late": i % 45, "amount": round(i * 0.37, 2)},
             evidence=f"sha256:{i:064x}",
         )
-        made.append(NewRecord(lookups[i % subjects], rec, hashlib.sha256(rec.provider_event_id.encode()).digest()))
+        made.append(
+            NewRecord(
+                lookups[i % subjects], rec, hashlib.sha256(rec.provider_event_id.encode()).digest()
+            )
+        )
     return [([], made)]
 
 
@@ -55,7 +59,9 @@ def batches(n: int, size: int, subjects: int) -> list[tuple[list[NewSubject], li
         for r in chunk:
             if r.subject_lookup not in seen:
                 seen.add(r.subject_lookup)
-                new.append(NewSubject(r.subject_lookup, "person", "custom", os.urandom(40), os.urandom(60)))
+                new.append(
+                    NewSubject(r.subject_lookup, "person", "custom", os.urandom(40), os.urandom(60))
+                )
         out.append((new, chunk))
     return out
 
@@ -109,7 +115,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=20_000)
     args = parser.parse_args()
     work = batches(args.records, args.batch, args.subjects)
-    backends: list[tuple[str, Callable[[], contextmanager[str]]]] = [  # type: ignore[valid-type]
+    backends: list[tuple[str, Callable[[], AbstractContextManager[str]]]] = [
         ("memory", memory_url),
         ("sqlite", sqlite_url),
     ]
