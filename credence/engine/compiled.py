@@ -41,6 +41,8 @@ class CompiledRule:
     cap: float | None  # |C|
     cap_period: int | None
     reason: str
+    cured_by: str | None = None  # an event type whose record ends this rule's effect early
+    min_period_us: int = 0  # with cured_by: the least time a record counts
     # The fields the fold reads per record, as one tuple: unpacking beats attribute reads.
     # (index, points, per, |cap|, cap period, expiry µs, decay rate per µs, dimension)
     step: tuple[int, float, str | None, float | None, int, int | None, float | None, int] = field(
@@ -80,6 +82,7 @@ class CompiledPolicy:
     tier_mins: tuple[float, ...]
     entitlements: dict[str, Entitlement]
     lists: tuple[SubjectList, ...]
+    cure_types: frozenset[str]  # event types some rule is cured by
 
 
 def _seconds(duration: str | None) -> int | None:
@@ -102,6 +105,8 @@ def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> Compiled
         cap=abs(float(rule.cap.points)) if rule.cap else None,
         cap_period=_CAP_CODES[rule.cap.per] if rule.cap else None,
         reason=rule.reason,
+        cured_by=rule.cured_by,
+        min_period_us=(_seconds(rule.min_period) or 0) * MICROS,
     )
 
 
@@ -131,6 +136,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         tier_mins=tuple(float(t.min) for t in policy.tiers),
         entitlements={e.id: e for e in policy.entitlements},
         lists=tuple(policy.lists),
+        cure_types=frozenset(r.cured_by for r in rules if r.cured_by is not None),
     )
 
 

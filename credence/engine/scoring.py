@@ -7,6 +7,7 @@ implements the same steps in SQL and a property test holds the two together.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from math import exp
@@ -101,6 +102,28 @@ def _order(record: Record) -> tuple[int, str, str]:
     return (record.occurred_at, record.provider, record.provider_event_id)
 
 
+def _cure_times(policy: CompiledPolicy, kept: list[Record]) -> dict[str, list[int]]:
+    """Occurrence times of the records that can cure others, by type, ascending."""
+    if not policy.cure_types:
+        return {}
+    times: dict[str, list[int]] = {}
+    for record in kept:
+        if record.type in policy.cure_types:
+            times.setdefault(record.type, []).append(record.occurred_at)
+    return times
+
+
+def _cured_at(times: list[int] | None, occurred: int, min_period_us: int) -> int | None:
+    """When a record stops counting because of a cure: the first cure at or after it,
+    but never before its minimum period has passed. None while uncured."""
+    if not times:
+        return None
+    index = bisect_left(times, occurred)
+    if index == len(times):
+        return None
+    return max(times[index], occurred + min_period_us)
+
+
 def _clamp(value: float, low: float | None, high: float | None) -> float:
     if low is not None and value < low:
         return low
@@ -135,6 +158,7 @@ def score(
     up_n = [0] * n_rules
     down = [0.0] * n_rules
     down_n = [0] * n_rules
+    cures = _cure_times(policy, kept)
     contributions: list[Contribution] = []
     append = contributions.append
     make = tuple.__new__  # builds the named tuple without its Python-level __new__
@@ -165,13 +189,14 @@ def score(
             before = limit if before > limit else (-limit if before < -limit else before)
             capped = (limit if after > limit else (-limit if after < -limit else after)) - before
         age = as_of - occurred
-        if expires_us is None:
-            expires_at = None
-        else:
-            expires_at = occurred + expires_us
-            if age >= expires_us:
-                append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
-                continue
+        expires_at = None if expires_us is None else occurred + expires_us
+        if cures and rule.cured_by is not None:
+            cured_at = _cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+            if cured_at is not None and (expires_at is None or cured_at < expires_at):
+                expires_at = cured_at
+        if expires_at is not None and as_of >= expires_at:
+            append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
+            continue
         # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
         value = capped if decay_rate is None else capped * exp(age * decay_rate)
         sums[dim] += value

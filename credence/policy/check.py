@@ -49,7 +49,9 @@ def _unknown(path: tuple[str | int, ...], what: str, name: str, known: Sequence[
 
 def _duplicates(policy: Policy) -> list[Problem]:
     problems = []
-    sections: dict[str, Sequence[Dimension | EventType | Rule | Tier | Entitlement | SubjectList]] = {
+    sections: dict[
+        str, Sequence[Dimension | EventType | Rule | Tier | Entitlement | SubjectList]
+    ] = {
         "dimensions": policy.dimensions,
         "event_types": policy.event_types,
         "rules": policy.rules,
@@ -106,6 +108,20 @@ def _rule_problems(policy: Policy) -> list[Problem]:
                     f"rule {rule.id!r} is {why} but has no expires_after; "
                     "every record that can lower a score must expire",
                     "add e.g. `expires_after: 2y`",
+                )
+            )
+        if rule.cured_by is not None and rule.cured_by not in types:
+            problems.append(_unknown((*at, "cured_by"), "event type", rule.cured_by, list(types)))
+        if rule.cured_by is not None and not rule.can_lower:
+            problems.append(
+                Problem((*at, "cured_by"), "only a rule that can lower a score can be cured")
+            )
+        if rule.min_period is not None and rule.cured_by is None:
+            problems.append(
+                Problem(
+                    (*at, "min_period"),
+                    "min_period only applies with cured_by",
+                    "add `cured_by: TYPE`",
                 )
             )
         if event is None:

@@ -118,7 +118,10 @@ class EventType(_Model):
     description: str | None = None
     attributes: dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
-        Annotated[AttributeSpec, BeforeValidator(_attribute_shorthand, json_schema_input_type=AttrType | AttributeSpec)],
+        Annotated[
+            AttributeSpec,
+            BeforeValidator(_attribute_shorthand, json_schema_input_type=AttrType | AttributeSpec),
+        ],
     ] = Field(default_factory=dict)
     providers: list[Identifier] = Field(min_length=1)
     justifications: Justifications
@@ -187,6 +190,14 @@ class Rule(_Model):
     reason: str = Field(min_length=1, description="Plain-language text shown to the subject.")
     description: str | None = None
     severity: RuleSeverity | None = None
+    cured_by: str | None = Field(
+        default=None,
+        description="An event type whose record, once it arrives, ends this rule's records' effect early.",
+    )
+    min_period: Duration | None = Field(
+        default=None,
+        description="With cured_by: a record counts at least this long even when cured sooner.",
+    )
     justifications: Justifications
 
     @property

@@ -10,6 +10,7 @@ import credence.engine
 ENGINE = Path(credence.engine.__file__).parent
 ALLOWED_STDLIB = {
     "__future__",
+    "bisect",
     "collections",
     "dataclasses",
     "functools",

@@ -377,3 +377,61 @@ def test_input_order_does_not_matter():
     assert forward.raw == backward.raw and math.isclose(
         forward.dimensions["general"], backward.dimensions["general"]
     )
+
+
+CURED = {
+    "id": "unpaid",
+    "type": "bill.paid",
+    "when": [{"attr": "days_late", "op": ">", "value": 30}],
+    "points": -40,
+    "expires_after": "2y",
+    "cured_by": "debt.settled",
+    "min_period": "30d",
+    "reason": "Unpaid bill",
+}
+CURE_TYPES = [
+    {
+        "id": "bill.paid",
+        "context": "lending",
+        "attributes": {"days_late": "integer", "amount": "number"},
+        "providers": ["p"],
+    },
+    {"id": "debt.settled", "context": "lending", "attributes": {}, "providers": ["p"]},
+]
+
+
+def test_a_cure_ends_a_negative_records_effect_after_the_minimum_period():
+    from credence.types import Record
+
+    p = policy([CURED], event_types=CURE_TYPES)
+    unpaid = rec("1", "2026-01-01", days_late=60)
+    settled = Record("p", "s1", "debt.settled", t("2026-01-10"), {})
+    assert score(p, [unpaid], as_of=t("2026-03-01")).raw == 460  # no cure yet
+    # cured on 10 January, but it counts for at least 30 days: until 31 January
+    mid = score(p, [unpaid, settled], as_of=t("2026-01-20"))
+    assert mid.raw == 460 and mid.contributions[0].expires_at == t("2026-01-31")
+    assert score(p, [unpaid, settled], as_of=t("2026-01-31")).raw == 500
+    # a cure after the minimum period ends the effect when it arrives
+    late = Record("p", "s2", "debt.settled", t("2026-05-01"), {})
+    assert score(p, [unpaid, late], as_of=t("2026-04-30")).raw == 460
+    assert score(p, [unpaid, late], as_of=t("2026-05-01")).raw == 500
+
+
+def test_a_cure_before_the_record_does_not_count():
+    from credence.types import Record
+
+    p = policy([CURED], event_types=CURE_TYPES)
+    early = Record("p", "s0", "debt.settled", t("2025-12-01"), {})
+    assert score(p, [early, rec("1", "2026-01-01", days_late=60)], as_of=t("2026-06-01")).raw == 460
+
+
+def test_a_retracted_cure_cures_nothing():
+    from credence.types import Record
+
+    p = policy([CURED], event_types=CURE_TYPES)
+    cure = Record("p", "s1", "debt.settled", t("2026-01-10"), {})
+    withdrawn = Record("p", "s1-fix", "debt.settled", t("2026-01-11"), {}, retracts="s1")
+    assert (
+        score(p, [rec("1", "2026-01-01", days_late=60), cure, withdrawn], as_of=t("2026-06-01")).raw
+        == 460
+    )
