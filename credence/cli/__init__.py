@@ -6,8 +6,7 @@ import sys
 
 import typer
 
-from credence import cli_batch, cli_safeguards
-from credence.cli import core, policy_cmds
+from credence.cli import batch, core, policy_cmds, safeguards
 from credence.cli.common import err
 from credence.errors import CredenceError
 
@@ -19,9 +18,9 @@ app = typer.Typer(
     add_completion=False,
 )
 core.register(app)
-cli_batch.register(app)
+batch.register(app)
 app.add_typer(policy_cmds.app, name="policy")
-cli_safeguards.register(app)
+safeguards.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

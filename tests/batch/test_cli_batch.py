@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from credence.cli_batch import register
+from credence.cli.batch import register
 from credence.clock import FixedClock
 from credence.service.demo import run_demo
 from credence.types import parse_time

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from credence.cli_safeguards import register
+from credence.cli.safeguards import register
 from credence.policy.audit import AuditRow, Verdict, audit, markdown_table
 from credence.policy.lint import CODES
 from credence.policy.load import SourceMap, load_policy

@@ -1,6 +1,6 @@
 """``credence lint`` and ``credence audit``: the safeguards, from the command line.
 
-The core CLI adds these commands with ``cli_safeguards.register(app)``.
+The CLI adds these commands with ``safeguards.register(app)``.
 Exit codes: 0 clean (warnings allowed), 1 when the policy is refused or cannot
 be loaded, 2 on a usage error. Errors print one line, never a traceback.
 """
