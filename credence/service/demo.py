@@ -12,7 +12,7 @@ from pathlib import Path
 
 from credence.clock import Clock, SystemClock
 from credence.engine import CompiledPolicy
-from credence.errors import UsageError
+from credence.errors import CredenceError, UsageError
 from credence.ledger import open_store
 from credence.service.ingest import ingest_files
 from credence.service.ledger import open_ledger
@@ -48,14 +48,18 @@ def _clear(db: Path) -> None:
     """Remove an earlier demo ledger at ``db``; refuse to touch anything else."""
     if not db.exists():
         return
-    store = open_store(str(db))
     try:
-        store.check_schema()
-        is_demo = store.get_meta(DEMO_META) is not None
-    except Exception:
+        store = open_store(str(db))
+    except CredenceError:
         is_demo = False
-    finally:
-        store.close()
+    else:
+        try:
+            store.check_schema()
+            is_demo = store.get_meta(DEMO_META) is not None
+        except CredenceError:
+            is_demo = False
+        finally:
+            store.close()
     if not is_demo:
         raise UsageError(f"{db} exists and is not a Credence demo ledger; choose another --db")
     for suffix in ("", "-wal", "-shm", ".key"):

@@ -1,0 +1,51 @@
+"""The README's first command: `credence demo`, exactly as a new user runs it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CREDENCE = shutil.which("credence")
+pytestmark = pytest.mark.skipif(CREDENCE is None, reason="the credence command is not installed")
+
+
+def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CREDENCE or "credence", "demo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_demo_builds_a_labelled_synthetic_ledger_and_explains_three_subjects(tmp_path: Path):
+    proc = demo(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    built = re.search(r"(\d+) SYNTHETIC subjects, (\d+) SYNTHETIC records", out)
+    assert built and int(built.group(1)) >= 1000 and int(built.group(2)) >= 50_000
+    counts = dict(re.findall(r"^  (excellent|good|fair|poor)\s+(\d+)", out, flags=re.M))
+    assert set(counts) == {"excellent", "good", "fair", "poor"}
+    assert sum(map(int, counts.values())) == int(built.group(1))
+    assert out.count("--- Example:") == 3 and "What would change it:" in out
+    assert (tmp_path / "credence-demo.db").exists()
+    # running it again replaces the demo ledger with the same population
+    again = demo(tmp_path)
+    assert (
+        again.returncode == 0
+        and re.search(r"\d+ SYNTHETIC records", again.stdout).group(0)
+        == built.group(0).split(", ")[1]
+    )
+
+
+def test_demo_never_overwrites_a_file_that_is_not_a_demo_ledger(tmp_path: Path):
+    precious = tmp_path / "credence-demo.db"
+    precious.write_text("my data")
+    proc = demo(tmp_path)
+    assert proc.returncode != 0 and proc.stderr.startswith("error[usage.invalid]")
+    assert precious.read_text() == "my data"
