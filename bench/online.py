@@ -101,7 +101,9 @@ def main() -> None:
     for name, (p50, p99) in results.items():
         print(f"{name:22} {p50:9.1f} {p99:9.1f}")
     base, full_ = results["baseline sum"], results["score + decide"]
-    print(f"ratio score+decide/baseline: p50 {full_[0] / base[0]:.1f}x, p99 {full_[1] / base[1]:.1f}x")
+    print(
+        f"ratio score+decide/baseline: p50 {full_[0] / base[0]:.1f}x, p99 {full_[1] / base[1]:.1f}x"
+    )
     print(f"target p99 <= 500 us for score + decide: {'met' if full_[1] <= 500 else 'NOT met'}")
 
 
