@@ -13,22 +13,29 @@ one ``dim_<id>`` column per dimension, ``dim_general`` last.
 
 How each step of DESIGN.md "Scoring semantics" maps to SQL:
 
-1. Withdrawn records: an anti-join on ``(subject_key, provider, retracts)``;
-   retractions themselves and records after the as-of time are dropped.
-2. First hit: one ``CASE`` over the rules in policy order, each arm the rule's
-   type and its conditions in their SQL form (``conditions.sql_predicate``).
+1. Withdrawn records: a mark join (DuckDB ``NOT EXISTS``; Spark a left join
+   on the distinct withdrawn keys) on ``(subject_key, provider, retracts)``;
+   retractions themselves and records after the as-of time count under no
+   rule. Every record stays in the pass, so every subject appears. When the
+   input holds no retraction, ``unretracted_sql`` skips the join.
+2. First hit: ``CASE type WHEN … THEN CASE <the type's rules in policy order> END``,
+   each arm a rule's conditions in their SQL form (``conditions.sql_predicate``).
 3. ``per`` points: ``points × attribute``, 0 when the attribute is absent.
-4. Caps, by rule shape:
-   - no cap: each record's value directly;
-   - cap without decay: the clamped prefix sum telescopes, so a period's
-     counting value is ``clamp(S_all) − clamp(S_expired)``, where the expired
-     records are a prefix of the count order (they are the oldest). Two sums
-     per (subject, rule, period); no sort, no window;
-   - cap with decay: a period whose positive and negative raw sums both fit
-     in ``[-C, C]`` never clamps, so its records count in full (one sum);
-     only the periods that can clamp go through a running-sum window in
-     ``(occurred_at, provider, provider_event_id)`` order, which gives each
-     record its step of the clamped sum.
+4. Caps, in two levels:
+   - level 1, one ``GROUP BY subject_key`` over every record: each rule's
+     contribution as if no cap ever clamped, summed per dimension, and per
+     capped rule the sum of ``|raw|`` over all periods. A period clamps only
+     if its positive or negative raw sum passes C, so a (subject, rule) whose
+     ``|raw|`` sum fits under C is exact already;
+   - level 2, only for the (subject, rule) pairs that fail that test: their
+     records are read again and summed per period; a period whose positive
+     and negative sums both fit never clamps. For the others, a rule without
+     decay telescopes (``clamp(S_all) − clamp(S_expired)``: expired records
+     are the oldest, a prefix of the count order), and a rule with decay goes
+     through a running ``SUM … OVER`` in ``(occurred_at, provider,
+     provider_event_id)`` order, which gives each record its step. Level 2
+     yields, per subject and dimension, exact minus uncapped value, added to
+     level 1.
 5. Expiry ``as_of − occurred_at < expires_after`` in integer microseconds.
 6. Decay ``capped × 0.5 ^ (age / half_life)``, written as the online fold does:
    ``exp(age × −ln 2 / half_life_µs)``.
@@ -43,7 +50,7 @@ identifier quoting and in how epoch microseconds become a timestamp.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,6 +86,7 @@ class BatchPlan:
     """The query for one policy, as-of time and dialect, and the shapes it reads and writes."""
 
     sql: str
+    unretracted_sql: str  # the same query for input known to hold no retraction
     as_of: int
     dialect: Dialect
     attributes: dict[str, AttrType]  # attribute name -> column type, column attr_<name>
@@ -163,25 +171,6 @@ def _ids(rules: Sequence[CompiledRule]) -> str:
     return ", ".join(str(r.index) for r in rules)
 
 
-def _matcher(rule: CompiledRule, policy: CompiledPolicy) -> str:
-    event = policy.policy.event_type(rule.type)
-    declared = event.attributes if event else {}
-    parts = ["type = " + sql_literal(rule.type, AttrType.STRING)]
-    conditions = []
-    for condition in rule.rule.when:
-        spec = declared.get(condition.attr)
-        if spec is None:
-            raise PlanError(
-                f"rule {rule.id!r} tests attribute {condition.attr!r}, "
-                f"which event type {rule.type!r} does not declare"
-            )
-        column = ATTRIBUTE_PREFIX + condition.attr
-        conditions.append(sql_predicate(condition, spec.type, column))
-    if conditions:
-        parts.append(sql_all_of(conditions))
-    return " AND ".join(parts)
-
-
 def _raw_points(rule: CompiledRule, policy: CompiledPolicy) -> str:
     points = _num(rule.points, f"rule {rule.id!r} points")
     if rule.per is None:
@@ -226,176 +215,161 @@ def _refuse_backslashes(policy: CompiledPolicy) -> None:
                 )
 
 
+def _first_hit(policy: CompiledPolicy) -> str:
+    # Rules grouped by type, in policy order within each type: a record is tested only
+    # against its own type's rules, and the first whose conditions hold applies.
+    arms = []
+    for event_type, rules in policy.rules_by_type.items():
+        inner = " ".join(f"WHEN {_conditions(r, policy)} THEN {r.index}" for r in rules)
+        arms.append(f"WHEN {sql_literal(event_type, AttrType.STRING)} THEN CASE {inner} END")
+    return f"CASE type {' '.join(arms)} END" if arms else "CAST(NULL AS INT)"
+
+
+def _conditions(rule: CompiledRule, policy: CompiledPolicy) -> str:
+    event = policy.policy.event_type(rule.type)
+    declared = event.attributes if event else {}
+    conditions = []
+    for condition in rule.rule.when:
+        spec = declared.get(condition.attr)
+        if spec is None:
+            raise PlanError(
+                f"rule {rule.id!r} tests attribute {condition.attr!r}, "
+                f"which event type {rule.type!r} does not declare"
+            )
+        conditions.append(sql_predicate(condition, spec.type, ATTRIBUTE_PREFIX + condition.attr))
+    return sql_all_of(conditions)
+
+
+def _counting(rule: CompiledRule, value: str) -> str:
+    """A record's contribution from its (capped) points: decay, then expiry."""
+    decayed = _decayed(rule, value)
+    live = _live(rule)
+    return decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {_ZERO} END"
+
+
+_ZERO = "CAST(0.0 AS DOUBLE)"
+
+
 def build_plan(
     policy: CompiledPolicy,
     *,
     as_of: int,
     dialect: Dialect = "duckdb",
     relation: str = "records",
+    retractions: bool = True,
 ) -> BatchPlan:
     """The batch query scoring every subject of ``relation`` as of ``as_of`` (epoch µs).
+
+    With ``retractions=False`` the query assumes no record of ``relation``
+    retracts another, and skips the withdrawn-record join; a runner that has
+    checked its input for retractions may use it (see ``BatchPlan.unretracted_sql``).
 
     Raises:
         PlanError: when the policy uses something the plan cannot express exactly.
     """
     q = _Sql(dialect)
     attributes = attribute_columns(policy)
-    zero = "CAST(0.0 AS DOUBLE)"
-    rules = policy.rules
-    plain = [r for r in rules if r.cap is None]
-    telescoped = [r for r in rules if r.cap is not None and r.half_life_s is None]
-    windowed = [r for r in rules if r.cap is not None and r.half_life_s is not None]
-    rel = q.ident(relation)
-    types = sorted({r.type for r in rules})
-    per_attributes = sorted({r.per for r in rules if r.per is not None})
     if dialect == "spark":
         _refuse_backslashes(policy)
-
-    first_hit = " ".join(f"WHEN {_matcher(r, policy)} THEN {r.index}" for r in rules)
-    raw = _by_rule(rules, {r.index: _raw_points(r, policy) for r in rules}, zero)
-    capped_rules = telescoped + windowed
-    period = "CAST(NULL AS BIGINT)"
-    if capped_rules:
-        day = (
-            f"CAST((occurred_at - (((occurred_at % {DAY_US}) + {DAY_US}) % {DAY_US})) "
-            f"/ {DAY_US} AS BIGINT)"
-        )
-        stamp = q.timestamp("occurred_at")
-        month = f"(year({stamp}) * 12 + month({stamp}) - 1)"
-        year = f"year({stamp})"
-        by_period = {CAP_DAY: day, CAP_MONTH: month}
-        period = _by_rule(
-            capped_rules,
-            {r.index: by_period.get(r.cap_period or 0, year) for r in capped_rules},
-            "CAST(NULL AS BIGINT)",
-        )
-
-    ctes = [
-        f"withdrawn AS (SELECT DISTINCT subject_key, provider, retracts AS withdrawn_id "
-        f"FROM {rel} WHERE retracts IS NOT NULL)",
-        f"present AS (SELECT subject_key FROM {rel} GROUP BY subject_key)",
-        "matched AS (SELECT subject_key, provider, provider_event_id, occurred_at, "
-        f"{as_of} - occurred_at AS age, "
-        + "".join(f"{ATTRIBUTE_PREFIX}{a}, " for a in per_attributes)
-        + f"CASE {first_hit} END AS rule_ix FROM {rel} r "
-        f"WHERE r.retracts IS NULL AND r.occurred_at <= {as_of} "
-        f"AND r.type IN ({', '.join(sql_literal(t, AttrType.STRING) for t in types)}) "
-        "AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE w.subject_key = r.subject_key "
-        "AND w.provider = r.provider AND w.withdrawn_id = r.provider_event_id))",
-        "scored AS (SELECT subject_key, provider, provider_event_id, occurred_at, age, "
-        f"rule_ix, {raw} AS raw, {period} AS period FROM matched WHERE rule_ix IS NOT NULL)",
-    ]
-    parts: list[str] = []
-    if plain:
-        value = {}
-        for r in plain:
-            live = _live(r)
-            decayed = _decayed(r, "raw")
-            value[r.index] = (
-                decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {zero} END"
-            )
-        parts.append(
-            f"SELECT subject_key, rule_ix, {_by_rule(plain, value, zero)} AS v "
-            f"FROM scored WHERE rule_ix IN ({_ids(plain)})"
-        )
-    if telescoped:
-        cap = {r.index: _num(r.cap or 0.0, f"rule {r.id!r} cap") for r in telescoped}
-        neg = {i: f"-{c}" for i, c in cap.items()}
-        dead = {
-            r.index: ("FALSE" if r.expires_us is None else f"age >= {r.expires_us}")
-            for r in telescoped
-        }
-        ctes.append(
-            "periods AS (SELECT subject_key, rule_ix, SUM(raw) AS s_all, "
-            f"SUM(CASE WHEN {_by_rule(telescoped, dead, 'FALSE')} THEN raw ELSE {zero} END) "
-            f"AS s_dead FROM scored WHERE rule_ix IN ({_ids(telescoped)}) "
-            "GROUP BY subject_key, rule_ix, period)"
-        )
-        low, high = _by_rule(telescoped, neg, zero), _by_rule(telescoped, cap, zero)
-        parts.append(
-            f"SELECT subject_key, rule_ix, {_clamp('s_all', low, high)} - "
-            f"{_clamp('s_dead', low, high)} AS v FROM periods"
-        )
-    if windowed:
-        cap = {r.index: _num(r.cap or 0.0, f"rule {r.id!r} cap") for r in windowed}
-        neg = {i: f"-{c}" for i, c in cap.items()}
-        low, high = _by_rule(windowed, neg, zero), _by_rule(windowed, cap, zero)
-        window = (
-            "PARTITION BY subject_key, rule_ix, period "
-            "ORDER BY occurred_at, provider, provider_event_id"
-        )
-        free_value = {}
-        for r in windowed:
-            live = _live(r)
-            decayed = _decayed(r, "raw")
-            free_value[r.index] = (
-                decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {zero} END"
-            )
-        # A period whose positive and negative raw sums both fit in [-C, C] never clamps:
-        # every record counts in full, so it needs no window, only a sum.
-        ctes.append(
-            "spans AS (SELECT subject_key, rule_ix, period, "
-            f"SUM(GREATEST(raw, {zero})) AS s_pos, SUM(LEAST(raw, {zero})) AS s_neg, "
-            f"SUM({_by_rule(windowed, free_value, zero)}) AS v_free "
-            f"FROM scored WHERE rule_ix IN ({_ids(windowed)}) GROUP BY subject_key, rule_ix, period)"
-        )
-        fits = f"(s_pos <= {high} AND s_neg >= {low})"
-        parts.append(f"SELECT subject_key, rule_ix, v_free AS v FROM spans WHERE {fits}")
-        ctes.append(
-            f"clamping AS (SELECT subject_key, rule_ix, period FROM spans WHERE NOT {fits})"
-        )
-        ctes.append(
-            "running AS (SELECT subject_key, rule_ix, age, "
-            f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
-            f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
-            f"{zero}) AS s_before FROM scored s WHERE rule_ix IN ({_ids(windowed)}) "
-            "AND EXISTS (SELECT 1 FROM clamping c WHERE c.subject_key = s.subject_key "
-            "AND c.rule_ix = s.rule_ix AND c.period = s.period))"
-        )
-        value = {}
-        for r in windowed:
-            step = f"({_clamp('s_to', low, high)} - {_clamp('s_before', low, high)})"
-            live = _live(r)
-            decayed = _decayed(r, step)
-            value[r.index] = (
-                decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {zero} END"
-            )
-        parts.append(
-            f"SELECT subject_key, rule_ix, {_by_rule(windowed, value, zero)} AS v FROM running"
-        )
-    if not parts:
-        parts.append(f"SELECT subject_key, rule_ix, {zero} AS v FROM scored WHERE FALSE")
-    ctes.append("contributions AS (" + " UNION ALL ".join(parts) + ")")
-
+    sql = _query(policy, q, as_of=as_of, relation=relation, retractions=retractions)
+    unretracted = (
+        _query(policy, q, as_of=as_of, relation=relation, retractions=False) if retractions else sql
+    )
     dims = policy.dimension_ids
+    return BatchPlan(
+        sql=sql,
+        unretracted_sql=unretracted,
+        as_of=as_of,
+        dialect=dialect,
+        attributes=attributes,
+        dimensions=tuple((d, DIMENSION_PREFIX + d) for d in dims),
+    )
+
+
+def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retractions: bool) -> str:
+    zero = _ZERO
+    rules = policy.rules
+    capped = [r for r in rules if r.cap is not None]
+    telescoped = [r for r in capped if r.half_life_s is None]
+    windowed = [r for r in capped if r.half_life_s is not None]
+    rel = q.ident(relation)
+    per_attributes = sorted({ATTRIBUTE_PREFIX + r.per for r in rules if r.per is not None})
+    raw_of = {r.index: _raw_points(r, policy) for r in rules}
+    dims = policy.dimension_ids
+
+    # Step 1 and 2 in one pass over every record: the rule a record counts under, or NULL
+    # when it counts under none (a retraction, withdrawn, after as_of, or no rule matches).
+    # Every record stays, so every subject with any record appears in the result.
+    counts = ["r.retracts IS NULL", f"r.occurred_at <= {as_of}"]
+    joins = ""
+    if retractions:
+        ctes = [
+            "withdrawn AS (SELECT DISTINCT subject_key, provider, retracts AS withdrawn_id "
+            f"FROM {rel} WHERE retracts IS NOT NULL)"
+        ]
+        match = (
+            "w.subject_key = r.subject_key AND w.provider = r.provider "
+            "AND w.withdrawn_id = r.provider_event_id"
+        )
+        if q.dialect == "duckdb":
+            # A mark join: DuckDB probes the small withdrawn set without widening rows.
+            counts.append(f"NOT EXISTS (SELECT 1 FROM withdrawn w WHERE {match})")
+        else:
+            joins = f" LEFT JOIN withdrawn w ON {match}"
+            counts.append("w.withdrawn_id IS NULL")
+    else:
+        ctes = []
+    counted = " AND ".join(counts)
+
+    def ruled(columns: str, where: str = "") -> str:
+        return (
+            f"SELECT {columns}, CASE WHEN {counted} THEN {_first_hit(policy)} END AS rule_ix "
+            f"FROM {rel} r{joins}{where}"
+        )
+
+    base = "r.subject_key AS subject_key, r.occurred_at AS occurred_at, " + "".join(
+        f"r.{a} AS {a}, " for a in per_attributes
+    )
+    # Level 1, one GROUP BY subject: every rule's contribution as if no cap ever clamped,
+    # summed per dimension, and per capped rule the sum of |raw points| over all periods.
+    # A period clamps only if its positive or negative raw sum passes C, so a subject
+    # whose |raw| sum for a rule fits under C has that rule exact already.
     sums = []
     for i in range(len(dims)):
         members = [r for r in rules if r.dimension == i]
         if members:
-            sums.append(
-                f"SUM(CASE WHEN rule_ix IN ({_ids(members)}) THEN v ELSE {zero} END) AS s{i}"
-            )
+            arms = " ".join(f"WHEN {r.index} THEN {_counting(r, raw_of[r.index])}" for r in members)
+            sums.append(f"SUM(CASE rule_ix {arms} END) AS f{i}")
         else:
-            sums.append(f"{zero} AS s{i}")
+            sums.append(f"{zero} AS f{i}")
+    for r in capped:
+        sums.append(
+            f"SUM(CASE WHEN rule_ix = {r.index} THEN ABS({raw_of[r.index]}) END) AS a{r.index}"
+        )
     ctes.append(
-        f"sums AS (SELECT subject_key, {', '.join(sums)} FROM contributions GROUP BY subject_key)"
+        f"ruled AS ({ruled(base + f'{as_of} - r.occurred_at AS age')}),\n"
+        f"totals AS (SELECT subject_key, {', '.join(sums)} FROM ruled GROUP BY subject_key)"
     )
+    deltas = ""
+    if capped:
+        ctes.append(_level_two(policy, q, capped, telescoped, windowed, ruled, base, as_of))
+        deltas = " LEFT JOIN deltas x ON x.subject_key = t.subject_key"
     clamped = []
     for i, dim in enumerate(dims):
+        value = f"COALESCE(t.f{i}, {zero})"
+        if capped and any(r.dimension == i for r in capped):
+            value = f"{value} + COALESCE(x.x{i}, {zero})"
         lower = policy.lower[i]
         upper = policy.upper[i]
         clamped.append(
             _clamp(
-                f"COALESCE(s.s{i}, {zero})",
+                f"({value})",
                 None if lower is None else _num(lower, f"dimension {dim!r} min"),
                 None if upper is None else _num(upper, f"dimension {dim!r} max"),
             )
             + f" AS d{i}"
         )
-    ctes.append(
-        f"dims AS (SELECT p.subject_key, {', '.join(clamped)} "
-        "FROM present p LEFT JOIN sums s ON s.subject_key = p.subject_key)"
-    )
+    ctes.append(f"dims AS (SELECT t.subject_key, {', '.join(clamped)} FROM totals t{deltas})")
     total = _num(policy.base, "scale base")
     for i, dim in enumerate(dims):
         total = f"{total} + {_num(policy.weights[i], f'dimension {dim!r} weight')} * d{i}"
@@ -412,19 +386,113 @@ def build_plan(
     tier = (
         f"CASE {tier_arms} ELSE CAST(NULL AS VARCHAR) END" if tier_arms else "CAST(NULL AS VARCHAR)"
     )
-    if dialect == "spark":
+    if q.dialect == "spark":
         tier = tier.replace("AS VARCHAR)", "AS STRING)")
-    dimension_columns = tuple((d, DIMENSION_PREFIX + d) for d in dims)
-    outputs = ", ".join(f"d{i} AS {q.ident(col)}" for i, (_, col) in enumerate(dimension_columns))
-    sql = (
+    outputs = ", ".join(f"d{i} AS {q.ident(DIMENSION_PREFIX + d)}" for i, d in enumerate(dims))
+    return (
         "WITH "
         + ",\n".join(ctes)
         + f"\nSELECT subject_key, score, raw, {tier} AS tier, {outputs} FROM finals ORDER BY subject_key"
     )
-    return BatchPlan(
-        sql=sql,
-        as_of=as_of,
-        dialect=dialect,
-        attributes=attributes,
-        dimensions=dimension_columns,
+
+
+def _level_two(
+    policy: CompiledPolicy,
+    q: _Sql,
+    capped: Sequence[CompiledRule],
+    telescoped: Sequence[CompiledRule],
+    windowed: Sequence[CompiledRule],
+    ruled: Callable[[str, str], str],
+    base: str,
+    as_of: int,
+) -> str:
+    """CTEs ending in ``deltas``: per subject and dimension, exact capped minus uncapped value.
+
+    Only (subject, rule) pairs whose |raw| sum passes C are read again, and of
+    their periods only those whose positive or negative raw sum passes C
+    (the ones that clamp) change anything.
+    """
+    zero = _ZERO
+    cap = {r.index: _num(r.cap or 0.0, f"rule {r.id!r} cap") for r in capped}
+    neg = {i: f"-{c}" for i, c in cap.items()}
+    low, high = _by_rule(capped, neg, zero), _by_rule(capped, cap, zero)
+    suspects = " UNION ALL ".join(
+        f"SELECT subject_key, {r.index} AS rule_ix FROM totals WHERE a{r.index} > {cap[r.index]}"
+        for r in capped
     )
+    day = (
+        f"CAST((occurred_at - (((occurred_at % {DAY_US}) + {DAY_US}) % {DAY_US})) "
+        f"/ {DAY_US} AS BIGINT)"
+    )
+    stamp = q.timestamp("occurred_at")
+    by_period = {CAP_DAY: day, CAP_MONTH: f"(year({stamp}) * 12 + month({stamp}) - 1)"}
+    period = _by_rule(
+        capped,
+        {r.index: by_period.get(r.cap_period or 0, f"year({stamp})") for r in capped},
+        "CAST(NULL AS BIGINT)",
+    )
+    raw = _by_rule(capped, {r.index: _raw_points(r, policy) for r in capped}, zero)
+    columns = (
+        base
+        + f"{as_of} - r.occurred_at AS age, r.provider AS provider, "
+        + ("r.provider_event_id AS provider_event_id")
+    )
+    # Only suspect subjects' records are read again: one integer semi-join on the scan,
+    # before matching rules and looking for withdrawn records.
+    pick = " WHERE r.subject_key IN (SELECT subject_key FROM suspects)"
+    ctes = [
+        f"suspects AS ({suspects})",
+        "caprows AS (SELECT subject_key, occurred_at, provider, provider_event_id, age, rule_ix, "
+        f"{raw} AS raw, {period} AS period FROM ({ruled(columns, pick)}) c "
+        "WHERE EXISTS (SELECT 1 FROM suspects s "
+        "WHERE s.subject_key = c.subject_key AND s.rule_ix = c.rule_ix))",
+    ]
+    dead = {
+        r.index: ("FALSE" if r.expires_us is None else f"age >= {r.expires_us}") for r in telescoped
+    }
+    spans = (
+        "SELECT subject_key, rule_ix, period, "
+        f"SUM(GREATEST(raw, {zero})) AS s_pos, SUM(LEAST(raw, {zero})) AS s_neg"
+    )
+    if telescoped:
+        spans += (
+            f", SUM(raw) AS s_all, SUM(CASE WHEN {_by_rule(telescoped, dead, 'FALSE')} "
+            f"THEN raw ELSE {zero} END) AS s_dead"
+        )
+    ctes.append(f"spans AS ({spans} FROM caprows GROUP BY subject_key, rule_ix, period)")
+    ctes.append(f"clamping AS (SELECT * FROM spans WHERE NOT (s_pos <= {high} AND s_neg >= {low}))")
+    parts = []
+    if telescoped:
+        # Expired records are the oldest, a prefix of the count order: the live steps of
+        # a period telescope to clamp(S_all) - clamp(S_expired).
+        exact = f"{_clamp('s_all', low, high)} - {_clamp('s_dead', low, high)}"
+        parts.append(
+            f"SELECT subject_key, rule_ix, ({exact}) - (s_all - s_dead) AS v "
+            f"FROM clamping WHERE rule_ix IN ({_ids(telescoped)})"
+        )
+    if windowed:
+        window = (
+            "PARTITION BY subject_key, rule_ix, period "
+            "ORDER BY occurred_at, provider, provider_event_id"
+        )
+        step = f"({_clamp('s_to', low, high)} - {_clamp('s_before', low, high)} - raw)"
+        fix = _by_rule(windowed, {r.index: _counting(r, step) for r in windowed}, zero)
+        parts.append(
+            f"SELECT subject_key, rule_ix, {fix} AS v FROM ("
+            "SELECT subject_key, rule_ix, age, raw, "
+            f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
+            f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
+            f"{zero}) AS s_before FROM caprows c WHERE rule_ix IN ({_ids(windowed)}) "
+            "AND EXISTS (SELECT 1 FROM clamping k WHERE k.subject_key = c.subject_key "
+            "AND k.rule_ix = c.rule_ix AND k.period = c.period)) steps"
+        )
+    ctes.append("fixes AS (" + " UNION ALL ".join(parts) + ")")
+    sums = []
+    for i in range(len(policy.dimension_ids)):
+        members = [r for r in capped if r.dimension == i]
+        if members:
+            sums.append(f"SUM(CASE WHEN rule_ix IN ({_ids(members)}) THEN v END) AS x{i}")
+    ctes.append(
+        f"deltas AS (SELECT subject_key, {', '.join(sums)} FROM fixes GROUP BY subject_key)"
+    )
+    return ",\n".join(ctes)
