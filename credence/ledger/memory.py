@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
+from credence.errors import StoreError
+from credence.ledger.chain import GENESIS, ChainReport, Head, link, verify_rows
+from credence.ledger.sql import encode_attributes
 from credence.ledger.store import (
     Access,
     AppendResult,
@@ -23,6 +28,9 @@ class _Stored:
     record: Record
     content_hash: bytes
     ingested_at: int
+    seq: int = 0
+    chain_hash: bytes = GENESIS
+    purged_at: int | None = None
 
 
 class MemoryStore:
@@ -38,6 +46,8 @@ class MemoryStore:
         self._by_subject: dict[int, list[Record]] = {}
         self._notices: dict[int, list[Notice]] = {}
         self._accesses: dict[int, list[Access]] = {}
+        self._by_seq: list[tuple[str, str]] = []  # record keys in append order
+        self._head = Head(0, GENESIS, 0)
 
     def migrate(self) -> None:
         """Nothing to create: the schema is the dictionaries."""
@@ -113,9 +123,26 @@ class MemoryStore:
             for row in new_rows:
                 self._subjects[row.key] = row
                 self._by_lookup[row.lookup] = row.key
+            prev, seq = self._head.chain_hash, self._head.seq
             for key, stored in pending.items():
-                self._records[key] = stored
+                seq += 1
+                r = stored.record
+                prev = link(
+                    prev,
+                    seq,
+                    stored.subject_key,
+                    r.provider,
+                    r.provider_event_id,
+                    r.type,
+                    r.occurred_at,
+                    r.retracts,
+                    stored.content_hash,
+                    ingested_at,
+                )
+                self._records[key] = replace(stored, seq=seq, chain_hash=prev)
+                self._by_seq.append(key)
                 self._by_subject.setdefault(stored.subject_key, []).append(stored.record)
+            self._head = Head(seq, prev, self._head.records + len(pending))
             result.inserted = len(pending)
             return result
 
@@ -131,6 +158,72 @@ class MemoryStore:
 
     def counts(self) -> dict[str, int]:
         return {"subjects": len(self._subjects), "records": len(self._records)}
+
+    def chain_head(self) -> Head:
+        return self._head
+
+    def _rows(self) -> Iterator[tuple[Any, ...]]:
+        """The records as rows of ``chain.VERIFY_QUERY``."""
+        for key in self._by_seq:
+            s = self._records[key]
+            r = s.record
+            subject = self._subjects.get(s.subject_key)
+            purged = s.purged_at is not None
+            yield (
+                s.seq,
+                s.subject_key,
+                r.provider,
+                r.provider_event_id,
+                r.type,
+                r.occurred_at,
+                None if purged else encode_attributes(r.attributes),
+                None if purged else r.evidence,
+                r.retracts,
+                s.content_hash,
+                s.ingested_at,
+                s.chain_hash,
+                s.purged_at,
+                None if subject is None else subject.lookup,
+                None if subject is None else subject.kind,
+            )
+
+    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+        with self._lock:
+            rows = list(self._rows())
+            head = self._head
+        return verify_rows(rows, head=head, checkpoint=checkpoint)
+
+    def _tombstone(self, key: tuple[str, str], at: int) -> bool:
+        stored = self._records.get(key)
+        if stored is None or stored.purged_at is not None:
+            return False
+        kept = replace(stored.record, attributes={}, evidence=None)
+        self._records[key] = replace(stored, record=kept, purged_at=at)
+        mine = self._by_subject[stored.subject_key]
+        mine.remove(stored.record)
+        return True
+
+    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+        with self._lock:
+            return sum(self._tombstone(key, at) for key in dict.fromkeys(keys))
+
+    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+        with self._lock:
+            row = self._subjects[subject_key]
+            del self._by_lookup[row.lookup]
+            self._subjects[subject_key] = replace(
+                row, lookup=lookup, sealed_id=None, wrapped_key=None
+            )
+            self._by_lookup[lookup] = subject_key
+            keys = [
+                key
+                for key, s in self._records.items()
+                if s.subject_key == subject_key and s.purged_at is None
+            ]
+            return sum(self._tombstone(key, at) for key in keys)
+
+    def backup(self, out: Path) -> None:
+        raise StoreError("the memory store keeps nothing to back up", code="backup.unsupported")
 
     def add_notice(self, subject_key: int, notice: Notice) -> None:
         with self._lock:

@@ -1,15 +1,17 @@
 """The server ledger: PostgreSQL through psycopg 3, bulk appends by COPY.
 
-Appends COPY the batch into session temp tables, then ``INSERT … SELECT … ON
-CONFLICT DO NOTHING`` in key order, so concurrent writers take row locks in
-one order and never deadlock on each other. Idempotency is the unique key in
-the database, not a check in Python.
+An append first locks the one row of ``chain_head``, so appends are
+serialised and the hash chain has one order. It then COPYs the batch's keys
+into a session temp table to find the ones already stored, chains the new
+records in Python (seq and chain hash), COPYs them and inserts them with
+``INSERT … SELECT``. Idempotency is still the unique key in the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
@@ -20,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnavailable
 from credence.ledger import schema as t
+from credence.ledger.chain import chain_rows, read_head
 from credence.ledger.sql import (
     SQLStore,
     classify,
@@ -37,11 +40,24 @@ CREATE TEMP TABLE IF NOT EXISTS credence_new_subjects (
     lookup bytea, kind text, scheme text, sealed_id bytea, wrapped_key bytea
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS credence_lookups (lookup bytea) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS credence_incoming (
-    subject_key bigint, provider text, provider_event_id text, type text,
-    occurred_at bigint, attributes text, evidence text, retracts text, content_hash bytea
+CREATE TEMP TABLE IF NOT EXISTS credence_chained (
+    seq bigint, subject_key bigint, provider text, provider_event_id text, type text,
+    occurred_at bigint, attributes text, evidence text, retracts text, content_hash bytea,
+    chain_hash bytea
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS credence_keys (
+    provider text, provider_event_id text
 ) ON COMMIT DELETE ROWS;
 """
+_LOCK_HEAD = "SELECT seq, chain_hash, records FROM chain_head WHERE id = 1 FOR UPDATE"
+_UPDATE_HEAD = (
+    "UPDATE chain_head SET seq = %s, chain_hash = %s, records = records + %s WHERE id = 1"
+)
+_COPY_KEYS = "COPY credence_keys (provider, provider_event_id) FROM STDIN (FORMAT BINARY)"
+_STORED = (
+    "SELECT k.provider, k.provider_event_id, r.content_hash FROM credence_keys k "
+    "JOIN records r ON r.provider = k.provider AND r.provider_event_id = k.provider_event_id"
+)
 _INSERT_PROVIDERS = (
     "INSERT INTO providers (id, first_seen_at) SELECT p, %s FROM unnest(%s::text[]) AS p "
     "ORDER BY p ON CONFLICT DO NOTHING"
@@ -56,8 +72,8 @@ _INSERT_SUBJECTS = (
     "ORDER BY lookup ON CONFLICT (lookup) DO NOTHING"
 )
 _COPY_RECORDS = (
-    "COPY credence_incoming (subject_key, provider, provider_event_id, type, occurred_at, "
-    "attributes, evidence, retracts, content_hash) FROM STDIN (FORMAT BINARY)"
+    "COPY credence_chained (seq, subject_key, provider, provider_event_id, type, occurred_at, "
+    "attributes, evidence, retracts, content_hash, chain_hash) FROM STDIN (FORMAT BINARY)"
 )
 _COPY_LOOKUPS = "COPY credence_lookups (lookup) FROM STDIN (FORMAT BINARY)"
 _SUBJECT_KEYS = (
@@ -65,29 +81,27 @@ _SUBJECT_KEYS = (
 )
 # Binary COPY skips text escaping of bytea; each column's type must then be named.
 _SUBJECT_TYPES = ["bytea", "text", "text", "bytea", "bytea"]
-_RECORD_TYPES = ["int8", "text", "text", "text", "int8", "text", "text", "text", "bytea"]
-# The keys this statement did not insert: already stored, or committed meanwhile by another writer.
+_RECORD_TYPES = [
+    "int8",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "bytea",
+    "bytea",
+]
+# Every appender holds the chain-head lock, so no other writer can insert these keys meanwhile.
 _INSERT_RECORDS = """
-WITH inserted AS (
-    INSERT INTO records (subject_key, provider, provider_event_id, type, occurred_at,
-                         attributes, evidence, retracts, content_hash, ingested_at)
-    SELECT subject_key, provider, provider_event_id, type, occurred_at,
-           attributes, evidence, retracts, content_hash, %s
-    FROM credence_incoming ORDER BY provider, provider_event_id
-    ON CONFLICT (provider, provider_event_id) DO NOTHING
-    RETURNING provider, provider_event_id
-)
-SELECT i.provider, i.provider_event_id FROM credence_incoming i
-WHERE NOT EXISTS (
-    SELECT 1 FROM inserted n
-    WHERE n.provider = i.provider AND n.provider_event_id = i.provider_event_id
-)
+INSERT INTO records (seq, subject_key, provider, provider_event_id, type, occurred_at,
+                     attributes, evidence, retracts, content_hash, chain_hash, ingested_at)
+SELECT seq, subject_key, provider, provider_event_id, type, occurred_at,
+       attributes, evidence, retracts, content_hash, chain_hash, %s
+FROM credence_chained
 """
-# A new statement, so a new snapshot: it sees rows other writers committed while we waited.
-_STORED_HASHES = (
-    "SELECT provider, provider_event_id, content_hash FROM records "
-    "WHERE (provider, provider_event_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-)
 
 _UNREACHABLE = (
     "connection refused",
@@ -167,6 +181,21 @@ class PostgresStore(SQLStore):
                 raise
             transaction.commit()
 
+    def _snapshot(self, conn: Connection) -> Connection:
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+
+    def _cursor(self, raw: Any) -> Any:
+        cursor = raw.cursor(name="credence_verify")
+        cursor.itersize = 5_000
+        return cursor
+
+    def backup(self, out: Path) -> None:
+        raise StoreError(
+            f"credence backup is not supported for PostgreSQL ({self._display})",
+            code="backup.unsupported",
+            suggestion=f"use pg_dump --format=custom --file={out} on the database",
+        )
+
     def _lock_for_migration(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
 
@@ -209,6 +238,11 @@ class PostgresStore(SQLStore):
     ) -> AppendResult:
         raw: Any = conn.connection.driver_connection
         with raw.cursor() as cursor:
+            # Taken first, so appenders queue here and never deadlock on subjects or keys.
+            cursor.execute(_LOCK_HEAD)
+            head = read_head(cursor.fetchone())
+            if head is None:
+                raise self._not_initialised("has no chain head (run the 0002 migration)")
             providers = sorted({new.record.provider for new in records})
             if providers:
                 cursor.execute(_INSERT_PROVIDERS, (ingested_at, providers))
@@ -230,17 +264,27 @@ class PostgresStore(SQLStore):
             if not records:
                 return AppendResult()
             rows, firsts = record_rows(records, resolve)
-            with cursor.copy(_COPY_RECORDS) as copy:
-                copy.set_types(_RECORD_TYPES)
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(_INSERT_RECORDS, (ingested_at,))
-            skipped = cursor.fetchall()
-            stored: dict[tuple[str, str], bytes] = {}
-            if skipped:
-                cursor.execute(_STORED_HASHES, ([p for p, _ in skipped], [e for _, e in skipped]))
-                for provider, event_id, content_hash in cursor.fetchall():
-                    stored[(provider, event_id)] = bytes(content_hash)
+            with cursor.copy(_COPY_KEYS) as copy:
+                copy.set_types(["text", "text"])
+                for key in firsts:
+                    copy.write_row(key)
+            cursor.execute(_STORED)
+            stored: dict[tuple[str, str], bytes] = {
+                (provider, event_id): bytes(digest)
+                for provider, event_id, digest in cursor.fetchall()
+            }
+            if stored:
+                rows = [row for row in rows if (row[1], row[2]) not in stored]
+            if rows:
+                chained, tip = chain_rows(
+                    rows, prev=head.chain_hash, first_seq=head.seq + 1, ingested_at=ingested_at
+                )
+                with cursor.copy(_COPY_RECORDS) as copy:
+                    copy.set_types(_RECORD_TYPES)
+                    for row in chained:
+                        copy.write_row(row)
+                cursor.execute(_INSERT_RECORDS, (ingested_at,))
+                cursor.execute(_UPDATE_HEAD, (head.seq + len(chained), tip, len(chained)))
             return classify(records, firsts, stored)
 
     # --- errors --------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 # The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 # SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
 KeyType = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,14 +83,31 @@ records = Table(
     Column("provider_event_id", Text, nullable=False),
     Column("type", Text, nullable=False),
     Column("occurred_at", BigInteger, nullable=False),
-    Column("attributes", Text, nullable=False),
+    # attributes and evidence are NULL once the record is purged or its subject erased.
+    Column("attributes", Text, nullable=True),
     Column("evidence", Text, nullable=True),
     Column("retracts", Text, nullable=True),
     Column("content_hash", LargeBinary, nullable=False),
     Column("ingested_at", BigInteger, nullable=False),
+    # sha256 over the previous record's chain hash and this record's kept fields (ledger/chain.py).
+    Column("chain_hash", LargeBinary, nullable=False),
+    Column("purged_at", BigInteger, nullable=True),
     UniqueConstraint("provider", "provider_event_id"),
-    Index(None, "subject_key", "occurred_at", "provider", "provider_event_id"),
+    # Serves records(subject_key) in occurred_at order; ties (same microsecond) are sorted
+    # per subject. The wider index with provider and event id cost a third of append speed.
+    Index(None, "subject_key", "occurred_at"),
     sqlite_autoincrement=True,
+)
+
+# One row (id = 1): the last record's seq and chain hash, and how many records there are.
+# Appends lock it, so they are serialised and the chain has one order.
+chain_head = Table(
+    "chain_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    Column("records", BigInteger, nullable=False),
 )
 
 notices = Table(

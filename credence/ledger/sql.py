@@ -21,12 +21,20 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, and_, func, select, text, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from credence.errors import CredenceError, StoreError, StoreNotInitialised
 from credence.ledger import schema as t
+from credence.ledger.chain import (
+    HEAD_QUERY,
+    VERIFY_QUERY,
+    ChainReport,
+    Head,
+    read_head,
+    verify_rows,
+)
 from credence.ledger.store import (
     Access,
     AppendResult,
@@ -231,6 +239,17 @@ class SQLStore(ABC):
     def _translate(self, error: BaseException) -> CredenceError:
         """A Credence error for a driver or SQLAlchemy error."""
 
+    def _after_shred(self) -> None:  # noqa: B027  # optional hook
+        """After a purge or erasure commits: make sure no old copy of the data is left."""
+
+    def _snapshot(self, conn: Connection) -> Connection:
+        """``conn`` set up so several statements read one snapshot."""
+        return conn
+
+    def _cursor(self, raw: Any) -> Any:
+        """A DB-API cursor for a long ordered scan (PostgreSQL streams it from the server)."""
+        return raw.cursor()
+
     def _lock_for_migration(self, conn: Connection) -> None:  # noqa: B027  # optional hook
         """Keep two concurrent ``migrate`` calls apart (the SQLite write lock does it already)."""
 
@@ -372,7 +391,7 @@ class SQLStore(ABC):
     def records(self, subject_key: int) -> list[Record]:
         query = (
             select(*_RECORD_COLUMNS)
-            .where(t.records.c.subject_key == subject_key)
+            .where(t.records.c.subject_key == subject_key, t.records.c.purged_at.is_(None))
             .order_by(*_RECORD_ORDER)
         )
         with self._read() as conn:
@@ -389,7 +408,13 @@ class SQLStore(ABC):
         query = (
             select(t.subjects, *_RECORD_COLUMNS)
             .select_from(
-                t.subjects.outerjoin(t.records, t.records.c.subject_key == t.subjects.c.subject_key)
+                t.subjects.outerjoin(
+                    t.records,
+                    and_(
+                        t.records.c.subject_key == t.subjects.c.subject_key,
+                        t.records.c.purged_at.is_(None),
+                    ),
+                )
             )
             .order_by(t.subjects.c.subject_key, *_RECORD_ORDER)
         )
@@ -411,6 +436,68 @@ class SQLStore(ABC):
             subjects = conn.execute(select(func.count()).select_from(t.subjects)).scalar_one()
             records = conn.execute(select(func.count()).select_from(t.records)).scalar_one()
         return {"subjects": int(subjects), "records": int(records)}
+
+    # --- tamper evidence, redemption and erasure ------------------------------
+    def chain_head(self) -> Head:
+        with self._read() as conn:
+            raw: Any = conn.connection.driver_connection
+            cursor = raw.cursor()
+            cursor.execute(HEAD_QUERY)
+            head = read_head(cursor.fetchone())
+        return head or Head(0, bytes(32), 0)
+
+    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+        """Walk the chain in one read snapshot, streaming rows (``credence.ledger.chain``)."""
+        with self._read() as conn:
+            conn = self._snapshot(conn)
+            with conn.begin():
+                raw: Any = conn.connection.driver_connection
+                cursor = raw.cursor()
+                cursor.execute(HEAD_QUERY)
+                head = read_head(cursor.fetchone())
+                rows = self._cursor(raw)
+                rows.execute(VERIFY_QUERY)
+                return verify_rows(rows, head=head, checkpoint=checkpoint)
+
+    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+        statement = text(
+            "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
+            "WHERE provider = :p AND provider_event_id = :e AND purged_at IS NULL"
+        )
+        params = [{"at": at, "p": p, "e": e} for p, e in dict.fromkeys(keys)]
+        if not params:
+            return 0
+        with self._errors():
+            with self._write() as conn:
+                purged = sum(
+                    conn.execute(statement, list(chunk)).rowcount for chunk in chunks(params, 5_000)
+                )
+            self._after_shred()
+        return int(purged)
+
+    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+        with self._errors():
+            with self._write() as conn:
+                conn.execute(
+                    t.subjects.update()
+                    .where(t.subjects.c.subject_key == subject_key)
+                    .values(sealed_id=None, wrapped_key=None, lookup=lookup)
+                )
+                erased = conn.execute(
+                    text(
+                        "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
+                        "WHERE subject_key = :k AND purged_at IS NULL"
+                    ),
+                    {"at": at, "k": subject_key},
+                ).rowcount
+            self._after_shred()
+        return int(erased)
+
+    def backup(self, out: Path) -> None:
+        raise StoreError(
+            f"backup is not supported for the ledger at {self._display}",
+            code="backup.unsupported",
+        )
 
     # --- due process and accountability --------------------------------------
     def add_notice(self, subject_key: int, notice: Notice) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,9 @@ from credence.errors import (
     StoreConflict,
     StoreError,
     StoreUnavailable,
+    UsageError,
 )
+from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
     SQLStore,
     chunks,
@@ -31,20 +34,20 @@ from credence.ledger.store import AppendResult, NewRecord, NewSubject
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
-_STORED_HASH = (
-    "SELECT content_hash FROM records WHERE provider = ? AND provider_event_id = ? AND seq <= ?"
-)
+_STORED_HASH = "SELECT content_hash FROM records WHERE provider = ? AND provider_event_id = ?"
 _INSERT_PROVIDER = "INSERT INTO providers (id, first_seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
 _INSERT_SUBJECT = (
     "INSERT INTO subjects (lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING"
 )
+# seq is given: the chain hash covers it, so it is fixed before the row is written.
 _INSERT_RECORD = (
-    "INSERT INTO records (subject_key, provider, provider_event_id, type, occurred_at, "
-    "attributes, evidence, retracts, content_hash, ingested_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {ingested_at}) "
+    "INSERT INTO records (seq, subject_key, provider, provider_event_id, type, occurred_at, "
+    "attributes, evidence, retracts, content_hash, chain_hash, ingested_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {ingested_at}) "
     "ON CONFLICT (provider, provider_event_id) DO NOTHING"
 )
+_UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records + ? WHERE id = 1"
 
 
 class SQLiteStore(SQLStore):
@@ -110,6 +113,8 @@ class SQLiteStore(SQLStore):
                 )
             dbapi_connection.execute("PRAGMA synchronous=FULL")
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            # Freed space is zeroed, so a purged or erased value leaves no copy in the file.
+            dbapi_connection.execute("PRAGMA secure_delete=ON")
             dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             # Bulk appends touch three B-trees of records at random places; keep them cached.
             dbapi_connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
@@ -152,17 +157,59 @@ class SQLiteStore(SQLStore):
             return found
 
         rows, firsts = record_rows(records, resolve)
-        # We hold the write lock, so every row this call inserts gets a seq above this one.
-        (before,) = cursor.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()
-        cursor.executemany(_INSERT_RECORD.format(ingested_at=int(ingested_at)), rows)
+        if not rows:
+            return classify(records, firsts, {})
+        # We hold the write lock, so the head cannot move until we commit.
+        head = read_head(cursor.execute(HEAD_QUERY).fetchone())
+        if head is None:
+            raise self._not_initialised("has no chain head (run the 0002 migration)")
+        insert = _INSERT_RECORD.format(ingested_at=int(ingested_at))
+        chained, tip = chain_rows(
+            rows, prev=head.chain_hash, first_seq=head.seq + 1, ingested_at=ingested_at
+        )
+        cursor.execute("SAVEPOINT credence_append")
+        cursor.executemany(insert, chained)
         stored: dict[tuple[str, str], bytes] = {}
-        if cursor.rowcount != len(rows):
-            # Rare path (a resend): one indexed probe per key, on a prepared statement.
+        if cursor.rowcount != len(chained):
+            # Rare path (a resend): some keys are stored, so the seqs and hashes given are
+            # wrong. Undo, find the stored keys (one indexed probe each), chain the rest.
+            cursor.execute("ROLLBACK TO credence_append")
             for key in firsts:
-                found = cursor.execute(_STORED_HASH, (*key, before)).fetchone()
+                found = cursor.execute(_STORED_HASH, key).fetchone()
                 if found is not None:
                     stored[key] = bytes(found[0])
+            fresh = [row for row in rows if (row[1], row[2]) not in stored]
+            chained, tip = chain_rows(
+                fresh, prev=head.chain_hash, first_seq=head.seq + 1, ingested_at=ingested_at
+            )
+            cursor.executemany(insert, chained)
+        cursor.execute("RELEASE credence_append")
+        if chained:
+            cursor.execute(_UPDATE_HEAD, (head.seq + len(chained), tip, len(chained)))
         return classify(records, firsts, stored)
+
+    def _after_shred(self) -> None:
+        """Fold the WAL into the database file and truncate it, so no old page survives there."""
+        with self._lock:
+            raw: Any = self._writer.connection.driver_connection
+            for _ in range(50):
+                busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return
+                time.sleep(0.1)
+        raise StoreConflict(
+            f"the ledger {self._display} is busy: its WAL could not be truncated after erasing",
+            path=self._display,
+            suggestion="stop other readers and run the command again",
+        )
+
+    def backup(self, out: Path) -> None:
+        """A consistent, compacted copy by ``VACUUM INTO`` (no free pages, no WAL)."""
+        if out.exists():
+            raise UsageError(f"{out} exists already", suggestion="choose a new file for the backup")
+        with self._read() as conn:
+            raw: Any = conn.connection.driver_connection
+            raw.execute("VACUUM INTO ?", (str(out),))
 
     def _translate(self, error: BaseException) -> CredenceError:
         orig = error.orig if isinstance(error, DBAPIError) else error

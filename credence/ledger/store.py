@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from credence.ledger.chain import ChainReport, Head
 from credence.types import Notice, Record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ class Store(Protocol):
         """
 
     def records(self, subject_key: int) -> list[Record]:
-        """Every record of one subject (retractions included), in count order."""
+        """Every record of one subject not purged (retractions included), in count order."""
 
     def subjects(self) -> Iterator[SubjectRow]:
         """Every subject, in key order."""
@@ -142,7 +144,39 @@ class Store(Protocol):
         """Every subject with its records, in key order, streamed."""
 
     def counts(self) -> dict[str, int]:
-        """``{"subjects": n, "records": n}``."""
+        """``{"subjects": n, "records": n}``; purged records (tombstones) are counted."""
+
+    # --- tamper evidence, redemption and erasure ------------------------------
+    def chain_head(self) -> Head:
+        """The last record's seq and chain hash, and the number of records."""
+
+    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+        """Walk the whole chain and recompute content hashes; report the first problem.
+
+        With ``checkpoint``, the chain must also pass through that head exactly.
+        """
+
+    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+        """Tombstone these records: drop attributes and evidence, set ``purged_at``.
+
+        The chained fields stay, so the chain and the totals still verify, and
+        the idempotency key stays, so a resend is still ``unchanged``. Returns
+        how many records were purged now (already purged ones are skipped).
+        """
+
+    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+        """Crypto-shred a subject: drop its sealed identifier and data key, replace its
+        lookup hash by ``lookup`` (random bytes), and tombstone its records.
+
+        Returns how many records were tombstoned now.
+        """
+
+    def backup(self, out: Path) -> None:
+        """Write a consistent copy of the ledger to a new file ``out``.
+
+        Raises:
+            StoreError: when this backend cannot (code ``backup.unsupported``).
+        """
 
     # --- due process and accountability --------------------------------------
     def add_notice(self, subject_key: int, notice: Notice) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from credence.crypto import KeyRing
+from credence.ingest.canonical import content_hash
 from credence.ledger import NewRecord, NewSubject
 from credence.types import Record
 
@@ -30,6 +29,7 @@ def record(
     attributes: dict[str, Any] | None = None,
     retracts: str | None = None,
     evidence: str | None = None,
+    kind: str = "person",
 ) -> NewRecord:
     """A record for the subject with ``lookup``, hashed over its canonical content."""
     rec = Record(
@@ -41,12 +41,7 @@ def record(
         retracts=retracts,
         evidence=evidence,
     )
-    canonical = json.dumps(
-        [provider, event_id, event_type, occurred_at, rec.attributes, retracts, evidence],
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return NewRecord(lookup, rec, hashlib.sha256(canonical.encode()).digest())
+    return NewRecord(lookup, rec, content_hash(rec, subject_lookup=lookup, kind=kind))
 
 
 def batch(

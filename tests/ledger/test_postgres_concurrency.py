@@ -84,7 +84,7 @@ def test_a_connection_killed_mid_batch_leaves_none_of_it(postgres_url: str) -> N
     killed = False
     deadline = time.monotonic() + 30
     while writer.is_alive() and not killed and time.monotonic() < deadline:
-        for pid in _backend_pids(postgres_url, "COPY credence_incoming"):
+        for pid in _backend_pids(postgres_url, "COPY credence_chained"):
             with psycopg.connect(postgres_url, autocommit=True) as conn:
                 row = conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
                 killed = bool(row and row[0])
