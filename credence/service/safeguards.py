@@ -1,0 +1,311 @@
+"""Safeguards at run time: verify the chain, sign checkpoints, purge, erase, back up.
+
+Each use case opens the ledger, does one thing in its own transaction(s) and
+closes it. ``verify`` needs no master key, so an outside party holding a copy
+of the ledger and a checkpoint can run it; the others need the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from credence.clock import Clock, SystemClock
+from credence.crypto import parse_master_key, read_key_file
+from credence.engine import CompiledPolicy, considered_records
+from credence.engine.compiled import CompiledRule, period_bounds
+from credence.engine.scoring import _cured_at
+from credence.errors import (
+    CredenceError,
+    InputFileError,
+    StoreError,
+    StoreNotInitialised,
+    UsageError,
+)
+from credence.ledger import Access, Store, open_store
+from credence.ledger.chain import ChainReport
+from credence.service.ledger import open_ledger
+from credence.service.scoring import resolve
+from credence.settings import Settings
+from credence.signing import Checkpoint, load, public_bytes, sign, signing_key
+from credence.types import MICROS, Record, SubjectRef
+
+
+def _master(settings: Settings) -> bytes:
+    if settings.master_key is not None:
+        return parse_master_key(settings.master_key.get_secret_value())
+    return read_key_file(settings.resolved_key_file())
+
+
+def _tampered(report: ChainReport) -> StoreError:
+    problem = report.problem
+    assert problem is not None
+    where = f"record seq {problem.seq}: " if problem.seq is not None else ""
+    return StoreError(
+        f"the ledger does not verify: {where}{problem.what}",
+        code="ledger.tampered",
+        details={"seq": problem.seq, "what": problem.what},
+        suggestion="restore from a backup taken before that record and compare",
+    )
+
+
+# --- verify and checkpoint ----------------------------------------------------
+def read_checkpoint(path: Path) -> Checkpoint:
+    """A checkpoint file, its signature checked.
+
+    Raises:
+        InputFileError: when the file cannot be read.
+        CredenceError: code ``checkpoint.invalid`` when it is malformed or altered.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(f"cannot read the checkpoint: {e}", path=str(path)) from e
+    return load(text, origin=str(path))
+
+
+def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> ChainReport:
+    """Check the whole chain, every content hash not yet purged, and a checkpoint if given.
+
+    Without a master key the checkpoint is trusted as the file it is (an
+    outside party's copy); with one, it must be signed by this ledger's key.
+
+    Raises:
+        StoreError: code ``ledger.tampered`` with the first bad seq and what is wrong.
+        CredenceError: code ``checkpoint.invalid`` for a bad or foreign checkpoint.
+    """
+    held = read_checkpoint(checkpoint) if checkpoint is not None else None
+    if held is not None and (settings.master_key is not None or _key_file(settings)):
+        ours = public_bytes(signing_key(_master(settings)).public_key())
+        if ours != held.public_key:
+            raise CredenceError(
+                "the checkpoint was signed by another key than this ledger's",
+                path=str(checkpoint),
+                code="checkpoint.invalid",
+                suggestion="pass a checkpoint exported from this ledger",
+            )
+    store = _open_store(settings)
+    try:
+        report = store.verify(checkpoint=held.head if held is not None else None)
+    finally:
+        store.close()
+    if not report.ok:
+        raise _tampered(report)
+    return report
+
+
+def _key_file(settings: Settings) -> bool:
+    return settings.resolved_key_file().exists()
+
+
+def _open_store(settings: Settings) -> Store:
+    if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
+        raise StoreNotInitialised(
+            f"no ledger at {settings.db}",
+            suggestion=f"pass the ledger with --db, or create it with `credence init --db {settings.db}`",
+        )
+    store = open_store(settings.db)
+    try:
+        store.check_schema()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def make_checkpoint(settings: Settings, out: Path, *, clock: Clock | None = None) -> Checkpoint:
+    """Verify the chain, then sign its head with the key derived from the master key.
+
+    Raises:
+        StoreError: code ``ledger.tampered`` when the chain does not verify (nothing is signed).
+    """
+    now = (clock or SystemClock()).now()
+    with open_ledger(settings) as ledger:
+        report = ledger.store.verify()
+    if not report.ok:
+        raise _tampered(report)
+    signed = sign(report.head, at=now, key=signing_key(_master(settings)))
+    try:
+        out.write_text(signed.to_json(), encoding="utf-8")
+    except OSError as e:
+        raise InputFileError(f"cannot write the checkpoint: {e}", path=str(out)) from e
+    return signed
+
+
+# --- purge ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    """What a purge did."""
+
+    as_of: int
+    grace_us: int
+    purged: int
+    subjects: int  # subjects with at least one record purged
+
+
+def _cure_spans(policy: CompiledPolicy) -> dict[str, int | None]:
+    """For each cure type: the longest expiry among the rules it cures (None: one never expires).
+
+    A cure record stays while a record it cured could still count without it.
+    """
+    spans: dict[str, int | None] = {}
+    for rule in policy.rules:
+        if rule.cured_by is None:
+            continue
+        current = spans.get(rule.cured_by, 0)
+        if rule.expires_us is None or current is None:
+            spans[rule.cured_by] = None
+        else:
+            spans[rule.cured_by] = max(current, rule.expires_us)
+    return spans
+
+
+def _match(policy: CompiledPolicy, record: Record) -> CompiledRule | None:
+    match = policy.matchers.get(record.type)
+    return None if match is None else match(record.attributes)
+
+
+def purgeable(
+    policy: CompiledPolicy, records: Sequence[Record], *, as_of: int, grace_us: int
+) -> list[Record]:
+    """The records of one subject that may be purged as of ``as_of``: past expiry plus grace.
+
+    Purging them changes no score at ``as_of`` or later, because each is
+    either past its rule's expiry (for a capped rule: past the expiry of the
+    last record its cap period could hold), or withdrawn together with its
+    retraction. Positive rules without expiry, records matching no rule, and
+    cure records that could still matter are kept.
+    """
+    cutoff = as_of - grace_us
+    kept = considered_records(records, as_of)
+    cures: dict[str, list[int]] = {}
+    for record in kept:
+        if record.type in policy.cure_types:
+            cures.setdefault(record.type, []).append(record.occurred_at)
+    spans = _cure_spans(policy) if policy.cure_types else {}
+    out: list[Record] = []
+    for record in kept:
+        rule = _match(policy, record)
+        if rule is None or rule.expires_us is None:
+            continue
+        expires_us = rule.expires_us
+        _, _, _, limit, period, _, _, _ = rule.step
+        occurred = record.occurred_at
+        if limit is not None:
+            _, end = period_bounds(period, occurred)
+            deadline = end - 1 + expires_us
+        else:
+            deadline = occurred + expires_us
+            if rule.cured_by is not None:
+                cured = _cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+                if cured is not None:
+                    deadline = min(deadline, cured)
+        if record.type in spans:
+            span = spans[record.type]
+            if span is None:
+                continue
+            deadline = max(deadline, occurred + span)
+        if deadline <= cutoff:
+            out.append(record)
+    retractions: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        if record.retracts is not None:
+            retractions.setdefault((record.provider, record.retracts), []).append(record)
+    if retractions:
+        for record in records:
+            withdrawing = retractions.get(record.key)
+            if withdrawing is None or record.retracts is not None:
+                continue
+            rule = _match(policy, record)
+            if rule is None or rule.expires_us is None:
+                continue
+            if record.occurred_at + rule.expires_us <= cutoff:
+                out.append(record)
+                out.extend(withdrawing)
+    return out
+
+
+def purge(
+    settings: Settings,
+    *,
+    as_of: int | None = None,
+    grace_us: int = 30 * 86_400 * MICROS,
+    clock: Clock | None = None,
+) -> PurgeReport:
+    """Tombstone every record past its rule's expiry (active policy) plus ``grace_us``.
+
+    Raises:
+        UsageError: when ``as_of`` is in the future (records could still count then).
+    """
+    with open_ledger(settings, clock=clock) as ledger:
+        now = ledger.clock.now()
+        if as_of is not None and as_of > now:
+            raise UsageError(
+                "--as-of is in the future: records could still count then",
+                suggestion="purge as of now or an earlier time",
+            )
+        when = now if as_of is None else as_of
+        policy = ledger.policy
+        keys: list[tuple[str, str]] = []
+        subjects = 0
+        for _row, records in ledger.store.subjects_with_records():
+            found = purgeable(policy, records, as_of=when, grace_us=grace_us)
+            if found:
+                subjects += 1
+                keys.extend(r.key for r in found)
+        purged = ledger.store.purge(keys, at=now)
+    return PurgeReport(as_of=when, grace_us=grace_us, purged=purged, subjects=subjects)
+
+
+# --- erase and backup -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EraseReport:
+    """What an erasure did."""
+
+    subject_key: int
+    records: int
+
+
+def erase(
+    settings: Settings,
+    ref: SubjectRef,
+    *,
+    purpose: str = "erasure request",
+    clock: Clock | None = None,
+) -> EraseReport:
+    """Crypto-shred one subject and tombstone its records; the access log keeps the act.
+
+    Raises:
+        SubjectNotFound: when the identifier names no stored subject (or one erased already).
+    """
+    with open_ledger(settings, clock=clock) as ledger:
+        row = resolve(ledger, ref)
+        now = ledger.clock.now()
+        ledger.store.log_access(
+            Access(
+                subject_key=row.key,
+                at=now,
+                actor=ledger.settings.actor,
+                action="erase",
+                purpose=purpose,
+            )
+        )
+        count = ledger.store.erase_subject(row.key, at=now, lookup=os.urandom(32))
+    return EraseReport(subject_key=row.key, records=count)
+
+
+def backup(settings: Settings, out: Path) -> Path:
+    """A consistent copy of the ledger in a new file (SQLite only).
+
+    Raises:
+        StoreError: code ``backup.unsupported`` for PostgreSQL (use pg_dump).
+        UsageError: when ``out`` exists.
+    """
+    store = _open_store(settings)
+    try:
+        store.backup(out)
+    finally:
+        store.close()
+    return out
