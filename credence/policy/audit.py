@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from credence.policy.lint import Diagnostic, Level, elements, lint
+from credence.policy.diagnostics import Diagnostic, Level, elements
+from credence.policy.lint import lint
 from credence.policy.load import SourceMap
 from credence.policy.model import Policy
 
