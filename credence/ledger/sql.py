@@ -456,8 +456,11 @@ class SQLStore(ABC):
                 cursor.execute(HEAD_QUERY)
                 head = read_head(cursor.fetchone())
                 rows = self._cursor(raw)
-                rows.execute(VERIFY_QUERY)
-                return verify_rows(rows, head=head, checkpoint=checkpoint)
+                try:
+                    rows.execute(VERIFY_QUERY)
+                    return verify_rows(rows, head=head, checkpoint=checkpoint)
+                finally:
+                    rows.close()
 
     def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
         statement = text(
