@@ -3,14 +3,19 @@
     python bench/batch.py                       # 10M records
     python bench/batch.py --records 100000000   # in chunks; fits in 24 GiB
 
-In one run, on the same Parquet input, it times:
-- Credence's batch plan on DuckDB (``credence.batch.duckdb_runner``);
+In one run, on the same Parquet input, each in its own subprocess (so its peak
+memory, max RSS, is its own), it times:
 - the floor: a hand-written DuckDB query of the same semantics over the same
-  columns, written directly for the consumer-trust policy (windows for caps);
+  columns, written by hand for the consumer-trust policy (see ``FLOOR``);
+- Credence's batch plan on DuckDB (``credence.batch.duckdb_runner``);
+- the same plan on the same records sorted by subject_key (an export
+  clustered by subject);
+- rescoring from pre-aggregates (``credence.batch.preaggregate``), with the
+  one-off build timed apart;
 - ``credence.engine.score`` per subject in Python on a sample, extrapolated;
 - memory bandwidth (pyarrow sum and copy of a 1 GiB array), to say how close
   the batch comes to streaming its input once from memory.
-Each engine runs in its own subprocess so its peak memory (max RSS) is its own.
+Every engine's scores are compared, subject by subject, before anything is printed.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ SPAN_US = 4 * 365 * 86_400_000_000  # four years of records
 AS_OF = T0 + SPAN_US
 RECORDS_PER_SUBJECT = 20
 CHUNK = 5_000_000
+WINDOW_US = 30 * 86_400_000_000  # a pre-aggregate answers for as-of ± 30 days
 
 # Record types in the proportions a consumer ledger might hold them.
 GENERATE = f"""
@@ -133,13 +139,19 @@ raws AS (
 SELECT subject_key, CAST(floor(round(raw, 9) + 0.5) AS BIGINT) AS score, raw,
   CASE WHEN score >= 750 THEN 'excellent' WHEN score >= 650 THEN 'good'
        WHEN score >= 550 THEN 'fair' ELSE 'poor' END AS tier,
-  payment_history, contract, history, identity
+  payment_history AS dim_payment_history, contract AS dim_contract_fulfilment,
+  history AS dim_history_length, identity AS dim_identity_verification, 0.0 AS dim_general
 FROM raws ORDER BY subject_key
 """
 
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def generate(directory: Path, records: int) -> None:
@@ -157,6 +169,21 @@ def generate(directory: Path, records: int) -> None:
     con.close()
 
 
+def cluster(data: Path, out: Path, memory_limit: str) -> None:
+    """The same records sorted by subject: what an export clustered by subject_key looks like."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{data.parent / 'spill'}'")
+    out.mkdir(parents=True)
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{data}/*.parquet') ORDER BY subject_key) "
+        f"TO '{out}/part-00000.parquet' (FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+    )
+    con.close()
+
+
 def _policy() -> Any:
     sys.path.insert(0, str(ROOT))
     from credence.engine import compile_policy
@@ -165,31 +192,78 @@ def _policy() -> Any:
     return compile_policy(load_policy(POLICY).policy)
 
 
-def phase_credence(data: Path, memory_limit: str) -> dict[str, Any]:
+def _timed(run: Any, out: Path) -> dict[str, Any]:
+    """Run ``run()`` (an Arrow table of scores), time it, keep its result for the comparison."""
+    import pyarrow.parquet as pq
+
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    pq.write_table(result, out)
+    return {"seconds": seconds, "cpu_seconds": cpu, "subjects": result.num_rows}
+
+
+def phase_credence(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     from credence.batch.duckdb_runner import run_duckdb
     from credence.engine.plan import build_plan
 
     plan = build_plan(_policy(), as_of=AS_OF)
-    started = time.perf_counter()
-    result = run_duckdb(plan, data, memory_limit=memory_limit, temp_directory=data.parent / "spill")
-    seconds = time.perf_counter() - started
-    scores = result.column("score").to_pylist()[:5]
-    return {"seconds": seconds, "subjects": result.num_rows, "first_scores": scores}
+    return _timed(
+        lambda: run_duckdb(
+            plan,
+            data,
+            threads=args.threads,
+            memory_limit=args.memory_limit,
+            temp_directory=data.parent / "spill",
+        ),
+        args.scratch / f"result-{args.phase}.parquet",
+    )
 
 
-def phase_floor(data: Path, memory_limit: str) -> dict[str, Any]:
+def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb
 
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{data.parent / 'spill'}'")
-    con.execute("SET preserve_insertion_order = false")
+    def run() -> Any:
+        con = duckdb.connect()
+        if args.threads:
+            con.execute(f"SET threads TO {args.threads}")
+        con.execute(f"SET memory_limit = '{args.memory_limit}'")
+        con.execute(f"SET temp_directory = '{args.data.parent / 'spill'}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet('{args.data}/*.parquet')")
+        return con.sql(FLOOR).to_arrow_table()
+
+    return _timed(run, args.scratch / "result-floor.parquet")
+
+
+def phase_preaggregate(args: argparse.Namespace) -> dict[str, Any]:
+    from credence.batch.preaggregate import build_preaggregate, rescore_preaggregate
+
+    policy = _policy()
+    out = args.scratch / "preaggregate.parquet"
+    out.unlink(missing_ok=True)
+    cpu = cpu_seconds()
     started = time.perf_counter()
-    con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet('{data}/*.parquet')")
-    result = con.sql(FLOOR).to_arrow_table()
-    seconds = time.perf_counter() - started
-    scores = result.column("score").to_pylist()[:5]
-    return {"seconds": seconds, "subjects": result.num_rows, "first_scores": scores}
+    built = build_preaggregate(
+        policy,
+        args.data,
+        out,
+        valid_from=AS_OF - WINDOW_US,
+        valid_until=AS_OF + WINDOW_US,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+        temp_directory=args.data.parent / "spill",
+    )
+    build = {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu}
+    result = _timed(
+        lambda: rescore_preaggregate(policy, out, as_of=AS_OF, threads=args.threads),
+        args.scratch / "result-preaggregate.parquet",
+    )
+    result.update(build_seconds=build["seconds"], build_cpu_seconds=build["cpu_seconds"])
+    result.update(rows=built.rows, bytes=out.stat().st_size)
+    return result
 
 
 def phase_python(data: Path, sample: int, records: int) -> dict[str, Any]:
@@ -275,6 +349,8 @@ def run_phase(args: argparse.Namespace, name: str) -> dict[str, Any]:
         name,
         "--data",
         str(args.data),
+        "--scratch",
+        str(args.scratch),
         "--records",
         str(args.records),
         "--sample",
@@ -282,6 +358,9 @@ def run_phase(args: argparse.Namespace, name: str) -> dict[str, Any]:
         "--memory-limit",
         args.memory_limit,
     ]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    print(f"  running {name}", file=sys.stderr)
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -291,14 +370,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--sample", type=int, default=5_000, help="subjects for the Python loop")
-    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit for both runs")
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit for every run")
+    parser.add_argument("--threads", type=int, help="DuckDB threads (default: every core)")
     parser.add_argument("--data", type=Path, help="reuse (or keep) generated Parquet here")
+    parser.add_argument(
+        "--only",
+        help="comma-separated phases to run (floor,credence,clustered,preaggregate,python)",
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         phases = {
-            "credence": lambda: phase_credence(args.data, args.memory_limit),
-            "floor": lambda: phase_floor(args.data, args.memory_limit),
+            "credence": lambda: phase_credence(args, args.data),
+            "clustered": lambda: phase_credence(args, _clustered(args.data)),
+            "floor": lambda: phase_floor(args),
+            "preaggregate": lambda: phase_preaggregate(args),
             "python": lambda: phase_python(args.data, args.sample, args.records),
             "bandwidth": phase_bandwidth,
         }
@@ -310,57 +397,110 @@ def main() -> None:
     if args.data is None:
         scratch = Path(tempfile.mkdtemp(prefix="credence-bench-"))
         args.data = scratch / "records"
+    args.scratch = Path(tempfile.mkdtemp(prefix="results-", dir=args.data.parent))
     try:
         if not args.data.exists():
             started = time.perf_counter()
             generate(args.data, args.records)
             print(f"generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        report(args)
+        wanted = (args.only or "floor,credence,clustered,preaggregate,python").split(",")
+        if "clustered" in wanted and not _clustered(args.data).exists():
+            started = time.perf_counter()
+            cluster(args.data, _clustered(args.data), args.memory_limit)
+            print(f"sorted by subject in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        report(args, wanted)
     finally:
+        shutil.rmtree(args.scratch, ignore_errors=True)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def report(args: argparse.Namespace) -> None:
+def _clustered(data: Path) -> Path:
+    return data.parent / f"{data.name}-by-subject"
+
+
+def _same_scores(results: dict[str, Path], reference: str) -> None:
+    """Every engine's scores and tiers equal the reference's; raw and dimensions within 1e-6."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    want = pq.read_table(results[reference])
+    for name, path in results.items():
+        got = pq.read_table(path)
+        assert got.num_rows == want.num_rows, (name, got.num_rows, want.num_rows)
+        for column in ("subject_key", "score", "tier"):
+            assert got.column(column).equals(want.column(column)), (name, column)
+        numbers = [c for c in want.column_names if c.startswith("dim_") or c == "raw"]
+        for column in numbers:
+            gap = pc.max(pc.abs(pc.subtract(got.column(column), want.column(column)))).as_py()
+            assert gap <= 1e-6, (name, column, gap)
+
+
+def report(args: argparse.Namespace, wanted: list[str]) -> None:
     n = args.records
     bandwidth = run_phase(args, "bandwidth")
-    floor = run_phase(args, "floor")
-    credence = run_phase(args, "credence")
-    python = run_phase(args, "python")
-    assert credence["subjects"] == floor["subjects"], (credence, floor)
-    assert credence["first_scores"] == floor["first_scores"], (credence, floor)
+    runs = {name: run_phase(args, name) for name in wanted}
+    results = {name: args.scratch / f"result-{name}.parquet" for name in runs if name != "python"}
+    if results:
+        _same_scores(results, "floor" if "floor" in results else next(iter(results)))
+    base = runs.get("floor")
     input_bytes = _input_bytes(args.data, n)
     gib = 1024**3
+    subjects = next((r["subjects"] for r in runs.values() if "subjects" in r), 0)
     lines = [
-        f"records: {n:,}  subjects: {credence['subjects']:,}  input (as Arrow): "
-        f"{input_bytes / gib:.2f} GiB",
+        f"records: {n:,}  subjects: {subjects:,}  input (as Arrow): {input_bytes / gib:.2f} GiB",
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"memory bandwidth: read {bandwidth['read_gb_s']:.1f} GB/s, copy {bandwidth['copy_gb_s']:.1f} GB/s",
+        f"memory bandwidth: read {bandwidth['read_gb_s']:.1f} GB/s, "
+        f"copy {bandwidth['copy_gb_s']:.1f} GB/s",
         "",
-        "| engine | seconds | records/s | peak RSS | vs floor |",
-        "|---|---:|---:|---:|---:|",
+        "| engine | seconds | CPU seconds | records/s | peak RSS | vs floor |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, result, seconds in (
-        ("hand-written DuckDB (floor)", floor, floor["seconds"]),
-        ("Credence batch plan (DuckDB)", credence, credence["seconds"]),
-        (
-            f"Python loop (sample of {python['sample_subjects']:,} subjects, extrapolated)",
-            python,
-            python["extrapolated_seconds"],
-        ),
-    ):
+    labels = {
+        "floor": "hand-written DuckDB (floor)",
+        "credence": "Credence batch plan (DuckDB)",
+        "clustered": "Credence batch plan, export sorted by subject_key",
+        "preaggregate": "Credence rescore from pre-aggregates",
+    }
+    for name, result in runs.items():
+        if name == "python":
+            label = f"Python loop (sample of {result['sample_subjects']:,} subjects, extrapolated)"
+            seconds, cpu = result["extrapolated_seconds"], result["extrapolated_seconds"]
+        else:
+            label, seconds, cpu = labels[name], result["seconds"], result["cpu_seconds"]
+        ratio = f"{seconds / base['seconds']:.2f}x" if base else "-"
         lines.append(
-            f"| {name} | {seconds:.2f} | {n / seconds:,.0f} | "
-            f"{result['peak_rss_bytes'] / gib:.2f} GiB | {seconds / floor['seconds']:.2f}x |"
+            f"| {label} | {seconds:.2f} | {cpu:.2f} | {n / seconds:,.0f} | "
+            f"{result['peak_rss_bytes'] / gib:.2f} GiB | {ratio} |"
         )
-    effective = input_bytes / credence["seconds"] / 1e9
-    lines += [
-        "",
-        f"Credence / floor: {credence['seconds'] / floor['seconds']:.2f}x (target <= 1.25x)",
-        f"Python loop / Credence: {python['extrapolated_seconds'] / credence['seconds']:.0f}x",
-        f"Credence input throughput: {effective:.2f} GB/s = "
-        f"{100 * effective / bandwidth['read_gb_s']:.1f}% of one core's read bandwidth",
-    ]
+    lines.append("")
+    credence = runs.get("credence")
+    if credence and base:
+        lines.append(
+            f"Credence / floor: {credence['seconds'] / base['seconds']:.2f}x wall, "
+            f"{credence['cpu_seconds'] / base['cpu_seconds']:.2f}x CPU (target <= 1.25x)"
+        )
+    if credence and "python" in runs:
+        lines.append(
+            f"Python loop / Credence: {runs['python']['extrapolated_seconds'] / credence['seconds']:.0f}x"
+        )
+    pre = runs.get("preaggregate")
+    if pre:
+        lines.append(
+            f"Pre-aggregate: built once in {pre['build_seconds']:.2f} s "
+            f"({pre['build_cpu_seconds']:.2f} CPU s), {pre['rows']:,} rows, "
+            f"{pre['bytes'] / 2**20:.0f} MiB, valid for as-of within {WINDOW_US // 86_400_000_000} "
+            "days either side; each rescore reads it alone"
+        )
+    if credence:
+        effective = input_bytes / credence["seconds"] / 1e9
+        lines.append(
+            f"Credence input throughput: {effective:.2f} GB/s = "
+            f"{100 * effective / bandwidth['read_gb_s']:.1f}% of one core's read bandwidth"
+        )
+    lines.append(
+        "All engines: identical subject_key, score and tier; raw and dimensions within 1e-6."
+    )
     print("\n".join(lines))
 
 

@@ -47,35 +47,61 @@ def run_duckdb(
 
     if plan.dialect != "duckdb":
         raise PlanError(f"a {plan.dialect} plan cannot run on DuckDB")
-    con = duckdb.connect()
+    con = connect(threads=threads, memory_limit=memory_limit, temp_directory=temp_directory)
     try:
-        if threads is not None:
-            con.execute(f"SET threads TO {int(threads)}")
-        if memory_limit is not None:
-            con.execute("SET memory_limit = " + _quote(memory_limit))
-        if temp_directory is not None:
-            con.execute("SET temp_directory = " + _quote(str(temp_directory)))
-        con.execute("SET preserve_insertion_order = false")
-        if isinstance(source, pa.Table | ds.Dataset):
-            con.register(_SOURCE, source)
-            names = list(source.schema.names)
-            relation = _SOURCE
-        else:
-            files = _files(source)
-            relation = (
-                f"read_parquet([{', '.join(_quote(f) for f in files)}], hive_partitioning = true)"
-            )
-            try:
-                names = [d[0] for d in con.sql(f"SELECT * FROM {relation} LIMIT 0").description]
-            except duckdb.Error as e:
-                raise InputFileError(f"cannot read the Parquet input: {e}") from e
-        con.execute(_input_view(plan, names, relation))
+        open_records(con, plan, source)
         try:
             return con.sql(_choose(con, plan)).to_arrow_table()
         except duckdb.Error as e:
             raise InputFileError(f"the batch plan failed on this input: {e}") from e
     finally:
         con.close()
+
+
+def connect(
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+) -> Any:
+    """A DuckDB connection set up for batch work (no insertion order to keep)."""
+    import duckdb
+
+    con = duckdb.connect()
+    if threads is not None:
+        con.execute(f"SET threads TO {int(threads)}")
+    if memory_limit is not None:
+        con.execute("SET memory_limit = " + _quote(memory_limit))
+    if temp_directory is not None:
+        con.execute("SET temp_directory = " + _quote(str(temp_directory)))
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def open_records(
+    con: Any, plan: BatchPlan, source: pa.Table | ds.Dataset | Path | Sequence[str]
+) -> None:
+    """Make ``source`` the view ``records`` in the plan's input shape, reading only its columns.
+
+    Raises:
+        InputFileError: when the input lacks a column or cannot be read.
+    """
+    import duckdb
+
+    if isinstance(source, pa.Table | ds.Dataset):
+        con.register(_SOURCE, source)
+        names = list(source.schema.names)
+        relation = _SOURCE
+    else:
+        files = _files(source)
+        relation = (
+            f"read_parquet([{', '.join(_quote(f) for f in files)}], hive_partitioning = true)"
+        )
+        try:
+            names = [d[0] for d in con.sql(f"SELECT * FROM {relation} LIMIT 0").description]
+        except duckdb.Error as e:
+            raise InputFileError(f"cannot read the Parquet input: {e}") from e
+    con.execute(_input_view(plan, names, relation))
 
 
 def _choose(con: Any, plan: BatchPlan) -> str:

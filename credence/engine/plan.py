@@ -354,22 +354,38 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     if capped:
         ctes.append(_level_two(policy, q, capped, telescoped, windowed, ruled, base, as_of))
         deltas = " LEFT JOIN deltas x ON x.subject_key = t.subject_key"
-    clamped = []
-    for i, dim in enumerate(dims):
+    values = []
+    for i in range(len(dims)):
         value = f"COALESCE(t.f{i}, {zero})"
         if capped and any(r.dimension == i for r in capped):
             value = f"{value} + COALESCE(x.x{i}, {zero})"
+        values.append(f"{value} AS v{i}")
+    ctes.append(f"sums AS (SELECT t.subject_key, {', '.join(values)} FROM totals t{deltas})")
+    return "WITH " + ",\n".join(ctes) + ",\n" + finish_sql(policy, dialect=q.dialect)
+
+
+def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
+    """Steps 7-8 over a CTE ``sums(subject_key, v0, …)`` of dimension sums (NULL is 0).
+
+    The tail of a ``WITH`` list: more CTEs, then the final ``SELECT`` in the
+    plan's output shape, ordered by subject.
+    """
+    q = _Sql(dialect)
+    zero = _ZERO
+    dims = policy.dimension_ids
+    clamped = []
+    for i, dim in enumerate(dims):
         lower = policy.lower[i]
         upper = policy.upper[i]
         clamped.append(
             _clamp(
-                f"({value})",
+                f"COALESCE(v{i}, {zero})",
                 None if lower is None else _num(lower, f"dimension {dim!r} min"),
                 None if upper is None else _num(upper, f"dimension {dim!r} max"),
             )
             + f" AS d{i}"
         )
-    ctes.append(f"dims AS (SELECT t.subject_key, {', '.join(clamped)} FROM totals t{deltas})")
+    ctes = [f"dims AS (SELECT subject_key, {', '.join(clamped)} FROM sums)"]
     total = _num(policy.base, "scale base")
     for i, dim in enumerate(dims):
         total = f"{total} + {_num(policy.weights[i], f'dimension {dim!r} weight')} * d{i}"
@@ -390,9 +406,86 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
         tier = tier.replace("AS VARCHAR)", "AS STRING)")
     outputs = ", ".join(f"d{i} AS {q.ident(DIMENSION_PREFIX + d)}" for i, d in enumerate(dims))
     return (
+        ",\n".join(ctes)
+        + f"\nSELECT subject_key, score, raw, {tier} AS tier, {outputs} FROM finals ORDER BY subject_key"
+    )
+
+
+def capped_records_sql(policy: CompiledPolicy, *, relation: str = "records") -> str:
+    """DuckDB SQL giving every record of ``relation`` its rule and capped points, at no as-of.
+
+    Columns ``subject_key, occurred_at, rule_ix, capped``; ``rule_ix`` and
+    ``capped`` are NULL for a record that counts under no rule at any time (a
+    retraction, withdrawn, or matching no rule). Caps are taken over every
+    such record; a record's capped points depend only on records before it
+    in count order, so they hold for every as-of at or after it (step 4).
+    """
+    q = _Sql("duckdb")
+    rel = q.ident(relation)
+    rules = policy.rules
+    capped = [r for r in rules if r.cap is not None]
+    per_attributes = sorted({ATTRIBUTE_PREFIX + r.per for r in rules if r.per is not None})
+    raw = _by_rule(rules, {r.index: _raw_points(r, policy) for r in rules}, "NULL")
+    match = (
+        "w.subject_key = r.subject_key AND w.provider = r.provider "
+        "AND w.withdrawn_id = r.provider_event_id"
+    )
+    ctes = [
+        "withdrawn AS (SELECT DISTINCT subject_key, provider, retracts AS withdrawn_id "
+        f"FROM {rel} WHERE retracts IS NOT NULL)",
+        "ruled AS (SELECT r.subject_key AS subject_key, r.occurred_at AS occurred_at, "
+        "r.provider AS provider, r.provider_event_id AS provider_event_id, "
+        + "".join(f"r.{a} AS {a}, " for a in per_attributes)
+        + f"CASE WHEN r.retracts IS NULL AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE {match}) "
+        f"THEN {_first_hit(policy)} END AS rule_ix FROM {rel} r)",
+        f"scored AS (SELECT subject_key, occurred_at, provider, provider_event_id, rule_ix, "
+        f"{raw} AS raw, {_period(capped, q)} AS period FROM ruled)",
+    ]
+    if not capped:
+        return (
+            "WITH "
+            + ",\n".join(ctes)
+            + ("\nSELECT subject_key, occurred_at, rule_ix, raw AS capped FROM scored")
+        )
+    zero = _ZERO
+    cap = {r.index: _num(r.cap or 0.0, f"rule {r.id!r} cap") for r in capped}
+    neg = {i: f"-{c}" for i, c in cap.items()}
+    low, high = _by_rule(capped, neg, zero), _by_rule(capped, cap, zero)
+    window = "PARTITION BY subject_key, rule_ix, period ORDER BY occurred_at, provider, provider_event_id"
+    ctes.append(
+        "clamping AS (SELECT subject_key, rule_ix, period FROM scored "
+        f"WHERE rule_ix IN ({_ids(capped)}) GROUP BY subject_key, rule_ix, period "
+        f"HAVING NOT (SUM(GREATEST(raw, {zero})) <= {high} AND SUM(LEAST(raw, {zero})) >= {low}))"
+    )
+    clamps = (
+        "EXISTS (SELECT 1 FROM clamping k WHERE k.subject_key = s.subject_key "
+        "AND k.rule_ix = s.rule_ix AND k.period = s.period)"
+    )
+    steps = f"{_clamp('s_to', low, high)} - {_clamp('s_before', low, high)}"
+    return (
         "WITH "
         + ",\n".join(ctes)
-        + f"\nSELECT subject_key, score, raw, {tier} AS tier, {outputs} FROM finals ORDER BY subject_key"
+        + f"\nSELECT subject_key, occurred_at, rule_ix, raw AS capped FROM scored s WHERE NOT {clamps}"
+        + f"\nUNION ALL SELECT subject_key, occurred_at, rule_ix, {steps} AS capped FROM ("
+        "SELECT subject_key, occurred_at, rule_ix, "
+        f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
+        f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
+        f"{zero}) AS s_before FROM scored s WHERE {clamps}) steps"
+    )
+
+
+def _period(capped: Sequence[CompiledRule], q: _Sql) -> str:
+    """The calendar period of a capped rule's record (UTC day, month or year), else NULL."""
+    day = (
+        f"CAST((occurred_at - (((occurred_at % {DAY_US}) + {DAY_US}) % {DAY_US})) "
+        f"/ {DAY_US} AS BIGINT)"
+    )
+    stamp = q.timestamp("occurred_at")
+    by_period = {CAP_DAY: day, CAP_MONTH: f"(year({stamp}) * 12 + month({stamp}) - 1)"}
+    return _by_rule(
+        capped,
+        {r.index: by_period.get(r.cap_period or 0, f"year({stamp})") for r in capped},
+        "CAST(NULL AS BIGINT)",
     )
 
 
@@ -420,17 +513,7 @@ def _level_two(
         f"SELECT subject_key, {r.index} AS rule_ix FROM totals WHERE a{r.index} > {cap[r.index]}"
         for r in capped
     )
-    day = (
-        f"CAST((occurred_at - (((occurred_at % {DAY_US}) + {DAY_US}) % {DAY_US})) "
-        f"/ {DAY_US} AS BIGINT)"
-    )
-    stamp = q.timestamp("occurred_at")
-    by_period = {CAP_DAY: day, CAP_MONTH: f"(year({stamp}) * 12 + month({stamp}) - 1)"}
-    period = _by_rule(
-        capped,
-        {r.index: by_period.get(r.cap_period or 0, f"year({stamp})") for r in capped},
-        "CAST(NULL AS BIGINT)",
-    )
+    period = _period(capped, q)
     raw = _by_rule(capped, {r.index: _raw_points(r, policy) for r in capped}, zero)
     columns = (
         base

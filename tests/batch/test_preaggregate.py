@@ -1,0 +1,56 @@
+"""Rescoring from a pre-aggregate agrees with the online engine for every as-of in its window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.batch.batch_strategies import T0, Case, assert_agrees, cases, tiny_policy
+
+pytest.importorskip("duckdb")
+
+from credence.batch.export import records_table
+from credence.batch.preaggregate import build_preaggregate, rescore_preaggregate
+from credence.engine import compile_policy
+from credence.engine.plan import attribute_columns
+from credence.errors import UsageError
+from credence.types import DAY_US, Record
+
+_OFFSETS = [0, 1, DAY_US, 30 * DAY_US, 400 * DAY_US]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.sampled_from(_OFFSETS), st.sampled_from(_OFFSETS))
+def test_rescore_from_preaggregate_equals_online(
+    tmp_path_factory: pytest.TempPathFactory, case: Case, before: int, after: int
+) -> None:
+    out = tmp_path_factory.mktemp("pre") / "pre.parquet"
+    table = records_table(case.rows(), attribute_columns(case.policy))
+    build_preaggregate(
+        case.policy,
+        table,
+        out,
+        valid_from=case.as_of - before,
+        valid_until=case.as_of + after,
+        threads=1,
+    )
+    assert_agrees(case, rescore_preaggregate(case.policy, out, as_of=case.as_of).to_pylist())
+
+
+def test_as_of_outside_the_window_and_another_policy_are_refused(tmp_path: Path) -> None:
+    policy = compile_policy(tiny_policy())
+    table = records_table([(1, Record("p1", "e1", "ev.a", T0))], attribute_columns(policy))
+    out = tmp_path / "pre.parquet"
+    build_preaggregate(policy, table, out, valid_from=T0, valid_until=T0 + DAY_US)
+    assert rescore_preaggregate(policy, out, as_of=T0).column("score").to_pylist() == [510]
+    with pytest.raises(UsageError, match="answers for"):
+        rescore_preaggregate(policy, out, as_of=T0 + 2 * DAY_US)
+    other = tiny_policy([{"id": "r", "type": "ev.a", "points": 5, "reason": "x"}])
+    other = other.model_copy(update={"version": "2"})
+    with pytest.raises(UsageError, match="built with policy"):
+        rescore_preaggregate(compile_policy(other), out, as_of=T0)
+    with pytest.raises(UsageError, match="exists"):
+        build_preaggregate(policy, table, out, valid_from=T0, valid_until=T0)
