@@ -34,18 +34,48 @@ POLICY: dict[str, Any] = {
         },
         {"id": "loan.defaulted", "context": "lending", "attributes": {}, "providers": ["bank-a"]},
         {"id": "debt.settled", "context": "lending", "attributes": {}, "providers": ["bank-a"]},
-        {"id": "identity.verified", "context": "lending", "attributes": {}, "providers": ["bank-a"]},
+        {
+            "id": "identity.verified",
+            "context": "lending",
+            "attributes": {},
+            "providers": ["bank-a"],
+        },
     ],
     "rules": [
-        {"id": "on_time", "type": "bill.paid", "when": [{"attr": "days_late", "op": "<=", "value": 0}],
-         "points": 4, "expires_after": "90d", "cap": {"points": 10, "per": "month"},
-         "reason": "Bills paid on time"},
-        {"id": "late", "type": "bill.paid", "when": [{"attr": "days_late", "op": ">", "value": 30}],
-         "points": -0.5, "per": "days_late", "expires_after": "180d", "reason": "Late bills"},
-        {"id": "defaulted", "type": "loan.defaulted", "points": -60, "expires_after": "1y",
-         "cured_by": "debt.settled", "min_period": "30d", "reason": "Loan default"},
-        {"id": "settled", "type": "debt.settled", "points": 5, "expires_after": "60d",
-         "reason": "Debt settled"},
+        {
+            "id": "on_time",
+            "type": "bill.paid",
+            "when": [{"attr": "days_late", "op": "<=", "value": 0}],
+            "points": 4,
+            "expires_after": "90d",
+            "cap": {"points": 10, "per": "month"},
+            "reason": "Bills paid on time",
+        },
+        {
+            "id": "late",
+            "type": "bill.paid",
+            "when": [{"attr": "days_late", "op": ">", "value": 30}],
+            "points": -0.5,
+            "per": "days_late",
+            "expires_after": "180d",
+            "reason": "Late bills",
+        },
+        {
+            "id": "defaulted",
+            "type": "loan.defaulted",
+            "points": -60,
+            "expires_after": "1y",
+            "cured_by": "debt.settled",
+            "min_period": "30d",
+            "reason": "Loan default",
+        },
+        {
+            "id": "settled",
+            "type": "debt.settled",
+            "points": 5,
+            "expires_after": "60d",
+            "reason": "Debt settled",
+        },
         {"id": "verified", "type": "identity.verified", "points": 20, "reason": "Identity checked"},
     ],
     "tiers": [{"id": "high", "min": 600}, {"id": "mid", "min": 400}, {"id": "low", "min": 0}],
@@ -64,7 +94,9 @@ def subject(identifier: str, *, scheme: str = "custom", kind: str = "person") ->
 
 
 def new_record(who: NewSubject, record: Record) -> NewRecord:
-    return NewRecord(who.lookup, record, content_hash(record, subject_lookup=who.lookup, kind=who.kind))
+    return NewRecord(
+        who.lookup, record, content_hash(record, subject_lookup=who.lookup, kind=who.kind)
+    )
 
 
 def random_records(
@@ -80,19 +112,26 @@ def random_records(
         )[0]
         attrs: dict[str, Any] = {}
         if kind == "bill.paid":
-            attrs = {"days_late": rng.choice([0, 0, 0, 5, 45, 90]), "amount": rng.randrange(1, 500) / 4}
+            attrs = {
+                "days_late": rng.choice([0, 0, 0, 5, 45, 90]),
+                "amount": rng.randrange(1, 500) / 4,
+            }
         provider = "city" if kind == "bill.paid" and i % 2 else "bank-a"
         evidence = f"sha256:{i:064x}" if i % 3 == 0 else None
         out.append(new_record(who, Record(provider, f"e{i}", kind, at, attrs, None, evidence)))
     for j, target in enumerate(rng.sample(out, max(1, n // 15))):
         r = target.record
         who = next(p for p in people if p.lookup == target.subject_lookup)
-        withdrawal = Record(r.provider, f"x{j}", r.type, r.occurred_at + DAY_US, {}, r.provider_event_id)
+        withdrawal = Record(
+            r.provider, f"x{j}", r.type, r.occurred_at + DAY_US, {}, r.provider_event_id
+        )
         out.append(new_record(who, withdrawal))
     return out
 
 
-def fill(store: Store, *, seed: int = 5, subjects: int = 20, records: int = 150) -> list[NewSubject]:
+def fill(
+    store: Store, *, seed: int = 5, subjects: int = 20, records: int = 150
+) -> list[NewSubject]:
     """Append a random ledger in a few batches (one of them resent)."""
     rng = random.Random(seed)
     people = [subject(f"person-{i}") for i in range(subjects)]

@@ -14,12 +14,30 @@ from typing import Any
 import orjson
 
 from credence.ingest.canonical import content_hash
-from credence.ledger.chain import HEAD_QUERY, VERIFY_QUERY, ChainReport, link, read_head, verify_rows
+from credence.ledger.chain import (
+    HEAD_QUERY,
+    VERIFY_QUERY,
+    ChainReport,
+    link,
+    read_head,
+    verify_rows,
+)
 from credence.types import Record
 
 COLUMNS = [
-    "seq", "subject_key", "provider", "provider_event_id", "type", "occurred_at", "attributes",
-    "evidence", "retracts", "content_hash", "ingested_at", "chain_hash", "purged_at",
+    "seq",
+    "subject_key",
+    "provider",
+    "provider_event_id",
+    "type",
+    "occurred_at",
+    "attributes",
+    "evidence",
+    "retracts",
+    "content_hash",
+    "ingested_at",
+    "chain_hash",
+    "purged_at",
 ]
 KINDS = ["edit", "delete", "reorder", "insert"]
 
@@ -36,7 +54,10 @@ def verify(conn: Any) -> ChainReport:
 def _rows(conn: Any) -> list[tuple[Any, ...]]:
     cursor = conn.cursor()
     cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM records ORDER BY seq")
-    return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cursor.fetchall()]
+    return [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+        for row in cursor.fetchall()
+    ]
 
 
 def _changed(rng: random.Random, column: str, value: Any, row: tuple[Any, ...]) -> Any:
@@ -54,7 +75,11 @@ def _changed(rng: random.Random, column: str, value: Any, row: tuple[Any, ...]) 
         if attrs and rng.random() < 0.7:
             key = rng.choice(sorted(attrs))
             old = attrs[key]
-            attrs[key] = (not old) if isinstance(old, bool) else (old + 1 if isinstance(old, int | float) else str(old) + "x")
+            attrs[key] = (
+                (not old)
+                if isinstance(old, bool)
+                else (old + 1 if isinstance(old, int | float) else str(old) + "x")
+            )
         elif rng.random() < 0.5 and attrs:
             del attrs[rng.choice(sorted(attrs))]
         else:
@@ -89,7 +114,9 @@ def tamper(conn: Any, rng: random.Random, kind: str, *, mark: str = "?") -> str:
         names = COLUMNS[1:]
         sets = ", ".join(f"{c} = {mark}" for c in names)
         # Move one out of the way first: the idempotency key is unique.
-        cursor.execute(f"UPDATE records SET provider_event_id = {mark} WHERE seq = {mark}", ("swap-tmp", a[0]))
+        cursor.execute(
+            f"UPDATE records SET provider_event_id = {mark} WHERE seq = {mark}", ("swap-tmp", a[0])
+        )
         cursor.execute(f"UPDATE records SET {sets} WHERE seq = {mark}", (*a[1:], b[0]))
         cursor.execute(f"UPDATE records SET {sets} WHERE seq = {mark}", (*b[1:], a[0]))
         return f"swap seq {a[0]} and {b[0]}"
@@ -100,13 +127,25 @@ def tamper(conn: Any, rng: random.Random, kind: str, *, mark: str = "?") -> str:
     cursor.execute(f"SELECT lookup, kind FROM subjects WHERE subject_key = {mark}", (model[1],))
     lookup, subject_kind = cursor.fetchone()
     attrs = orjson.loads(model[6])
-    forged = Record(model[2], f"forged-{rng.randrange(10**9)}", model[4], model[5], attrs, None, None)
+    forged = Record(
+        model[2], f"forged-{rng.randrange(10**9)}", model[4], model[5], attrs, None, None
+    )
     digest = content_hash(forged, subject_lookup=bytes(lookup), kind=subject_kind)
     before = [r for r in rows if r[0] < position]
     prev = before[-1][11] if before else bytes(32)
     seq = position
-    chain = link(prev, seq, model[1], forged.provider, forged.provider_event_id, forged.type,
-                 forged.occurred_at, None, digest, model[10])
+    chain = link(
+        prev,
+        seq,
+        model[1],
+        forged.provider,
+        forged.provider_event_id,
+        forged.type,
+        forged.occurred_at,
+        None,
+        digest,
+        model[10],
+    )
     if position <= len(rows):
         cursor.execute(f"UPDATE records SET seq = -seq WHERE seq >= {mark}", (position,))
         cursor.execute("UPDATE records SET seq = 1 - seq WHERE seq < 0")
@@ -114,7 +153,19 @@ def tamper(conn: Any, rng: random.Random, kind: str, *, mark: str = "?") -> str:
         "INSERT INTO records (seq, subject_key, provider, provider_event_id, type, occurred_at, "
         "attributes, evidence, retracts, content_hash, ingested_at, chain_hash) VALUES "
         f"({', '.join([mark] * 12)})",
-        (seq, model[1], forged.provider, forged.provider_event_id, forged.type, forged.occurred_at,
-         model[6], None, None, digest, model[10], chain),
+        (
+            seq,
+            model[1],
+            forged.provider,
+            forged.provider_event_id,
+            forged.type,
+            forged.occurred_at,
+            model[6],
+            None,
+            None,
+            digest,
+            model[10],
+            chain,
+        ),
     )
     return f"insert at seq {seq}"

@@ -20,7 +20,13 @@ GRACE = 30 * DAY_US
 
 def _scores(store: Store, as_of: int) -> dict[int, tuple[object, ...]]:
     def key(o: Outcome) -> tuple[object, ...]:
-        return (o.score, round(o.raw, 9), o.tier, {k: round(v, 9) for k, v in o.dimensions.items()}, o.lists)
+        return (
+            o.score,
+            round(o.raw, 9),
+            o.tier,
+            {k: round(v, 9) for k, v in o.dimensions.items()},
+            o.lists,
+        )
 
     return {
         row.key: key(score(POLICY, records, as_of=as_of, subject_kind=row.kind))

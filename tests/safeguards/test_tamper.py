@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from safeguard_data import T0, POLICY_TEXT, fill, settings
+from safeguard_data import POLICY_TEXT, T0, fill, settings
 from tamper import KINDS, tamper, verify
 
 from credence.cli import main
@@ -65,7 +65,9 @@ def test_every_random_tampering_is_detected(ledger: Path, kind: str) -> None:
         conn.close()
 
 
-def test_verify_command_names_the_first_bad_record(ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_command_names_the_first_bad_record(
+    ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "copy.db"
     shutil.copy(ledger, copy)
     assert main(["verify", "--db", str(copy)]) == 0
@@ -78,7 +80,9 @@ def test_verify_command_names_the_first_bad_record(ledger: Path, tmp_path: Path,
     assert "content hash" in err
 
 
-def test_a_truncated_tail_is_detected_against_a_checkpoint(ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_truncated_tail_is_detected_against_a_checkpoint(
+    ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     copy = tmp_path / "copy.db"
     shutil.copy(ledger, copy)
     held = tmp_path / "checkpoint.json"
@@ -98,13 +102,19 @@ def test_a_truncated_tail_is_detected_against_a_checkpoint(ledger: Path, tmp_pat
         seq, chain, count = conn.execute(
             "SELECT seq, chain_hash, (SELECT count(*) FROM records) FROM records ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        conn.execute("UPDATE chain_head SET seq = ?, chain_hash = ?, records = ?", (seq, chain, count))
+        conn.execute(
+            "UPDATE chain_head SET seq = ?, chain_hash = ?, records = ?", (seq, chain, count)
+        )
     assert safeguards.verify_ledger(config).ok  # consistent on its own...
-    assert main(["verify", "--db", str(copy), "--checkpoint", str(held)]) == 1  # ...not against the checkpoint
+    assert (
+        main(["verify", "--db", str(copy), "--checkpoint", str(held)]) == 1
+    )  # ...not against the checkpoint
     assert "removed from the tail" in capsys.readouterr().err
 
 
-def test_an_altered_checkpoint_is_refused(ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_altered_checkpoint_is_refused(
+    ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     held = tmp_path / "checkpoint.json"
     assert main(["checkpoint", "--db", str(ledger), "--out", str(held)]) == 1  # no key in the env
     capsys.readouterr()
