@@ -1,11 +1,12 @@
-"""Store-level bulk append speed: rows/s for memory, SQLite and (when configured) PostgreSQL.
+"""Store-level bulk append and verify speed: rows/s for memory, SQLite and PostgreSQL.
 
     python bench/ingest_store.py [--records 200000] [--batch 10000] [--subjects 20000]
 
 PostgreSQL runs when CREDENCE_TEST_POSTGRES_URL names a server; a scratch
 database is created and dropped. Records are built before the clock starts,
-so the figures are the store's share of ingest only; the ratio column is
-against the memory store measured in the same run.
+so the figures are the store's share of ingest only (hash chain included);
+the ratio column is against the memory store measured in the same run. The
+last column is ``Store.verify`` (whole chain plus every content hash).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from credence.ingest.canonical import content_hash
 from credence.ledger import NewRecord, NewSubject, Store, open_store
 from credence.types import Record
 
@@ -40,11 +42,8 @@ def build(n: int, subjects: int) -> list[tuple[list[NewSubject], list[NewRecord]
             attributes={"days_late": i % 45, "amount": round(i * 0.37, 2)},
             evidence=f"sha256:{i:064x}",
         )
-        made.append(
-            NewRecord(
-                lookups[i % subjects], rec, hashlib.sha256(rec.provider_event_id.encode()).digest()
-            )
-        )
+        lookup = lookups[i % subjects]
+        made.append(NewRecord(lookup, rec, content_hash(rec, subject_lookup=lookup, kind="person")))
     return [([], made)]
 
 
@@ -66,8 +65,11 @@ def batches(n: int, size: int, subjects: int) -> list[tuple[list[NewSubject], li
     return out
 
 
-def run(store: Store, work: list[tuple[list[NewSubject], list[NewRecord]]]) -> tuple[float, float]:
-    """Seconds for a first append of everything, and for sending it all again (all unchanged)."""
+def run(
+    store: Store, work: list[tuple[list[NewSubject], list[NewRecord]]]
+) -> tuple[float, float, float]:
+    """Seconds for a first append of everything, for sending it all again (all unchanged),
+    and for verifying the chain."""
     store.migrate()
     start = time.perf_counter()
     for subjects, records in work:
@@ -80,7 +82,11 @@ def run(store: Store, work: list[tuple[list[NewSubject], list[NewRecord]]]) -> t
     again = time.perf_counter() - start
     total = sum(len(r) for _, r in work)
     assert store.counts()["records"] == total
-    return first, again
+    start = time.perf_counter()
+    report = store.verify()
+    checked = time.perf_counter() - start
+    assert report.ok and report.head.records == total, report.problem
+    return first, again, checked
 
 
 @contextmanager
@@ -123,18 +129,24 @@ def main() -> None:
     if server:
         backends.append(("postgres", lambda: postgres_url(server)))
     print(f"{args.records:,} records, batches of {args.batch:,}, {args.subjects:,} subjects")
-    print(f"{'store':<10}{'append rows/s':>16}{'resend rows/s':>16}{'vs memory':>12}")
+    print(
+        f"{'store':<10}{'append rows/s':>16}{'resend rows/s':>16}{'vs memory':>12}"
+        f"{'verify rows/s':>16}"
+    )
     baseline = None
     for name, make in backends:
         with make() as url:
             store = open_store(url)
             try:
-                first, again = run(store, work)
+                first, again, checked = run(store, work)
             finally:
                 store.close()
         rate = args.records / first
         baseline = baseline or rate
-        print(f"{name:<10}{rate:>16,.0f}{args.records / again:>16,.0f}{rate / baseline:>11.2f}x")
+        print(
+            f"{name:<10}{rate:>16,.0f}{args.records / again:>16,.0f}{rate / baseline:>11.2f}x"
+            f"{args.records / checked:>16,.0f}"
+        )
 
 
 if __name__ == "__main__":
