@@ -16,14 +16,17 @@ from ledger_data import KEYS, T0, batch, record, subject
 
 from credence.errors import StoreNotInitialised
 from credence.ledger import Access, Store, StoredPolicy, open_store
+from credence.ledger.chain import GENESIS, Head
 from credence.types import Notice
 
 __all__ = [
     "test_append_is_atomic",
     "test_append_is_idempotent",
     "test_attributes_keep_their_types",
+    "test_chain_covers_every_append_and_verifies",
     "test_conflicting_resend_is_reported_and_not_written",
     "test_duplicates_inside_one_batch",
+    "test_erase_shreds_the_subject_and_keeps_the_chain",
     "test_find_record_subjects",
     "test_find_subjects_by_lookup",
     "test_meta_round_trip",
@@ -31,6 +34,7 @@ __all__ = [
     "test_no_plaintext_identifiers_at_rest",
     "test_notices_and_access_log_round_trip",
     "test_policy_add_and_active",
+    "test_purge_leaves_tombstones_that_verify",
     "test_records_come_back_in_count_order",
     "test_retractions_are_stored_as_records",
     "test_subjects_are_registered_once",
@@ -277,3 +281,57 @@ def test_no_plaintext_identifiers_at_rest(store: Store, store_url: str) -> None:
     for identifier in identifiers:
         assert identifier.encode() not in haystack
         assert identifier.encode("utf-16-le") not in haystack
+
+
+def test_chain_covers_every_append_and_verifies(store: Store) -> None:
+    assert store.chain_head() == Head(0, GENESIS, 0)
+    assert store.verify().ok
+    people, records = batch(60, subjects=7)
+    store.append(people, records[:30], ingested_at=T0)
+    first = store.chain_head()
+    assert first.records == 30 and first.chain_hash != GENESIS
+    again = store.append(people, [*records[:35], records[3]], ingested_at=T0 + 1)  # 5 new
+    assert again.inserted == 5
+    store.append(people, records[35:], ingested_at=T0 + 2)
+    head = store.chain_head()
+    assert head.records == 60 and head.seq >= 60
+    report = store.verify()
+    assert report.ok and report.head == head and report.checked_content == 60
+    assert store.verify(checkpoint=first).checkpoint_seen
+    forged = Head(first.seq, bytes(32), first.records)
+    problem = store.verify(checkpoint=forged).problem
+    assert problem is not None and problem.seq == first.seq
+
+
+def test_purge_leaves_tombstones_that_verify(store: Store) -> None:
+    alice = subject("alice")
+    kept = record(alice.lookup, "kept", attributes={"days_late": 0})
+    old = record(alice.lookup, "old", attributes={"days_late": 90}, evidence="https://e/1")
+    store.append([alice], [kept, old], ingested_at=T0)
+    head = store.chain_head()
+    assert store.purge([("bank-a", "old"), ("bank-a", "missing")], at=T0 + 5) == 1
+    assert store.purge([("bank-a", "old")], at=T0 + 6) == 0  # already a tombstone
+    (row,) = store.find_subjects([alice.lookup]).values()
+    assert store.records(row.key) == [kept.record]
+    assert [r for _, r in store.subjects_with_records()] == [[kept.record]]
+    assert store.counts() == {"subjects": 1, "records": 2}
+    assert store.chain_head() == head
+    report = store.verify()
+    assert report.ok and (report.checked_content, report.tombstones) == (1, 1)
+    again = store.append([alice], [old], ingested_at=T0 + 7)  # the key is kept
+    assert (again.inserted, again.unchanged) == (0, [0])
+
+
+def test_erase_shreds_the_subject_and_keeps_the_chain(store: Store) -> None:
+    alice, bob = subject("alice"), subject("bob")
+    records = [record(alice.lookup, f"a{i}", attributes={"note": "secret"}) for i in range(3)]
+    store.append([alice, bob], [*records, record(bob.lookup, "b1")], ingested_at=T0)
+    row = store.find_subjects([alice.lookup])[alice.lookup]
+    assert store.erase_subject(row.key, at=T0 + 9, lookup=b"\x07" * 32) == 3
+    assert store.find_subjects([alice.lookup]) == {}
+    (erased,) = [r for r in store.subjects() if r.key == row.key]
+    assert (erased.sealed_id, erased.wrapped_key, erased.lookup) == (None, None, b"\x07" * 32)
+    assert store.records(row.key) == []
+    assert store.counts() == {"subjects": 2, "records": 4}
+    report = store.verify()
+    assert report.ok and report.tombstones == 3
