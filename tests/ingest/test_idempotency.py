@@ -147,3 +147,18 @@ def test_the_collector_is_back_on_after_a_run_that_fails(ledger: Ledger, tmp_pat
     with pytest.raises(RuntimeError, match="disk"):
         ingest_files(ledger, [path])
     assert gc.isenabled()
+
+
+def test_a_whole_number_beyond_64_bits_is_stored_not_a_crash(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Regression: hashing turned 1e20 into an integer orjson cannot write, failing the run."""
+    rows = [
+        bill("e-1", attributes={"days_late": 0, "amount": 1e20}),
+        bill("e-2", attributes={"days_late": 0, "amount": -1e19}),
+        bill("e-3", attributes={"days_late": 0, "amount": 1e19}),
+    ]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    [first] = ingest_files(ledger, [path])
+    [second] = ingest_files(ledger, [path])
+    assert (first.inserted, first.rejected, second.unchanged) == (3, 0, 3)
