@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from credence.cli import batch, core, policy_cmds, safeguards
+from credence.cli import batch, core, ledger, policy_cmds, safeguards
 from credence.cli.common import err
 from credence.errors import CredenceError
 
@@ -21,6 +21,7 @@ core.register(app)
 batch.register(app)
 app.add_typer(policy_cmds.app, name="policy")
 safeguards.register(app)
+ledger.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """The ledger safeguard commands: verify, checkpoint, purge, erase, backup.
 
-The core CLI adds them with ``cli_ledger.register(app)``. Each command parses,
+The CLI adds them with ``ledger.register(app)``. Each command parses,
 calls one service in ``credence.service.safeguards`` and prints one line;
 errors are Credence errors, printed by the core CLI as ``error[code]: …``.
 """

@@ -113,9 +113,12 @@ def _cure_times(policy: CompiledPolicy, kept: list[Record]) -> dict[str, list[in
     return times
 
 
-def _cured_at(times: list[int] | None, occurred: int, min_period_us: int) -> int | None:
+def cured_at(times: list[int] | None, occurred: int, min_period_us: int) -> int | None:
     """When a record stops counting because of a cure: the first cure at or after it,
-    but never before its minimum period has passed. None while uncured."""
+    but never before its minimum period has passed. None while uncured.
+
+    ``times`` are the cure type's occurrence times, ascending.
+    """
     if not times:
         return None
     index = bisect_left(times, occurred)
@@ -191,9 +194,9 @@ def score(
         age = as_of - occurred
         expires_at = None if expires_us is None else occurred + expires_us
         if cures and rule.cured_by is not None:
-            cured_at = _cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
-            if cured_at is not None and (expires_at is None or cured_at < expires_at):
-                expires_at = cured_at
+            cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+            if cured is not None and (expires_at is None or cured < expires_at):
+                expires_at = cured
         if expires_at is not None and as_of >= expires_at:
             append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
             continue
