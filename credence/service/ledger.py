@@ -73,12 +73,11 @@ def check_key(store: Store, keys: KeyRing) -> None:
         )
 
 
-@contextmanager
-def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[Ledger]:
-    """Open an initialised ledger for a use case, and close it afterwards.
+def open_initialised_store(settings: Settings) -> Store:
+    """The ledger's store, refusing a missing ledger or an old schema (never creating one).
 
     Raises:
-        StoreUnavailable, StoreNotInitialised, CryptoKeyError: when it cannot be used.
+        StoreUnavailable, StoreNotInitialised: when it cannot be used.
     """
     if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
         raise StoreNotInitialised(
@@ -88,6 +87,21 @@ def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[L
     store = open_store(settings.db)
     try:
         store.check_schema()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+@contextmanager
+def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[Ledger]:
+    """Open an initialised ledger for a use case, and close it afterwards.
+
+    Raises:
+        StoreUnavailable, StoreNotInitialised, CryptoKeyError: when it cannot be used.
+    """
+    store = open_initialised_store(settings)
+    try:
         keys = key_ring(settings)
         check_key(store, keys)
         yield Ledger(store=store, keys=keys, settings=settings, clock=clock or SystemClock())

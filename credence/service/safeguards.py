@@ -18,12 +18,11 @@ from credence.errors import (
     CredenceError,
     InputFileError,
     StoreError,
-    StoreNotInitialised,
     UsageError,
 )
-from credence.ledger import Access, Store, open_store
+from credence.ledger import Access
 from credence.ledger.chain import ChainReport
-from credence.service.ledger import open_ledger
+from credence.service.ledger import open_initialised_store, open_ledger
 from credence.service.scoring import resolve
 from credence.settings import Settings
 from credence.signing import Checkpoint, load, public_bytes, sign, signing_key
@@ -83,7 +82,7 @@ def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> Chai
                 code="checkpoint.invalid",
                 suggestion="pass a checkpoint exported from this ledger",
             )
-    store = _open_store(settings)
+    store = open_initialised_store(settings)
     try:
         report = store.verify(checkpoint=held.head if held is not None else None)
     finally:
@@ -95,21 +94,6 @@ def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> Chai
 
 def _key_file(settings: Settings) -> bool:
     return settings.resolved_key_file().exists()
-
-
-def _open_store(settings: Settings) -> Store:
-    if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
-        raise StoreNotInitialised(
-            f"no ledger at {settings.db}",
-            suggestion=f"pass the ledger with --db, or create it with `credence init --db {settings.db}`",
-        )
-    store = open_store(settings.db)
-    try:
-        store.check_schema()
-    except BaseException:
-        store.close()
-        raise
-    return store
 
 
 def make_checkpoint(settings: Settings, out: Path, *, clock: Clock | None = None) -> Checkpoint:
@@ -218,7 +202,7 @@ def backup(settings: Settings, out: Path) -> Path:
         StoreError: code ``backup.unsupported`` for PostgreSQL (use pg_dump).
         UsageError: when ``out`` exists.
     """
-    store = _open_store(settings)
+    store = open_initialised_store(settings)
     try:
         store.backup(out)
     finally:

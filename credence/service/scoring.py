@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from credence.engine import Decision, Explanation, Outcome, decide, explain, score
+from credence.engine.decisions import entitlement
 from credence.errors import SubjectNotFound
 from credence.ingest.identifiers import normalise
 from credence.ledger import Access, SubjectRow
@@ -74,19 +75,23 @@ def _log(ledger: Ledger, row: SubjectRow, action: str, purpose: str) -> None:
     )
 
 
-def _outcome(ledger: Ledger, row: SubjectRow, as_of: int) -> Outcome:
+def _read(
+    ledger: Ledger, ref: SubjectRef, as_of: int | None, *, action: str, purpose: str
+) -> tuple[SubjectRow, Outcome]:
+    """Find a subject, score it as of a time (default now), and log the access."""
+    row = resolve(ledger, ref)
+    when = ledger.clock.now() if as_of is None else as_of
     records = ledger.store.records(row.key)
-    return score(ledger.policy, records, as_of=as_of, subject_kind=row.kind)
+    outcome = score(ledger.policy, records, as_of=when, subject_kind=row.kind)
+    _log(ledger, row, action, purpose)
+    return row, outcome
 
 
 def score_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "score lookup"
 ) -> SubjectScore:
     """One subject's score as of a time (default now); the read is logged."""
-    row = resolve(ledger, ref)
-    when = ledger.clock.now() if as_of is None else as_of
-    outcome = _outcome(ledger, row, when)
-    _log(ledger, row, "score", purpose)
+    row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -103,10 +108,7 @@ def explain_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "explanation"
 ) -> SubjectReport:
     """A subject's full account: score, factors, what would change it, notices, accesses."""
-    row = resolve(ledger, ref)
-    when = ledger.clock.now() if as_of is None else as_of
-    outcome = _outcome(ledger, row, when)
-    _log(ledger, row, "explain", purpose)
+    row, outcome = _read(ledger, ref, as_of, action="explain", purpose=purpose)
     return SubjectReport(
         ref=identity(ledger, row),
         kind=row.kind,
@@ -133,11 +135,11 @@ def decide_subject(
     Raises:
         SubjectNotFound, EntitlementNotFound, IdentifierError.
     """
-    row = resolve(ledger, ref)
-    when = ledger.clock.now() if as_of is None else as_of
-    outcome = _outcome(ledger, row, when)
+    ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
+    row, outcome = _read(
+        ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
+    )
     decision = decide(ledger.policy, outcome, entitlement_id, notices=ledger.store.notices(row.key))
-    _log(ledger, row, f"decide {entitlement_id}", purpose or decision.context)
     if decision.notice_needed and decision.notice is not None and as_of is None:
         ledger.store.add_notice(row.key, decision.notice)
         decision = replace(decision, notice_issued=True)
