@@ -140,7 +140,7 @@ SELECT subject_key, CAST(floor(round(raw, 9) + 0.5) AS BIGINT) AS score, raw,
   CASE WHEN score >= 750 THEN 'excellent' WHEN score >= 650 THEN 'good'
        WHEN score >= 550 THEN 'fair' ELSE 'poor' END AS tier,
   payment_history AS dim_payment_history, contract AS dim_contract_fulfilment,
-  history AS dim_history_length, identity AS dim_identity_verification, 0.0 AS dim_general
+  history AS dim_history_length, identity AS dim_identity_verification, CAST(0 AS DOUBLE) AS dim_general
 FROM raws ORDER BY subject_key
 """
 
@@ -421,6 +421,7 @@ def _clustered(data: Path) -> Path:
 
 def _same_scores(results: dict[str, Path], reference: str) -> None:
     """Every engine's scores and tiers equal the reference's; raw and dimensions within 1e-6."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -432,7 +433,8 @@ def _same_scores(results: dict[str, Path], reference: str) -> None:
             assert got.column(column).equals(want.column(column)), (name, column)
         numbers = [c for c in want.column_names if c.startswith("dim_") or c == "raw"]
         for column in numbers:
-            gap = pc.max(pc.abs(pc.subtract(got.column(column), want.column(column)))).as_py()
+            mine, theirs = (t.column(column).cast(pa.float64()) for t in (got, want))
+            gap = pc.max(pc.abs(pc.subtract(mine, theirs))).as_py()
             assert gap <= 1e-6, (name, column, gap)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.batch.batch_strategies import ATTRS, POOLS, T0, Case, assert_agrees, cases
+from tests.batch.batch_strategies import ATTRS, POOLS, T0, Case, assert_agrees, cases, tiny_policy
 
 pytest.importorskip("duckdb")
 
@@ -147,3 +147,21 @@ def test_unknown_dialect_is_refused() -> None:
     )
     with pytest.raises(PlanError):
         build_plan(case_policy, as_of=0, dialect="oracle")  # type: ignore[arg-type]
+
+
+def test_a_subject_whose_records_all_withdraw_each_other_still_appears_at_base() -> None:
+    policy = compile_policy(tiny_policy())
+    records = [
+        Record("p1", "e1", "ev.a", T0, retracts="e2"),
+        Record("p1", "e2", "ev.a", T0, retracts="e1"),
+    ]
+    case = Case(policy, {7: records}, T0 + DAY_US)
+    rows = run_case(case)
+    assert [(r["subject_key"], r["score"]) for r in rows] == [(7, 500)]
+    assert_agrees(case, rows)
+
+
+def test_the_plan_without_retractions_has_no_withdrawn_join() -> None:
+    plan = build_plan(compile_policy(tiny_policy()), as_of=T0)
+    assert "withdrawn" in plan.sql
+    assert "withdrawn" not in plan.unretracted_sql
