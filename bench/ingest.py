@@ -3,35 +3,47 @@
 Generates a synthetic JSON Lines file of consumer-trust records (default
 200,000 rows over 20,000 subjects), ingests it into a fresh SQLite ledger
 (and a fresh PostgreSQL database when CREDENCE_TEST_POSTGRES_URL is set) with
-``credence.service.ingest.ingest_files``, and prints rows/s. Beside it, a
-baseline measured in the same run: only reading and JSON-decoding the same
-file, so the ratio shows what checking and storing cost on top of parsing.
-A second pass over the same file (every row ``unchanged``) is timed too. The
+``credence.service.ingest.ingest_files``, and prints rows/s. Beside it,
+measured in the same run so the ratios mean something on a shared machine:
+
+- read-only: only reading and JSON-decoding the file (the baseline);
+- checks only: reading and checking every row (``Validator.check``), nothing
+  stored; and the same through the general path alone (``check_general``),
+  which is what every row cost before the quick path;
+- no store: the whole service, with a store whose ``append`` does nothing.
+
+Per-stage microseconds per row follow by difference: read, check, service
+batch work (sealing new subjects included), and the store's append. A second
+pass over the same file (every row ``unchanged``) is timed too. The
 CPU-seconds figure (all threads of this process) says how much of the wall
 time was spent working, on a machine shared with other jobs.
 
     python bench/ingest.py [--rows 200000] [--subjects 20000] [--batch-size 10000]
-                           [--profile out.html]
+                           [--profile out.prof]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from credence.clock import FixedClock
 from credence.crypto import KeyRing
 from credence.ingest.formats import open_source
+from credence.ingest.validate import Validator
 from credence.ledger import StoredPolicy, open_store
+from credence.ledger.store import AppendResult, NewRecord, NewSubject, Store, SubjectRow
 from credence.service.ingest import FileReport, ingest_files
 from credence.service.ledger import Ledger
 from credence.settings import load_settings
@@ -118,6 +130,49 @@ def baseline(path: Path) -> float:
     return time.perf_counter() - started
 
 
+def checks_only(ledger: Ledger, path: Path, *, general: bool) -> float:
+    """Seconds to read and check every row (collector paused, as ingest does), storing nothing."""
+    validator = Validator(ledger.loaded_policy.policy, lookup=ledger.keys.lookup)
+    check: Callable[[Any], object] = validator.check_general if general else validator.check
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        for row in open_source(path).rows():
+            check(row)
+        return time.perf_counter() - started
+    finally:
+        gc.enable()
+
+
+class NullAppend:
+    """A store whose ``append`` writes nothing and whose ledger holds no subject or record."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        return {}
+
+    def find_record_subjects(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return {}
+
+    def append(
+        self, subjects: Sequence[NewSubject], records: Sequence[NewRecord], *, ingested_at: int
+    ) -> AppendResult:
+        return AppendResult(inserted=len(records))
+
+
+def no_store(url: str, path: Path, *, batch_size: int) -> float:
+    """Seconds for the whole service (read, check, batch work, sealing), the store's append left out."""
+    with fresh_ledger(url, batch_size=batch_size) as ledger:
+        ledger.store = NullAppend(ledger.store)
+        seconds, _, _ = timed(ledger, path)
+    return seconds
+
+
 def timed(ledger: Ledger, path: Path) -> tuple[float, float, FileReport]:
     """Wall seconds, CPU seconds of this process (every thread), and the report."""
     started, cpu = time.perf_counter(), time.process_time()
@@ -125,17 +180,19 @@ def timed(ledger: Ledger, path: Path) -> tuple[float, float, FileReport]:
     return time.perf_counter() - started, time.process_time() - cpu, report
 
 
-def run(name: str, url: str, path: Path, rows: int, *, batch_size: int, base: float) -> None:
+def run(name: str, url: str, path: Path, rows: int, *, batch_size: int, base: float) -> float:
+    """Ingest into a fresh ledger, twice; print both; return the first pass's seconds."""
     with fresh_ledger(url, batch_size=batch_size) as ledger:
         seconds, cpu, report = timed(ledger, path)
         again, _, second = timed(ledger, path)
     assert report.inserted == rows and report.rejected == 0, report
     assert second.unchanged == rows, second
     print(
-        f"{name:<10} first pass {rows / seconds:>9,.0f} rows/s ({seconds:.2f}s, "
+        f"{name:<13} first pass {rows / seconds:>9,.0f} rows/s ({seconds:.2f}s, "
         f"{seconds / base:.1f}x read-only; {rows / cpu:,.0f} rows per CPU-second)   "
         f"re-ingest {rows / again:>9,.0f} rows/s ({again:.2f}s)"
     )
+    return seconds
 
 
 def main() -> None:
@@ -145,14 +202,28 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the SQLite run here")
     args = parser.parse_args()
+    rows = args.rows
 
     with tempfile.TemporaryDirectory(prefix="credence-bench-") as tmp:
         path = Path(tmp) / "records.jsonl"
-        generate(path, rows=args.rows, subjects=args.subjects)
+        generate(path, rows=rows, subjects=args.subjects)
         size = path.stat().st_size
         base = baseline(path)
-        print(f"{args.rows:,} rows over {args.subjects:,} subjects, {size / 1e6:.1f} MB JSONL")
-        print(f"{'read-only':<10} {args.rows / base:>20,.0f} rows/s ({base:.2f}s, baseline)")
+        with fresh_ledger(str(Path(tmp) / "checks.db"), batch_size=args.batch_size) as ledger:
+            general = checks_only(ledger, path, general=True)
+            checks = checks_only(ledger, path, general=False)
+        service = no_store(str(Path(tmp) / "null.db"), path, batch_size=args.batch_size)
+        print(f"{rows:,} rows over {args.subjects:,} subjects, {size / 1e6:.1f} MB JSONL")
+        print(f"{'read-only':<13} {rows / base:>20,.0f} rows/s ({base:.2f}s, baseline)")
+        print(
+            f"{'checks only':<13} {rows / checks:>20,.0f} rows/s ({checks:.2f}s, "
+            f"{checks / base:.1f}x read-only; general path alone {rows / general:,.0f} rows/s, "
+            f"{general / base:.1f}x)"
+        )
+        print(
+            f"{'no store':<13} {rows / service:>20,.0f} rows/s ({service:.2f}s, "
+            f"{service / base:.1f}x read-only: everything but the store's append)"
+        )
         if args.profile:
             import cProfile
 
@@ -164,21 +235,36 @@ def main() -> None:
                     filename=str(args.profile),
                 )
             print(f"profile written to {args.profile} (python -m pstats {args.profile})")
-        run(
-            "sqlite",
-            str(Path(tmp) / "ledger.db"),
-            path,
-            args.rows,
-            batch_size=args.batch_size,
-            base=base,
-        )
+        ends = {
+            "sqlite": run(
+                "sqlite",
+                str(Path(tmp) / "ledger.db"),
+                path,
+                rows,
+                batch_size=args.batch_size,
+                base=base,
+            )
+        }
         server = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
         if server:
             url = _postgres_database(server)
             try:
-                run("postgresql", url, path, args.rows, batch_size=args.batch_size, base=base)
+                ends["postgresql"] = run(
+                    "postgresql", url, path, rows, batch_size=args.batch_size, base=base
+                )
             finally:
                 _drop_postgres(url, server)
+        us = 1e6 / rows
+        stages = [
+            ("read", base),
+            ("check (general path)", general - base),
+            ("check", checks - base),
+            ("service batch work", service - checks),
+        ]
+        print("µs per row, wall:", ", ".join(f"{n} {s * us:.1f}" for n, s in stages), end="")
+        for name, seconds in ends.items():
+            print(f", store append + overlap ({name}) {(seconds - service) * us:.1f}", end="")
+        print(f"; end to end {', '.join(f'{n} {s * us:.1f}' for n, s in ends.items())}")
 
 
 if __name__ == "__main__":

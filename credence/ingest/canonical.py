@@ -21,7 +21,8 @@ from credence.types import Record
 VERSION = "credence-record/1"
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 _dumps = orjson.dumps
-_LOW, _HIGH = -(2**63), 2**64  # the integers orjson writes
+WHOLE_RANGE = (-(2**63), 2**64)  # whole floats hashed as integers: what orjson writes
+_LOW, _HIGH = WHOLE_RANGE
 _SHA256 = hashlib.sha256()  # copied per record: cheaper than a new OpenSSL context each time
 
 

@@ -24,11 +24,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from credence.errors import IdentifierError
 from credence.ingest import rejects as codes
-from credence.ingest.canonical import canonical_attributes, content_hash, record_digest
+from credence.ingest.canonical import (
+    WHOLE_RANGE,
+    canonical_attributes,
+    content_hash,
+    record_digest,
+)
 from credence.ingest.formats import ATTR_PREFIX, FIELDS, REQUIRED, RawRow
 from credence.ingest.identifiers import SCHEME_KINDS, check_kind, known_scheme, normalise
 from credence.ingest.rejects import Reject
@@ -104,6 +109,7 @@ class _TypeSpec:
     python: Mapping[str, type] = field(default_factory=dict)
 
 
+_T = TypeVar("_T")
 _NOT = object()  # a CSV cell that is not a value of its declared type
 
 _PYTHON = {
@@ -304,28 +310,29 @@ def _trimmed(name: str, value: str) -> str:
     return value
 
 
-def _record_maker() -> Callable[..., Record]:
-    """``Record(...)`` with every field given in order, without the frozen ``__init__``.
+def frozen_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """``cls(...)`` for a frozen, slotted dataclass, every field given in order, made cheaper.
 
     A frozen dataclass sets each field through ``object.__setattr__``, which
     cost a tenth of a row's checking; this sets the same slots directly.
-    Generated from the dataclass's own fields, so it cannot miss one.
+    Generated from the dataclass's own fields, so it cannot miss one; a class
+    with a ``__post_init__`` (or no slots) gets its own constructor.
     """
-    names = [f.name for f in dataclass_fields(Record)]
-    if hasattr(Record, "__post_init__") or not hasattr(Record, "__slots__"):
-        return Record
-    namespace: dict[str, Any] = {"new": object.__new__, "R": Record}
+    names = [f.name for f in dataclass_fields(cls)]  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or "__slots__" not in cls.__dict__:
+        return cls
+    namespace: dict[str, Any] = {"new": object.__new__, "C": cls}
     for index, name in enumerate(names):
-        namespace[f"S{index}"] = Record.__dict__[name].__set__
+        namespace[f"S{index}"] = cls.__dict__[name].__set__
     args = ", ".join(f"a{i}" for i in range(len(names)))
     sets = "".join(f"    S{i}(r, a{i})\n" for i in range(len(names)))
-    source = f"def make({args}):\n    r = new(R)\n{sets}    return r\n"
-    exec(compile(source, "<credence record>", "exec"), namespace)
-    make: Callable[..., Record] = namespace["make"]
+    source = f"def make({args}):\n    r = new(C)\n{sets}    return r\n"
+    exec(compile(source, f"<credence {cls.__name__}>", "exec"), namespace)
+    make: Callable[..., _T] = namespace["make"]
     return make
 
 
-_record = _record_maker()
+_record = frozen_constructor(Record)
 
 _Subject = tuple[str, bytes, str, str | None]
 """A valid identifier: normalised, its lookup hash, that hash in hex, the one kind its scheme allows."""
@@ -351,7 +358,8 @@ def _compile_typed(attributes: Mapping[str, AttrType]) -> Callable[[Any], Mappin
     constants: dict[str, Any] = {
         "INT_MIN": INT_MIN,
         "INT_MAX": INT_MAX,
-        "canonical": canonical_attributes,
+        "LOW": WHOLE_RANGE[0],
+        "HIGH": WHOLE_RANGE[1],
     }
     body = [
         "def typed(value):",
@@ -378,8 +386,16 @@ def _compile_typed(attributes: Mapping[str, AttrType]) -> Callable[[Any], Mappin
             body.append(f"    if type({a}) is not {_PYTHON[attr_type].__name__}:")
         body.append("        return None")
     if floats:
+        # As canonical_attributes has it (so the hash agrees): whole floats in range as integers.
         whole = " or ".join(f"(t{i} is float and a{i}.is_integer())" for i in floats)
-        body += [f"    if {whole}:", "        return canonical(value)"]
+        items = ", ".join(
+            f"N{i}: int(a{i}) if t{i} is float and a{i}.is_integer() and LOW <= a{i} < HIGH"
+            f" else a{i}"
+            if i in floats
+            else f"N{i}: a{i}"
+            for i in range(len(attributes))
+        )
+        body += [f"    if {whole}:", f"        return {{{items}}}"]
     body.append("    return value")
     namespace = dict(constants)
     exec(compile("\n".join(body) + "\n", "<credence attributes>", "exec"), namespace)
@@ -436,7 +452,7 @@ class Validator:
 
     def check(self, row: RawRow) -> Checked | Reject:
         """The row as a validated record, or the first reason it is refused."""
-        return self._quick(row) or self.check_general(row)
+        return self.quick(row) or self.check_general(row)
 
     def check_general(self, row: RawRow) -> Checked | Reject:
         """``check`` without the quick path: every check in order (the reference)."""
@@ -449,7 +465,7 @@ class Validator:
             raw = _withheld(row.raw, refused.withhold) if refused.withhold else row.raw
             return Reject(row.line, refused.code, refused.field, refused.message, raw)
 
-    def _quick(self, row: RawRow) -> Checked | None:
+    def quick(self, row: RawRow) -> Checked | None:
         """The row's record when it is plainly valid and no retraction; None leaves it to ``check_general``.
 
         It accepts only what the general path accepts, with the same record and

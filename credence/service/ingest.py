@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from credence.ingest import rejects as codes
 from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
-from credence.ingest.validate import Checked, Validator
+from credence.ingest.validate import Checked, Validator, frozen_constructor
 from credence.ledger.store import NewRecord, NewSubject
 from credence.service.ledger import Ledger
 
@@ -28,6 +29,10 @@ ProgressCallback = Callable[[Path, int, int], None]
 """Called as ``on_progress(path, bytes_done, bytes_total)`` after each batch of a file."""
 
 _CACHE_LIMIT = 1_000_000
+_SWEEP_ROWS = 500_000
+_new_record = frozen_constructor(NewRecord)
+_lookup_of = attrgetter("lookup")
+_retracts_of = attrgetter("record.retracts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +72,15 @@ def ingest_files(
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a bulk load, then collect once.
+    """Pause the automatic cyclic garbage collector for a bulk load; collect at the end.
 
     Every row allocates a few container objects that live until their batch is
-    written; the collector rescans them over and over and cost a third of
-    ingest time in bench/ingest.py. Ingest creates no reference cycles, and
-    reference counting still frees everything, so nothing accumulates.
+    written; the collector rescanned them over and over and cost a third of
+    ingest time in bench/ingest.py. Reference counting still frees everything
+    ingest makes. So that even a reference cycle made along the way (an
+    exception kept with its traceback) cannot pile up over a long run,
+    ``_Sweeper`` collects the young generations every ``_SWEEP_ROWS`` rows.
+    The collector is back on however the run ends.
     """
     if not gc.isenabled():
         yield
@@ -82,6 +90,24 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+        gc.collect(1)
+
+
+class _Sweeper:
+    """Collects what the rows since the last sweep left, every so many rows, while paused.
+
+    A sweep scans what is young (the batches in flight, about ten objects a
+    row), not the whole heap; every batch, it cost over a microsecond a row.
+    """
+
+    def __init__(self) -> None:
+        self.due = _SWEEP_ROWS
+
+    def __call__(self, rows: int) -> None:
+        if rows >= self.due:
+            self.due = rows + _SWEEP_ROWS
+            if not gc.isenabled():
+                gc.collect(1)
 
 
 @dataclass
@@ -106,7 +132,6 @@ def _ingest_file(
     counts = _Counts()
     batch: list[Checked] = []
     rejected: list[Reject] = []
-    check = validator.check
     pending: tuple[Future[_Appended], list[Reject], int] | None = None
 
     def collect() -> None:
@@ -124,17 +149,23 @@ def _ingest_file(
         if on_progress is not None:
             on_progress(source.path, bytes_done, source.bytes_total)
 
+    quick, general = validator.quick, validator.check_general
+    append = batch.append
+    rows = 0
+    sweep = _Sweeper()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="credence-ingest") as writer:
         try:
             for row in source.rows():
-                counts.rows += 1
-                result = check(row)
+                rows += 1
+                result = quick(row) or general(row)
                 if type(result) is Checked:
-                    batch.append(result)
+                    append(result)
                     if len(batch) >= batch_size:
                         collect()
                         pending = (writer.submit(run.append, batch), rejected, source.bytes_done)
                         batch, rejected = [], []
+                        append = batch.append
+                        sweep(rows)
                 else:
                     assert isinstance(result, Reject)
                     rejected.append(result)
@@ -144,6 +175,8 @@ def _ingest_file(
         except BaseException:
             rejects_file.abandon()
             raise
+        finally:
+            counts.rows = rows
     return FileReport(
         path=source.path,
         rows=counts.rows,
@@ -173,21 +206,25 @@ class _Run:
         if len(self.kinds) > _CACHE_LIMIT:
             self.kinds.clear()
             self.subject_keys.clear()
-        unknown = {c.lookup for c in batch if c.lookup not in self.kinds}
+        unknown = set(map(_lookup_of, batch)).difference(self.kinds)
         if unknown:
             for lookup, row in store.find_subjects(unknown).items():
                 self.kinds[lookup] = row.kind
                 self.subject_keys[lookup] = row.key
-        targets = self._retraction_targets(batch)
+        retracting = any(map(_retracts_of, batch))
+        targets = self._retraction_targets(batch) if retracting else {}
 
         rejects: list[Reject] = []
         accepted: list[Checked] = []
+        keep = accepted.append
         new_subjects: dict[bytes, NewSubject] = {}
         new_kinds: dict[bytes, str] = {}
-        earlier: dict[tuple[str, str], bytes] = {}
+        kinds = self.kinds
+        seal = self.ledger.keys.seal
+        earlier: dict[tuple[str, str], bytes] = {}  # only filled when the batch retracts
         for checked in batch:
-            record = checked.record
-            kind = self.kinds.get(checked.lookup) or new_kinds.get(checked.lookup)
+            lookup = checked.lookup
+            kind = kinds.get(lookup) or new_kinds.get(lookup)
             if kind is not None and kind != checked.kind:
                 rejects.append(
                     _reject(
@@ -198,23 +235,25 @@ class _Run:
                     )
                 )
                 continue
-            if record.retracts is not None:
-                problem = self._retraction_problem(checked, targets, earlier)
-                if problem is not None:
-                    rejects.append(_reject(checked, codes.RETRACTS, "retracts", problem))
-                    continue
+            if retracting:
+                record = checked.record
+                if record.retracts is not None:
+                    problem = self._retraction_problem(checked, targets, earlier)
+                    if problem is not None:
+                        rejects.append(_reject(checked, codes.RETRACTS, "retracts", problem))
+                        continue
+                earlier.setdefault((record.provider, record.provider_event_id), lookup)
             if kind is None:
-                sealed, wrapped = self.ledger.keys.seal(checked.subject_id)
-                new_subjects[checked.lookup] = NewSubject(
-                    checked.lookup, checked.kind, checked.scheme, sealed, wrapped
+                sealed, wrapped = seal(checked.subject_id)
+                new_subjects[lookup] = NewSubject(
+                    lookup, checked.kind, checked.scheme, sealed, wrapped
                 )
-                new_kinds[checked.lookup] = checked.kind
-            accepted.append(checked)
-            earlier.setdefault((record.provider, record.provider_event_id), checked.lookup)
+                new_kinds[lookup] = checked.kind
+            keep(checked)
 
         result = store.append(
             list(new_subjects.values()),
-            [NewRecord(c.lookup, c.record, c.content_hash) for c in accepted],
+            [_new_record(c.lookup, c.record, c.content_hash) for c in accepted],
             ingested_at=self.ledger.clock.now(),
         )
         self.kinds.update(new_kinds)

@@ -162,3 +162,30 @@ def test_a_whole_number_beyond_64_bits_is_stored_not_a_crash(
     [first] = ingest_files(ledger, [path])
     [second] = ingest_files(ledger, [path])
     assert (first.inserted, first.rejected, second.unchanged) == (3, 0, 3)
+
+
+def test_a_paused_collector_still_sweeps_cycles_every_so_many_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import weakref
+
+    from credence.service import ingest as service
+
+    class Node:
+        other: object = None
+
+    monkeypatch.setattr(service, "_SWEEP_ROWS", 100)
+    gc.disable()
+    try:
+        first, second = Node(), Node()
+        first.other, second.other = second, first  # a cycle only the collector can free
+        alive = weakref.ref(first)
+        del first, second
+        sweep = service._Sweeper()
+        sweep(99)
+        assert alive() is not None
+        sweep(100)
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -8,6 +8,7 @@ and content hash, attribute types included. Timestamps likewise.
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -25,8 +26,10 @@ from credence.ingest.validate import (
     Validator,
     _parse_rfc3339,
     _quick_time,
+    frozen_constructor,
     parse_occurred_at,
 )
+from credence.ledger.store import NewRecord
 from credence.policy import load_policy
 from credence.policy.model import Policy
 from credence.types import Record
@@ -339,7 +342,7 @@ def plain(type_: str, **changes: Any) -> RawRow:
 def test_plain_rows_take_the_quick_path(row: RawRow) -> None:
     """The quick path is used for the rows it exists for (so the tests above test something)."""
     checker = validator()
-    quick = checker._quick(row)
+    quick = checker.quick(row)
     assert quick is not None
     same(quick, checker.check_general(row))
 
@@ -348,7 +351,7 @@ def test_csv_text_rows_take_the_quick_path() -> None:
     row = plain("rental.returned", attributes={"days_late": "-2", "damaged": "TRUE"})
     row.text_attributes = True
     checker = validator()
-    quick = checker._quick(row)
+    quick = checker.quick(row)
     assert quick is not None
     assert dict(quick.record.attributes) == {"days_late": -2, "damaged": True}
     same(quick, checker.check_general(row))
@@ -365,7 +368,7 @@ def test_csv_text_rows_take_the_quick_path() -> None:
     ids=["retraction", "null attribute", "missing attribute", "empty evidence"],
 )
 def test_rows_the_quick_path_leaves_to_the_general_one(row: RawRow) -> None:
-    assert validator()._quick(row) is None
+    assert validator().quick(row) is None
     same(*both(row))
 
 
@@ -382,3 +385,14 @@ def test_the_content_hash_is_pinned() -> None:
     )
     digest = content_hash(record, subject_lookup=bytes(range(32)), kind="person")
     assert digest.hex() == "3a5173af240fed160a6380c9307ca82e7bfe7b64f1746baa1fd5134bdf9408c1"
+
+
+def test_frozen_constructor_builds_what_the_dataclass_builds() -> None:
+    values = ("bank-a", "b-1", "bill.paid", 5, {"days_late": 0}, "b-0", "urn:x")
+    made = frozen_constructor(Record)(*values)
+    assert made == Record(*values)
+    assert type(made) is Record
+    with pytest.raises(FrozenInstanceError):
+        made.provider = "other"  # type: ignore[misc]
+    new = frozen_constructor(NewRecord)(b"l", made, b"h")
+    assert new == NewRecord(b"l", made, b"h")
