@@ -26,6 +26,7 @@ from a pre-aggregate to the online fold, like the plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from credence.batch.duckdb_runner import connect, open_records
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.plan import build_plan, capped_records_sql, finish_sql
 from credence.errors import InputFileError, UsageError
+from credence.types import MICROS
 
 _FROM = b"credence.valid_from"
 _UNTIL = b"credence.valid_until"
@@ -59,7 +61,7 @@ def _policy_id(policy: CompiledPolicy) -> str:
     return f"{policy.policy.name} {policy.policy.version}"
 
 
-def _cases(policy: CompiledPolicy, values: dict[int, str], default: str) -> str:
+def _cases(values: dict[int, str], default: str) -> str:
     arms = " ".join(f"WHEN {i} THEN {v}" for i, v in values.items())
     return f"CASE rule_ix {arms} ELSE {default} END" if arms else default
 
@@ -76,14 +78,17 @@ def preaggregate_sql(
         raise UsageError("valid_until is before valid_from")
     f, u = valid_from, valid_until
     rules = policy.rules
-    dim = _cases(policy, {r.index: str(r.dimension) for r in rules}, "0")
+    dim = _cases({r.index: str(r.dimension) for r in rules}, "0")
+    # The online fold's decay constant, per µs: 0.5 ** (age / h) = exp(age * rate).
     rate = _cases(
-        policy,
-        {r.index: f"CAST({r.step[6]!r} AS DOUBLE)" for r in rules if r.step[6] is not None},
+        {
+            r.index: f"CAST({-math.log(2) / (r.half_life_s * MICROS)!r} AS DOUBLE)"
+            for r in rules
+            if r.half_life_s
+        },
         "CAST(0.0 AS DOUBLE)",
     )
     life = _cases(
-        policy,
         {r.index: str(r.expires_us) for r in rules if r.expires_us is not None},
         "CAST(NULL AS BIGINT)",
     )

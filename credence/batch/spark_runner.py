@@ -82,8 +82,11 @@ def run_spark(
             columns.append(functions.lit(None).cast(spark_type).alias(name))
         else:
             raise InputFileError(f"the records input has no column {name!r}")
-    frame.select(*columns).createOrReplaceTempView("records")
-    result = session.sql(plan.sql)
+    records = frame.select(*columns)
+    records.createOrReplaceTempView("records")
+    # Without a single retraction the withdrawn-record join has nothing to do.
+    withdrawing = records.where(functions.col("retracts").isNotNull()).limit(1).count() > 0
+    result = session.sql(plan.sql if withdrawing else plan.unretracted_sql)
     if hasattr(result, "toArrow"):
         table: pa.Table = result.toArrow()
         return table
