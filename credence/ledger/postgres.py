@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -22,65 +22,44 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnavailable
 from credence.ledger import schema as t
-from credence.ledger.chain import chain_rows, read_head
-from credence.ledger.sql import (
-    SQLStore,
-    classify,
-    record_rows,
-)
+from credence.ledger.chain import Head, chain_rows, read_head
+from credence.ledger.sql import RecordRow, SQLStore, chunks, classify, record_rows
 from credence.ledger.store import AppendResult, NewRecord, NewSubject
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _RETRIES = 3
+_SLICE = 1_000  # records chained per step of the COPY
 _MIGRATION_LOCK = 0x63726564  # "cred": one advisory lock so two `credence init` runs queue up
 
-# Session-scoped staging tables, created once per connection; emptied at every commit.
-_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS credence_new_subjects (
-    lookup bytea, kind text, scheme text, sealed_id bytea, wrapped_key bytea
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS credence_lookups (lookup bytea) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS credence_chained (
-    seq bigint, subject_key bigint, provider text, provider_event_id text, type text,
-    occurred_at bigint, attributes text, evidence text, retracts text, content_hash bytea,
-    chain_hash bytea
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS credence_keys (
-    provider text, provider_event_id text
-) ON COMMIT DELETE ROWS;
-"""
 _LOCK_HEAD = "SELECT seq, chain_hash, records FROM chain_head WHERE id = 1 FOR UPDATE"
 _UPDATE_HEAD = (
     "UPDATE chain_head SET seq = %s, chain_hash = %s, records = records + %s WHERE id = 1"
-)
-_COPY_KEYS = "COPY credence_keys (provider, provider_event_id) FROM STDIN (FORMAT BINARY)"
-_STORED = (
-    "SELECT k.provider, k.provider_event_id, r.content_hash FROM credence_keys k "
-    "JOIN records r ON r.provider = k.provider AND r.provider_event_id = k.provider_event_id"
 )
 _INSERT_PROVIDERS = (
     "INSERT INTO providers (id, first_seen_at) SELECT p, %s FROM unnest(%s::text[]) AS p "
     "ORDER BY p ON CONFLICT DO NOTHING"
 )
+_STORED_SUBJECTS = "SELECT lookup, subject_key FROM subjects WHERE lookup = ANY(%b::bytea[])"
+# One index probe per key, whatever the statistics say: the LIMIT keeps the planner from
+# flattening the subquery into a hash join that scans all of records for every batch.
+_STORED_RECORDS = (
+    "SELECT k.p, k.e, r.content_hash FROM unnest(%b::text[], %b::text[]) AS k(p, e) "
+    "CROSS JOIN LATERAL (SELECT content_hash FROM records "
+    "WHERE provider = k.p AND provider_event_id = k.e LIMIT 1) AS r"
+)
+# Keys for new subjects, from the column's own sequence (BIGSERIAL) in one round trip.
+_RESERVE_KEYS = "SELECT nextval('subjects_subject_key_seq') FROM generate_series(1, %s)"
 _COPY_SUBJECTS = (
-    "COPY credence_new_subjects (lookup, kind, scheme, sealed_id, wrapped_key) "
+    "COPY subjects (subject_key, lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
     "FROM STDIN (FORMAT BINARY)"
 )
-_INSERT_SUBJECTS = (
-    "INSERT INTO subjects (lookup, kind, scheme, sealed_id, wrapped_key, created_at) "
-    "SELECT lookup, kind, scheme, sealed_id, wrapped_key, %s FROM credence_new_subjects "
-    "ORDER BY lookup ON CONFLICT (lookup) DO NOTHING"
-)
 _COPY_RECORDS = (
-    "COPY credence_chained (seq, subject_key, provider, provider_event_id, type, occurred_at, "
-    "attributes, evidence, retracts, content_hash, chain_hash) FROM STDIN (FORMAT BINARY)"
-)
-_COPY_LOOKUPS = "COPY credence_lookups (lookup) FROM STDIN (FORMAT BINARY)"
-_SUBJECT_KEYS = (
-    "SELECT s.lookup, s.subject_key FROM credence_lookups l JOIN subjects s USING (lookup)"
+    "COPY records (seq, subject_key, provider, provider_event_id, type, occurred_at, "
+    "attributes, evidence, retracts, content_hash, chain_hash, ingested_at) "
+    "FROM STDIN (FORMAT BINARY)"
 )
 # Binary COPY skips text escaping of bytea; each column's type must then be named.
-_SUBJECT_TYPES = ["bytea", "text", "text", "bytea", "bytea"]
+_SUBJECT_TYPES = ["int8", "bytea", "text", "text", "bytea", "bytea", "int8"]
 _RECORD_TYPES = [
     "int8",
     "int8",
@@ -93,15 +72,8 @@ _RECORD_TYPES = [
     "text",
     "bytea",
     "bytea",
+    "int8",
 ]
-# Every appender holds the chain-head lock, so no other writer can insert these keys meanwhile.
-_INSERT_RECORDS = """
-INSERT INTO records (seq, subject_key, provider, provider_event_id, type, occurred_at,
-                     attributes, evidence, retracts, content_hash, chain_hash, ingested_at)
-SELECT seq, subject_key, provider, provider_event_id, type, occurred_at,
-       attributes, evidence, retracts, content_hash, chain_hash, %s
-FROM credence_chained
-"""
 
 _UNREACHABLE = (
     "connection refused",
@@ -149,11 +121,6 @@ class PostgresStore(SQLStore):
             pool_pre_ping=True,
             connect_args={"connect_timeout": connect_timeout},
         )
-
-        @event.listens_for(engine, "connect")
-        def _staging(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.execute(_STAGING)
-            dbapi_connection.commit()
 
         display = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
         super().__init__(engine, display=display)
@@ -237,8 +204,8 @@ class PostgresStore(SQLStore):
         ingested_at: int,
     ) -> AppendResult:
         raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cursor:
-            # Taken first, so appenders queue here and never deadlock on subjects or keys.
+        with raw.cursor(binary=True) as cursor:
+            # Taken first, so appenders queue here: what they read next cannot change under them.
             cursor.execute(_LOCK_HEAD)
             head = read_head(cursor.fetchone())
             if head is None:
@@ -246,46 +213,86 @@ class PostgresStore(SQLStore):
             providers = sorted({new.record.provider for new in records})
             if providers:
                 cursor.execute(_INSERT_PROVIDERS, (ingested_at, providers))
-            if subjects:
-                with cursor.copy(_COPY_SUBJECTS) as copy:
-                    copy.set_types(_SUBJECT_TYPES)
-                    for s in subjects:
-                        copy.write_row((s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key))
-                cursor.execute(_INSERT_SUBJECTS, (ingested_at,))
 
             def resolve(lookups: list[bytes]) -> Mapping[bytes, int]:
-                with cursor.copy(_COPY_LOOKUPS) as copy:
-                    copy.set_types(["bytea"])
-                    for lookup in lookups:
-                        copy.write_row((lookup,))
-                cursor.execute(_SUBJECT_KEYS)
-                return {bytes(lookup): key for lookup, key in cursor.fetchall()}
+                return self._subject_keys(cursor, subjects, lookups, ingested_at)
 
             if not records:
+                resolve([])
                 return AppendResult()
             rows, firsts = record_rows(records, resolve)
-            with cursor.copy(_COPY_KEYS) as copy:
-                copy.set_types(["text", "text"])
-                for key in firsts:
-                    copy.write_row(key)
-            cursor.execute(_STORED)
-            stored: dict[tuple[str, str], bytes] = {
-                (provider, event_id): bytes(digest)
-                for provider, event_id, digest in cursor.fetchall()
-            }
+            stored = self._stored(cursor, list(firsts))
             if stored:
                 rows = [row for row in rows if (row[1], row[2]) not in stored]
             if rows:
-                chained, tip = chain_rows(
-                    rows, prev=head.chain_hash, first_seq=head.seq + 1, ingested_at=ingested_at
-                )
-                with cursor.copy(_COPY_RECORDS) as copy:
-                    copy.set_types(_RECORD_TYPES)
-                    for row in chained:
-                        copy.write_row(row)
-                cursor.execute(_INSERT_RECORDS, (ingested_at,))
-                cursor.execute(_UPDATE_HEAD, (head.seq + len(chained), tip, len(chained)))
+                tip = self._copy_records(cursor, rows, head=head, ingested_at=ingested_at)
+                cursor.execute(_UPDATE_HEAD, (head.seq + len(rows), tip, len(rows)))
             return classify(records, firsts, stored)
+
+    def _copy_records(
+        self, cursor: Any, rows: Sequence[RecordRow], *, head: Head, ingested_at: int
+    ) -> bytes:
+        """COPY ``rows`` into ``records``, chained after ``head``; returns the new tip.
+
+        Straight into the table: the unique key still refuses a row another writer
+        stored meanwhile, which can only be one that skipped the chain-head lock. The
+        chain is computed a slice at a time inside the COPY, so the server inserts one
+        slice while the next is hashed.
+        """
+        tip, seq = head.chain_hash, head.seq + 1
+        with cursor.copy(_COPY_RECORDS) as copy:
+            copy.set_types(_RECORD_TYPES)
+            write = copy.write_row
+            for chunk in chunks(rows, _SLICE):
+                chained, tip = chain_rows(chunk, prev=tip, first_seq=seq, ingested_at=ingested_at)
+                seq += len(chained)
+                for row in chained:
+                    write((*row, ingested_at))
+        return tip
+
+    def _subject_keys(
+        self,
+        cursor: Any,
+        subjects: Sequence[NewSubject],
+        lookups: list[bytes],
+        created_at: int,
+    ) -> dict[bytes, int]:
+        """Keys of ``lookups`` and of ``subjects``, creating the subjects not yet stored."""
+        wanted = list(dict.fromkeys([*lookups, *(s.lookup for s in subjects)]))
+        if not wanted:
+            return {}
+        cursor.execute(_STORED_SUBJECTS, (wanted,))
+        keys: dict[bytes, int] = {bytes(lookup): key for lookup, key in cursor.fetchall()}
+        new: dict[bytes, NewSubject] = {}
+        for s in subjects:
+            if s.lookup not in keys:
+                new.setdefault(s.lookup, s)
+        if new:
+            keys.update(self._create_subjects(cursor, list(new.values()), created_at=created_at))
+        return keys
+
+    def _create_subjects(
+        self, cursor: Any, new: Sequence[NewSubject], *, created_at: int
+    ) -> dict[bytes, int]:
+        """COPY subjects not stored yet, under keys drawn from the column's sequence.
+
+        The unique lookup refuses one another writer stored meanwhile, which can only
+        be one that skipped the chain-head lock.
+        """
+        cursor.execute(_RESERVE_KEYS, (len(new),))
+        reserved = [key for (key,) in cursor.fetchall()]
+        with cursor.copy(_COPY_SUBJECTS) as copy:
+            copy.set_types(_SUBJECT_TYPES)
+            for key, s in zip(reserved, new, strict=True):
+                copy.write_row(
+                    (key, s.lookup, s.kind, s.scheme, s.sealed_id, s.wrapped_key, created_at)
+                )
+        return {s.lookup: key for key, s in zip(reserved, new, strict=True)}
+
+    def _stored(self, cursor: Any, keys: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """The content hash already stored for each of these record keys that is stored."""
+        cursor.execute(_STORED_RECORDS, ([p for p, _ in keys], [e for _, e in keys]))
+        return {(p, e): bytes(digest) for p, e, digest in cursor.fetchall()}
 
     # --- errors --------------------------------------------------------------
     def _scrub(self, message: str) -> str:
@@ -312,6 +319,12 @@ class PostgresStore(SQLStore):
             )
         if state == "42P01" or state == "3F000":
             return self._not_initialised("has no Credence schema")
+        if state == "23505":
+            return StoreConflict(
+                f"PostgreSQL at {where} refused a row another writer stored at the same "
+                f"time: {detail}",
+                suggestion="retry; the aborted write left nothing behind",
+            )
         if state in ("40P01", "40001", "55P03"):
             return StoreConflict(
                 f"PostgreSQL at {where} aborted the write because another writer "

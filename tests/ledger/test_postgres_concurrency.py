@@ -5,13 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from typing import Any
 
 import psycopg
 from ledger_data import T0, batch
 
 from credence.errors import StoreUnavailable
 from credence.ledger import AppendResult
-from credence.ledger.postgres import PostgresStore
+from credence.ledger.chain import Head
+from credence.ledger.postgres import _STORED_RECORDS, PostgresStore
 
 
 def _append_all(url: str, offset: int, queue: multiprocessing.Queue[tuple[int, int]]) -> None:
@@ -84,7 +86,7 @@ def test_a_connection_killed_mid_batch_leaves_none_of_it(postgres_url: str) -> N
     killed = False
     deadline = time.monotonic() + 30
     while writer.is_alive() and not killed and time.monotonic() < deadline:
-        for pid in _backend_pids(postgres_url, "COPY credence_chained"):
+        for pid in _backend_pids(postgres_url, "COPY records"):
             with psycopg.connect(postgres_url, autocommit=True) as conn:
                 row = conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
                 killed = bool(row and row[0])
@@ -100,3 +102,94 @@ def test_a_connection_killed_mid_batch_leaves_none_of_it(postgres_url: str) -> N
     assert again.inserted == 10_000
     assert store.counts() == {"subjects": 2_000, "records": 10_000}
     store.close()
+
+
+class _Interloper(PostgresStore):
+    """A store after whose key lookups a foreign writer, one that skips the chain-head
+    lock, commits a row with one of the keys just found missing."""
+
+    def __init__(self, url: str, *, statement: str, params: tuple[object, ...]) -> None:
+        super().__init__(url)
+        self._foreign: tuple[str, str, tuple[object, ...]] | None = (url, statement, params)
+
+    def _slip_in(self) -> None:
+        if self._foreign is not None:
+            url, statement, params = self._foreign
+            self._foreign = None
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(statement, params)
+
+    def _create_subjects(self, cursor: Any, new: Any, *, created_at: int) -> dict[bytes, int]:
+        self._slip_in()
+        return super()._create_subjects(cursor, new, created_at=created_at)
+
+    def _copy_records(self, cursor: Any, rows: Any, *, head: Head, ingested_at: int) -> bytes:
+        self._slip_in()
+        return super()._copy_records(cursor, rows, head=head, ingested_at=ingested_at)
+
+
+def test_a_record_slipped_in_by_a_foreign_writer_is_caught_by_the_unique_key(
+    postgres_url: str,
+) -> None:
+    people, records = batch(50, subjects=5)
+    sneaked = records[7]
+    store = _Interloper(
+        postgres_url,
+        statement="INSERT INTO records (seq, subject_key, provider, provider_event_id, type, "
+        "occurred_at, attributes, content_hash, ingested_at, chain_hash) "
+        "VALUES (1000, 1, %s, %s, 'bill.paid', 0, '{}', %s, 0, '')",
+        params=(sneaked.record.provider, sneaked.record.provider_event_id, sneaked.content_hash),
+    )
+    try:
+        store.migrate()
+        result = store.append(people, records, ingested_at=T0)
+        # The COPY met the foreign row, the batch was retried whole, and the key is unchanged.
+        assert (result.inserted, result.unchanged, result.conflicts) == (49, [7], [])
+        assert store.counts() == {"subjects": 5, "records": 50}
+    finally:
+        store.close()
+
+
+def test_a_subject_slipped_in_by_a_foreign_writer_is_caught_by_the_unique_key(
+    postgres_url: str,
+) -> None:
+    people, records = batch(20, subjects=4)
+    store = _Interloper(
+        postgres_url,
+        statement="INSERT INTO subjects (lookup, kind, scheme, created_at) "
+        "VALUES (%s, 'person', 'custom', 0)",
+        params=(people[2].lookup,),
+    )
+    try:
+        store.migrate()
+        result = store.append(people, records, ingested_at=T0)
+        assert result.inserted == 20
+        assert store.counts() == {"subjects": 4, "records": 20}
+        (foreign,) = [row for row in store.subjects() if row.lookup == people[2].lookup]
+        assert len(store.records(foreign.key)) == 5  # its records went to the stored subject
+    finally:
+        store.close()
+
+
+def test_looking_up_stored_keys_probes_the_index_whatever_the_statistics(
+    postgres_url: str,
+) -> None:
+    # Regression: a join against the batch's keys became a hash join over all of records
+    # once the statistics lagged, so every batch read the whole table.
+    store = PostgresStore(postgres_url)
+    store.migrate()
+    people, records = batch(20_000, subjects=50)
+    store.append(people, records, ingested_at=T0)
+    store.close()
+    keys = [new.record.key for new in records[:5_000]]
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("ANALYZE records")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN " + _STORED_RECORDS.replace("%b", "%s"),
+                ([p for p, _ in keys], [e for _, e in keys]),
+            )
+        )
+    assert "Index Scan using uq_records_provider_provider_event_id" in plan, plan
+    assert "Seq Scan on records" not in plan, plan
