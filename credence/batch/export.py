@@ -140,7 +140,8 @@ def ledger_batches(db: str) -> Iterator[pa.RecordBatch]:
     Raises:
         StoreUnavailable: when the driver is missing or the ledger cannot be read.
     """
-    query = f"SELECT {_RECORD_COLUMNS} FROM records"
+    # Tombstones (purged or erased) no longer count, as in the online reads.
+    query = f"SELECT {_RECORD_COLUMNS} FROM records WHERE purged_at IS NULL"
     with _adbc(db) as cursor:
         try:
             cursor.execute(query)
@@ -155,7 +156,7 @@ def ledger_batches(db: str) -> Iterator[pa.RecordBatch]:
 def ledger_counts(db: str) -> int:
     """How many records the ledger holds (for progress)."""
     with _adbc(db) as cursor:
-        cursor.execute("SELECT COUNT(*) FROM records")
+        cursor.execute("SELECT COUNT(*) FROM records WHERE purged_at IS NULL")
         row = cursor.fetchone()
     return int(row[0]) if row else 0
 

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from credence.batch.duckdb_runner import connect, open_records
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.plan import build_plan, capped_records_sql, finish_sql
-from credence.errors import InputFileError, UsageError
+from credence.errors import InputFileError, PlanError, UsageError
 from credence.types import MICROS
 
 _FROM = b"credence.valid_from"
@@ -76,6 +76,12 @@ def preaggregate_sql(
     """
     if valid_until < valid_from:
         raise UsageError("valid_until is before valid_from")
+    if policy.cure_types:
+        # A cure arriving inside the window ends earlier records' effect: not a fixed expiry.
+        raise PlanError(
+            "pre-aggregates do not express early cures (cured_by)",
+            suggestion="rescore from the records instead",
+        )
     f, u = valid_from, valid_until
     rules = policy.rules
     dim = _cases({r.index: str(r.dimension) for r in rules}, "0")

@@ -191,8 +191,26 @@ def _decayed(rule: CompiledRule, value: str) -> str:
     return f"{value} * EXP(CAST(age AS DOUBLE) * {_num(rate, f'rule {rule.id!r} half_life')})"
 
 
-def _live(rule: CompiledRule) -> str | None:
-    return None if rule.expires_us is None else f"age < {rule.expires_us}"
+def cure_columns(policy: CompiledPolicy) -> dict[str, str]:
+    """The column holding each cure type's latest counting occurrence per subject."""
+    return {t: f"cure{i}" for i, t in enumerate(sorted(policy.cure_types))}
+
+
+def _cured(rule: CompiledRule, policy: CompiledPolicy) -> str | None:
+    # The online fold's cured_at: a cure at or after the record, once min_period has passed.
+    # With cures ≤ as_of only, "a cure at or after it" is "the latest cure is at or after it".
+    if rule.cured_by is None:
+        return None
+    cure = cure_columns(policy)[rule.cured_by]
+    return f"COALESCE({cure} >= occurred_at AND age >= {rule.min_period_us}, FALSE)"
+
+
+def _live(rule: CompiledRule, policy: CompiledPolicy) -> str | None:
+    tests = [] if rule.expires_us is None else [f"age < {rule.expires_us}"]
+    cured = _cured(rule, policy)
+    if cured is not None:
+        tests.append(f"NOT {cured}")
+    return " AND ".join(tests) or None
 
 
 def _by_rule(rules: Sequence[CompiledRule], arm: dict[int, str], default: str) -> str:
@@ -240,10 +258,10 @@ def _conditions(rule: CompiledRule, policy: CompiledPolicy) -> str:
     return sql_all_of(conditions)
 
 
-def _counting(rule: CompiledRule, value: str) -> str:
-    """A record's contribution from its (capped) points: decay, then expiry."""
+def _counting(rule: CompiledRule, value: str, policy: CompiledPolicy) -> str:
+    """A record's contribution from its (capped) points: decay, then expiry and cures."""
     decayed = _decayed(rule, value)
-    live = _live(rule)
+    live = _live(rule, policy)
     return decayed if live is None else f"CASE WHEN {live} THEN {decayed} ELSE {_ZERO} END"
 
 
@@ -320,15 +338,31 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     else:
         ctes = []
     counted = " AND ".join(counts)
+    cures = cure_columns(policy)
+    cure_join = ""
+    if cures:
+        # Per subject, each cure type's latest counting record by as_of (step 1's records).
+        latest = ", ".join(
+            f"MAX(CASE WHEN r.type = {sql_literal(t, AttrType.STRING)} THEN r.occurred_at END) AS {c}"
+            for t, c in cures.items()
+        )
+        types = ", ".join(sql_literal(t, AttrType.STRING) for t in cures)
+        ctes.append(
+            f"cures AS (SELECT r.subject_key AS subject_key, {latest} FROM {rel} r{joins} "
+            f"WHERE {counted} AND r.type IN ({types}) GROUP BY r.subject_key)"
+        )
+        cure_join = " LEFT JOIN cures cu ON cu.subject_key = r.subject_key"
 
     def ruled(columns: str, where: str = "") -> str:
         return (
             f"SELECT {columns}, CASE WHEN {counted} THEN {_first_hit(policy)} END AS rule_ix "
-            f"FROM {rel} r{joins}{where}"
+            f"FROM {rel} r{joins}{cure_join}{where}"
         )
 
-    base = "r.subject_key AS subject_key, r.occurred_at AS occurred_at, " + "".join(
-        f"r.{a} AS {a}, " for a in per_attributes
+    base = (
+        "r.subject_key AS subject_key, r.occurred_at AS occurred_at, "
+        + "".join(f"r.{a} AS {a}, " for a in per_attributes)
+        + "".join(f"cu.{c} AS {c}, " for c in cures.values())
     )
     # Level 1, one GROUP BY subject: every rule's contribution as if no cap ever clamped,
     # summed per dimension, and per capped rule the sum of |raw points| over all periods.
@@ -338,7 +372,9 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     for i in range(len(dims)):
         members = [r for r in rules if r.dimension == i]
         if members:
-            arms = " ".join(f"WHEN {r.index} THEN {_counting(r, raw_of[r.index])}" for r in members)
+            arms = " ".join(
+                f"WHEN {r.index} THEN {_counting(r, raw_of[r.index], policy)}" for r in members
+            )
             sums.append(f"SUM(CASE rule_ix {arms} END) AS f{i}")
         else:
             sums.append(f"{zero} AS f{i}")
@@ -523,16 +559,23 @@ def _level_two(
     # Only suspect subjects' records are read again: one integer semi-join on the scan,
     # before matching rules and looking for withdrawn records.
     pick = " WHERE r.subject_key IN (SELECT subject_key FROM suspects)"
+    carried = "".join(f"{c}, " for c in cure_columns(policy).values())
     ctes = [
         f"suspects AS ({suspects})",
         "caprows AS (SELECT subject_key, occurred_at, provider, provider_event_id, age, rule_ix, "
-        f"{raw} AS raw, {period} AS period FROM ({ruled(columns, pick)}) c "
+        f"{carried}{raw} AS raw, {period} AS period FROM ({ruled(columns, pick)}) c "
         "WHERE EXISTS (SELECT 1 FROM suspects s "
         "WHERE s.subject_key = c.subject_key AND s.rule_ix = c.rule_ix))",
     ]
-    dead = {
-        r.index: ("FALSE" if r.expires_us is None else f"age >= {r.expires_us}") for r in telescoped
-    }
+    # Expired and cured records alike are a prefix of the count order: each test is
+    # "occurred at or before some time" (as_of - expiry; min(latest cure, as_of - min_period)).
+    dead = {}
+    for r in telescoped:
+        tests = [] if r.expires_us is None else [f"age >= {r.expires_us}"]
+        cured = _cured(r, policy)
+        if cured is not None:
+            tests.append(cured)
+        dead[r.index] = " OR ".join(f"({t})" for t in tests) or "FALSE"
     spans = (
         "SELECT subject_key, rule_ix, period, "
         f"SUM(GREATEST(raw, {zero})) AS s_pos, SUM(LEAST(raw, {zero})) AS s_neg"
@@ -559,10 +602,10 @@ def _level_two(
             "ORDER BY occurred_at, provider, provider_event_id"
         )
         step = f"({_clamp('s_to', low, high)} - {_clamp('s_before', low, high)} - raw)"
-        fix = _by_rule(windowed, {r.index: _counting(r, step) for r in windowed}, zero)
+        fix = _by_rule(windowed, {r.index: _counting(r, step, policy) for r in windowed}, zero)
         parts.append(
             f"SELECT subject_key, rule_ix, {fix} AS v FROM ("
-            "SELECT subject_key, rule_ix, age, raw, "
+            f"SELECT subject_key, rule_ix, occurred_at, age, {carried}raw, "
             f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
             f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
             f"{zero}) AS s_before FROM caprows c WHERE rule_ix IN ({_ids(windowed)}) "

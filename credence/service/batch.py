@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credence.engine.plan import build_plan
-from credence.errors import PlanError, UsageError
+from credence.errors import UsageError
 from credence.service.ledger import Ledger, open_ledger
 from credence.settings import Settings
 
@@ -126,12 +126,6 @@ def rescore(
     report = reporter or _Quiet()
     started = time.perf_counter()
     with _opened(source) as ledger:
-        cured = [r.id for r in ledger.policy.rules if r.cured_by is not None]
-        if cured:
-            raise PlanError(
-                f"the batch plan does not yet express early cures (cured_by on {', '.join(cured)})",
-                suggestion="score these subjects online with `credence score --all`",
-            )
         plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)
         scratch: Path | None = None
         try:

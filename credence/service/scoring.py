@@ -96,10 +96,16 @@ def score_subject(
 
 
 def score_all(ledger: Ledger, *, as_of: int | None = None) -> Iterator[SubjectScore]:
-    """Every subject's score as of a time, streamed in ledger order."""
+    """Every subject's score as of a time, streamed in ledger order.
+
+    Subjects left with no record (every one purged, or the subject erased) are
+    not listed, exactly as in batch rescoring.
+    """
     when = ledger.clock.now() if as_of is None else as_of
     policy = ledger.policy
     for row, records in ledger.store.subjects_with_records():
+        if not records or row.sealed_id is None:
+            continue
         outcome = score(policy, records, as_of=when, subject_kind=row.kind)
         yield SubjectScore(identity(ledger, row), row.kind, outcome)
 

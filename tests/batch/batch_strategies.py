@@ -1,7 +1,7 @@
 """Hypothesis strategies for batch/online agreement: policies, record sets and as-of times.
 
 Policies exercise every scoring feature at once: caps per day, month and
-year, decay, expiry, ``per`` points, first-hit conditions with every
+year, decay, expiry, early cures (``cured_by``, ``min_period``), ``per`` points, first-hit conditions with every
 operator, dimension bounds and weights. Record sets bring retractions (of
 records that exist, do not exist, or belong to another provider), ties in
 ``occurred_at``, absent attributes, and attribute columns shared by two event
@@ -70,6 +70,10 @@ def rules(draw: st.DrawFn, index: int, dimensions: list[str]) -> dict[str, Any]:
     can_lower = rule["points"] < 0 or "per" in rule
     if can_lower or draw(st.booleans()):
         rule["expires_after"] = draw(st.sampled_from(["1d", "3d", "2w", "30d", "90d", "1y", "2y"]))
+    if can_lower and draw(st.integers(0, 3)) == 0:
+        rule["cured_by"] = draw(st.sampled_from(sorted(ATTRS)))
+        if draw(st.booleans()):
+            rule["min_period"] = draw(st.sampled_from(["1d", "2w", "60d"]))
     if draw(st.booleans()):
         rule["cap"] = {
             "points": draw(st.sampled_from([1, 3, 5.5, 10, 40, -8])),

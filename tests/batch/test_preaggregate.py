@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.batch.batch_strategies import T0, Case, assert_agrees, cases, tiny_policy
@@ -16,7 +16,7 @@ from credence.batch.export import records_table
 from credence.batch.preaggregate import build_preaggregate, rescore_preaggregate
 from credence.engine import compile_policy
 from credence.engine.plan import attribute_columns
-from credence.errors import UsageError
+from credence.errors import PlanError, UsageError
 from credence.types import DAY_US, Record
 
 _OFFSETS = [0, 1, DAY_US, 30 * DAY_US, 400 * DAY_US]
@@ -27,6 +27,7 @@ _OFFSETS = [0, 1, DAY_US, 30 * DAY_US, 400 * DAY_US]
 def test_rescore_from_preaggregate_equals_online(
     tmp_path_factory: pytest.TempPathFactory, case: Case, before: int, after: int
 ) -> None:
+    assume(not case.policy.cure_types)  # refused: see the test below
     out = tmp_path_factory.mktemp("pre") / "pre.parquet"
     table = records_table(case.rows(), attribute_columns(case.policy))
     build_preaggregate(
@@ -54,3 +55,18 @@ def test_as_of_outside_the_window_and_another_policy_are_refused(tmp_path: Path)
         rescore_preaggregate(compile_policy(other), out, as_of=T0)
     with pytest.raises(UsageError, match="exists"):
         build_preaggregate(policy, table, out, valid_from=T0, valid_until=T0)
+
+
+def test_a_policy_with_early_cures_is_refused_not_approximated(tmp_path: Path) -> None:
+    rule = {
+        "id": "r",
+        "type": "ev.a",
+        "points": -5,
+        "expires_after": "1y",
+        "cured_by": "ev.b",
+        "reason": "x",
+    }
+    policy = compile_policy(tiny_policy([rule]))
+    table = records_table([(1, Record("p1", "e1", "ev.a", T0))], attribute_columns(policy))
+    with pytest.raises(PlanError):
+        build_preaggregate(policy, table, tmp_path / "p.parquet", valid_from=T0, valid_until=T0)

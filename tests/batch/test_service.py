@@ -83,3 +83,25 @@ def test_an_interrupted_rescore_leaves_no_output(
     with pytest.raises(KeyboardInterrupt):
         rescore(load_settings(db=str(ledger_db)), as_of=NOW, out=out)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rescore_after_purge_and_erasure_still_matches_online(tmp_path: Path) -> None:
+    """Regression: the export read tombstones, so purged records matched rules again in batch."""
+    from credence.service.safeguards import erase, purge
+    from credence.types import SubjectRef
+
+    db = tmp_path / "ledger.db"
+    run_demo(db, subjects=40, seed=5, clock=FixedClock(NOW))
+    settings = load_settings(db=str(db))
+    report = purge(settings, clock=FixedClock(NOW), grace_us=0)
+    assert report.purged > 0
+    erase(settings, SubjectRef("custom", "synthetic-person-00003"), clock=FixedClock(NOW))
+    out = tmp_path / "scores.parquet"
+    rescore(settings, as_of=NOW, out=out)
+    rows = {r["subject_id"]: r for r in pq.read_table(out).to_pylist()}
+    with open_ledger(settings) as ledger:
+        online = {s.ref.id: s.outcome for s in score_all(ledger, as_of=NOW)}
+    assert rows.keys() == online.keys() and "[erased]" not in rows
+    for subject, outcome in online.items():
+        assert (rows[subject]["score"], rows[subject]["tier"]) == (outcome.score, outcome.tier)
+        assert abs(rows[subject]["raw"] - outcome.raw) <= 1e-6
