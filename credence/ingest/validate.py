@@ -53,14 +53,12 @@ _INT_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CACHE_LIMIT = 1_000_000
 WITHHELD = "(withheld: undeclared attribute)"
-# Microseconds: since the epoch of dates (YYYY-MM-DD) and hours (YYYY-MM-DDTHH)
-# seen before; of every hour of a day (HH) and every :MM:SS within an hour; of
-# every offset ±HH:MM below a day, and Z. (Small tables: one of all 86,400
-# seconds of a day missed the CPU caches.)
+# Microseconds: since the epoch of dates (YYYY-MM-DD) seen before; of every
+# HH:MM and :SS of a day; of every offset ±HH:MM below a day, and Z. (Small
+# tables: one of all 86,400 seconds of a day missed the CPU caches.)
 _DAYS: dict[str, int] = {}
-_HOURS: dict[str, int] = {}
-_HOURS_OF_DAY = {f"{h:02d}": h * 3600 * MICROS for h in range(24)}
-_WITHIN_HOUR = {f":{m:02d}:{s:02d}": (m * 60 + s) * MICROS for m in range(60) for s in range(60)}
+_MINUTES = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 * MICROS for h in range(24) for m in range(60)}
+_SECONDS = {f":{s:02d}": s * MICROS for s in range(60)}
 _OFFSETS: dict[str, int] = {"Z": 0} | {
     f"{sign}{h:02d}:{m:02d}": (-1 if sign == "+" else 1) * (h * 3600 + m * 60) * MICROS
     for sign in "+-"
@@ -153,13 +151,16 @@ def _quick_time(text: str) -> int | None:
     digits, an offset under a day), so any text this reads is read the same way
     by ``_parse_rfc3339``; any other text is left to it.
     """
-    hour = _HOURS.get(text[:13])
-    if hour is None:
-        hour = _hour(text[:13])
-        if hour is None:
+    day = _DAYS.get(text[:10])
+    if day is None:
+        day = _day(text[:10])
+        if day is None:
             return None
-    within = _WITHIN_HOUR.get(text[13:19])
-    if within is None or len(text) < 20:
+    if len(text) < 20 or text[10] != "T":
+        return None
+    minute = _MINUTES.get(text[11:16])
+    second = _SECONDS.get(text[16:19])
+    if minute is None or second is None:
         return None
     if len(text) == 20:
         offset = _OFFSETS.get(text[19])
@@ -178,23 +179,7 @@ def _quick_time(text: str) -> int | None:
         offset = _OFFSETS.get(zone)
     if offset is None:
         return None
-    return hour + within + fraction + offset
-
-
-def _hour(text: str) -> int | None:
-    """Epoch microseconds of the start of a ``YYYY-MM-DDTHH`` hour, if it is one."""
-    if len(text) != 13 or text[10] != "T":
-        return None
-    day = _DAYS.get(text[:10])
-    if day is None:
-        day = _day(text[:10])
-    hour = _HOURS_OF_DAY.get(text[11:])
-    if day is None or hour is None:
-        return None
-    if len(_HOURS) >= _CACHE_LIMIT:
-        _HOURS.clear()
-    _HOURS[text] = day + hour
-    return day + hour
+    return day + minute + second + fraction + offset
 
 
 def _day(text: str) -> int | None:
