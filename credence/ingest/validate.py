@@ -525,9 +525,8 @@ class Validator:
         subject = ids.get(subject_id) if ids is not None else None
         if subject is None:
             subject = self._resolve(scheme, subject_id)
-        if type(subject) is _BadIdentifier:
-            return None
-        assert type(subject) is tuple
+        if type(subject) is not tuple:
+            return None  # a bad identifier: the general path words it
         normalised, lookup, hexed, only = subject
         if only is not None and only != kind:
             return None

@@ -217,6 +217,8 @@ class _Run:
         rejects: list[Reject] = []
         accepted: list[Checked] = []
         keep = accepted.append
+        records: list[NewRecord] = []
+        write = records.append
         new_subjects: dict[bytes, NewSubject] = {}
         new_kinds: dict[bytes, str] = {}
         kinds = self.kinds
@@ -250,10 +252,11 @@ class _Run:
                 )
                 new_kinds[lookup] = checked.kind
             keep(checked)
+            write(_new_record(lookup, checked.record, checked.content_hash))
 
         result = store.append(
             list(new_subjects.values()),
-            [_new_record(c.lookup, c.record, c.content_hash) for c in accepted],
+            records,
             ingested_at=self.ledger.clock.now(),
         )
         self.kinds.update(new_kinds)
