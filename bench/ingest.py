@@ -13,7 +13,9 @@ measured in the same run so the ratios mean something on a shared machine:
 - no store: the whole service, with a store whose ``append`` does nothing.
 
 Per-stage microseconds per row follow by difference: read, check, service
-batch work (sealing new subjects included), and the store's append. A second
+batch work (sealing new subjects, the writer thread's hand-off, and keeping
+two batches of rows in memory instead of one row, included), and the store's
+append with whatever of it the writer thread does not overlap. A second
 pass over the same file (every row ``unchanged``) is timed too. The
 CPU-seconds figure (all threads of this process) says how much of the wall
 time was spent working, on a machine shared with other jobs.
