@@ -1,4 +1,4 @@
-"""PostgreSQL specifics: addresses, errors a user can act on, and the migrated schema."""
+"""PostgreSQL specifics: addresses, errors a user can act on, the migrated schema, bulk append."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from ledger_data import T0, batch, record
 
 from credence.errors import StoreNotInitialised, StoreUnavailable
 from credence.ledger import open_store, schema
-from credence.ledger.postgres import PostgresStore
+from credence.ledger.postgres import PostgresStore, _sample
 
 SECRET = "s3cret-pw-9"
 
@@ -77,5 +78,44 @@ def test_dropped_table_reads_as_not_initialised(postgres_url: str) -> None:
         with pytest.raises(StoreNotInitialised) as caught:
             store.records(1)
         assert "credence init --db" in caught.value.one_line()
+    finally:
+        store.close()
+
+
+def test_stored_keys_the_sample_misses_are_still_unchanged_or_conflicts(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    try:
+        store.migrate()
+        people, records = batch(100, subjects=7)
+        keys = [new.record.key for new in records]
+        assert keys[50] not in _sample(keys) and keys[70] not in _sample(keys)
+        changed = record(records[70].subject_lookup, "e70", attributes={"days_late": 99})
+        store.append(people, [records[50], changed], ingested_at=T0)
+        result = store.append(people, records, ingested_at=T0 + 1)
+        # The guess that all were new failed at the unique key; nothing of it was kept.
+        assert (result.inserted, result.unchanged, result.conflicts) == (98, [50], [70])
+        assert store.counts() == {"subjects": 7, "records": 100}
+        report = store.verify()
+        assert report.ok and report.head.records == 100, report.problem
+    finally:
+        store.close()
+
+
+def test_a_resend_of_new_and_stored_records_in_one_batch_writes_only_the_new(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url)
+    try:
+        store.migrate()
+        people, records = batch(3_000, subjects=40)
+        assert store.append(people, records[1_000:2_000], ingested_at=T0).inserted == 1_000
+        result = store.append(people, records, ingested_at=T0 + 1)
+        assert result.inserted == 2_000 and result.unchanged == list(range(1_000, 2_000))
+        assert store.verify().ok
+        with psycopg.connect(postgres_url) as conn:
+            assert conn.execute("SELECT count(DISTINCT seq), max(seq) FROM records").fetchone() == (
+                3_000,
+                3_000,
+            )
     finally:
         store.close()
