@@ -15,7 +15,7 @@ in is refused, and the batch is retried. See docs/postgres.md.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnava
 from credence.ledger import schema as t
 from credence.ledger.chain import Head, chain_rows, read_head
 from credence.ledger.sql import Key, RecordRow, SQLStore, chunks, classify, record_rows
-from credence.ledger.store import AppendResult, NewRecord, NewSubject
+from credence.ledger.store import AppendResult, NewRecord, NewSubject, SubjectRow
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _RETRIES = 3
@@ -64,6 +64,11 @@ _STORED_RECORDS = (
     "FROM unnest(%b::text[], %b::text[]) WITH ORDINALITY AS k(p, e, i) CROSS JOIN LATERAL "
     "(SELECT content_hash FROM records WHERE provider = k.p AND provider_event_id = k.e "
     "LIMIT 1) AS r"
+)
+_FIND_SUBJECTS = (
+    "SELECT s.* FROM unnest(%b::bytea[]) AS k(lookup) CROSS JOIN LATERAL "
+    "(SELECT subject_key, lookup, kind, scheme, sealed_id, wrapped_key, created_at "
+    "FROM subjects WHERE lookup = k.lookup LIMIT 1) AS s"
 )
 # Keys for new subjects, from the column's own sequence (BIGSERIAL) in one round trip.
 _RESERVE_KEYS = "SELECT nextval('subjects_subject_key_seq') FROM generate_series(1, %s)"
@@ -213,6 +218,18 @@ class PostgresStore(SQLStore):
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        """The stored subjects among these lookup hashes, in one query of index probes."""
+        wanted = list(dict.fromkeys(lookups))
+        if not wanted:
+            return {}
+        with self._read() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor(binary=True) as cursor:
+                cursor.execute(_FIND_SUBJECTS, (wanted,))
+                found = [SubjectRow(*row) for row in cursor.fetchall()]
+        return {subject.lookup: subject for subject in found}
 
     def _append(
         self,
