@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from credence.engine.compiled import CompiledPolicy
-from credence.engine.scoring import Contribution, Outcome
+from credence.engine.scoring import EARLY, Contribution, Outcome
 from credence.policy.model import EntitlementCondition
 from credence.types import format_date
 
@@ -66,7 +66,12 @@ def expiring_soonest(
     """Counting records in ``direction`` that expire soonest, with their current points."""
     weights = policy.weights
     # Indexing the named tuple (c[4] is value, c[5] expires_at) keeps this scan cheap.
-    if all(w > 0 for w in weights):
+    if all(w > 0 for w in weights) and limit <= EARLY:
+        # With positive weights the sign of a record's value is the sign of its points, and
+        # the soonest expiring are among each rule's first EARLY records: no scan needed.
+        positions = outcome.early[0 if direction > 0 else 1]
+        candidates = [outcome.contributions[j] for j in positions]
+    elif all(w > 0 for w in weights):
         candidates = [c for c in outcome.contributions if c[5] is not None and c[4] * direction > 0]
     else:
         candidates = [

@@ -53,8 +53,15 @@ class Outcome:
     # Per rule, in policy order: (sum raising, records raising, sum lowering, records lowering),
     # in dimension units after expiry and decay.
     by_rule: tuple[tuple[float, int, float, int], ...]
+    # Positions in ``contributions`` of each rule's first EARLY counting records that expire,
+    # raising and lowering: a rule's records expire in the order they occurred, so the
+    # soonest-expiring records of the subject are among these (see reasons.expiring_soonest).
+    early: tuple[tuple[int, ...], tuple[int, ...]]
     considered: int  # records of step 1 (occurred by as_of, not withdrawn)
     lists: frozenset[str]
+
+
+EARLY = 3
 
 
 def round_half_up(value: float) -> int:
@@ -162,6 +169,8 @@ def score(
     down = [0.0] * n_rules
     down_n = [0] * n_rules
     cures = _cure_times(policy, kept)
+    early_up: list[int] = []
+    early_down: list[int] = []
     contributions: list[Contribution] = []
     append = contributions.append
     make = tuple.__new__  # builds the named tuple without its Python-level __new__
@@ -206,12 +215,19 @@ def score(
         if value > 0.0:
             up[i] += value
             up_n[i] += 1
+            if expires_at is not None and up_n[i] <= EARLY:
+                early_up.append(len(contributions))
         elif value < 0.0:
             down[i] += value
             down_n[i] += 1
+            if expires_at is not None and down_n[i] <= EARLY:
+                early_down.append(len(contributions))
         append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
     by_rule = tuple(zip(up, up_n, down, down_n, strict=True))
-    return _finish(policy, sums, tuple(contributions), by_rule, len(kept), as_of, subject_kind)
+    early = (tuple(early_up), tuple(early_down))
+    return _finish(
+        policy, sums, tuple(contributions), by_rule, early, len(kept), as_of, subject_kind
+    )
 
 
 def _finish(
@@ -219,6 +235,7 @@ def _finish(
     sums: list[float],
     contributions: tuple[Contribution, ...],
     by_rule: tuple[tuple[float, int, float, int], ...],
+    early: tuple[tuple[int, ...], tuple[int, ...]],
     considered: int,
     as_of: int,
     subject_kind: str | None,
@@ -246,6 +263,7 @@ def _finish(
         dimensions=dimensions,
         contributions=contributions,
         by_rule=by_rule,
+        early=early,
         considered=considered,
         lists=frozenset(),
     )
