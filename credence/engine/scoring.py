@@ -198,8 +198,11 @@ def score(
             before = cap_sum[i]
             after = before + raw
             cap_sum[i] = after
-            before = limit if before > limit else (-limit if before < -limit else before)
-            capped = (limit if after > limit else (-limit if after < -limit else after)) - before
+            if not (-limit <= before <= limit and -limit <= after <= limit):  # else: no clamp
+                before = limit if before > limit else (-limit if before < -limit else before)
+                capped = (
+                    limit if after > limit else (-limit if after < -limit else after)
+                ) - before
         age = as_of - occurred
         expires_at = None if expires_us is None else occurred + expires_us
         if cures and rule.cured_by is not None:
