@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from datetime import date, datetime
 from typing import Any, TypeVar
 
 from credence.errors import IdentifierError
@@ -37,35 +36,22 @@ from credence.ingest.canonical import (
 from credence.ingest.formats import ATTR_PREFIX, FIELDS, REQUIRED, RawRow
 from credence.ingest.identifiers import SCHEME_KINDS, check_kind, known_scheme, normalise
 from credence.ingest.rejects import Reject
+from credence.ingest.timestamps import parse_occurred_at, read_exactly, read_quickly
 from credence.policy.check import suggest
 from credence.policy.model import AttrType, Policy
-from credence.types import DAY_US, MICROS, Record, to_micros
+from credence.types import Record
 
 KINDS = frozenset({"person", "organization"})
 MAX_TEXT = 200
 MAX_EVIDENCE = 2_048
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what every ledger backend stores exactly
 _FIELD_SET = frozenset(FIELDS)
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 _HEX_HASH = re.compile(r"[0-9A-Fa-f]{32,128}")
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CACHE_LIMIT = 1_000_000
 WITHHELD = "(withheld: undeclared attribute)"
-# Microseconds: since the epoch of dates (YYYY-MM-DD) seen before; of every
-# HH:MM and :SS of a day; of every offset ±HH:MM below a day, and Z. (Small
-# tables: one of all 86,400 seconds of a day missed the CPU caches.)
-_DAYS: dict[str, int] = {}
-_MINUTES = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 * MICROS for h in range(24) for m in range(60)}
-_SECONDS = {f":{s:02d}": s * MICROS for s in range(60)}
-_OFFSETS: dict[str, int] = {"Z": 0} | {
-    f"{sign}{h:02d}:{m:02d}": (-1 if sign == "+" else 1) * (h * 3600 + m * 60) * MICROS
-    for sign in "+-"
-    for h in range(24)
-    for m in range(60)
-}
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(slots=True)
@@ -118,91 +104,6 @@ _PYTHON = {
     AttrType.STRING: str,
     AttrType.BOOLEAN: bool,
 }
-
-
-def parse_occurred_at(text: str) -> int:
-    """An RFC 3339 timestamp with an offset as epoch microseconds (fractions past µs dropped).
-
-    Raises:
-        ValueError: with the reason, when the text is not such a timestamp.
-    """
-    quick = _quick_time(text)
-    return _parse_rfc3339(text) if quick is None else quick
-
-
-def _parse_rfc3339(text: str) -> int:
-    """The exact reading of any timestamp, and the wording of every refusal."""
-    if not _RFC3339.fullmatch(text):
-        raise ValueError(
-            f"occurred_at {text!r} is not an RFC 3339 timestamp with an offset "
-            "(e.g. 2026-03-01T09:30:00Z or 2026-03-01T17:30:00+08:00)"
-        )
-    try:
-        moment = datetime.fromisoformat(text.upper())
-    except ValueError as e:
-        raise ValueError(f"occurred_at {text!r} is not a real date and time: {e}") from e
-    return to_micros(moment)
-
-
-def _quick_time(text: str) -> int | None:
-    """``YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`` in ASCII digits, by table look-ups; else None.
-
-    Every part is checked exactly (a real date, a time of day, 1–9 fraction
-    digits, an offset under a day), so any text this reads is read the same way
-    by ``_parse_rfc3339``; any other text is left to it.
-    """
-    day = _DAYS.get(text[:10])
-    if day is None:
-        day = _day(text[:10])
-        if day is None:
-            return None
-    if len(text) < 20 or text[10] != "T":
-        return None
-    minute = _MINUTES.get(text[11:16])
-    second = _SECONDS.get(text[16:19])
-    if minute is None or second is None:
-        return None
-    if len(text) == 20:
-        offset = _OFFSETS.get(text[19])
-        fraction = 0
-    else:
-        rest = text[19:]
-        if rest[0] == ".":
-            zone = "Z" if rest[-1] == "Z" else rest[-6:]
-            digits = rest[1 : len(rest) - len(zone)]
-            if not (0 < len(digits) <= 9 and digits.isascii() and digits.isdigit()):
-                return None
-            fraction = int(digits[:6].ljust(6, "0"))
-        else:
-            zone = rest
-            fraction = 0
-        offset = _OFFSETS.get(zone)
-    if offset is None:
-        return None
-    return day + minute + second + fraction + offset
-
-
-def _day(text: str) -> int | None:
-    """Epoch microseconds of the midnight starting a ``YYYY-MM-DD`` date, if it is one."""
-    if not (
-        len(text) == 10
-        and text.isascii()
-        and text[4] == "-"
-        and text[7] == "-"
-        and text[:4].isdigit()
-        and text[5:7].isdigit()
-        and text[8:].isdigit()
-    ):
-        return None
-    try:
-        day = date(int(text[:4]), int(text[5:7]), int(text[8:]))
-    except ValueError:
-        return None
-    micros = (day.toordinal() - _EPOCH_ORDINAL) * DAY_US
-    if len(_DAYS) >= _CACHE_LIMIT:
-        _DAYS.clear()
-    _DAYS[text] = micros
-    return micros
 
 
 def _typed(name: str, value: Any, attr_type: AttrType) -> Any:
@@ -515,10 +416,10 @@ class Validator:
         spec = self._quick_types.get(type_)
         if spec is None or provider not in spec.providers:
             return None
-        occurred_at = _quick_time(occurred)
+        occurred_at = read_quickly(occurred)
         if occurred_at is None:
             try:
-                occurred_at = _parse_rfc3339(occurred)
+                occurred_at = read_exactly(occurred)
             except ValueError:
                 return None
         ids = self._subjects.get(scheme)

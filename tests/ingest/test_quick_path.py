@@ -21,14 +21,8 @@ from credence.crypto import KeyRing
 from credence.ingest.canonical import content_hash
 from credence.ingest.formats import RawRow
 from credence.ingest.rejects import Reject
-from credence.ingest.validate import (
-    Checked,
-    Validator,
-    _parse_rfc3339,
-    _quick_time,
-    frozen_constructor,
-    parse_occurred_at,
-)
+from credence.ingest.timestamps import parse_occurred_at, read_exactly, read_quickly
+from credence.ingest.validate import Checked, Validator, frozen_constructor
 from credence.ledger.store import NewRecord
 from credence.policy import load_policy
 from credence.policy.model import Policy
@@ -118,10 +112,10 @@ def timestamps(draw: st.DrawFn) -> str:
 @example("２０２６-03-01T09:30:00Z")
 @example("2026-03-01T09:30:00")
 @example("2026-03-01")
-def test_quick_timestamps_read_as_the_general_reader_does(text: str) -> None:
-    quick = _quick_time(text)
+def testread_quicklystamps_read_as_the_general_reader_does(text: str) -> None:
+    quick = read_quickly(text)
     try:
-        expected: int | str = _parse_rfc3339(text)
+        expected: int | str = read_exactly(text)
     except ValueError as e:
         expected = str(e)
         assert quick is None
@@ -144,7 +138,7 @@ def test_quick_timestamps_read_as_the_general_reader_does(text: str) -> None:
     ],
 )
 def test_common_timestamps_take_the_quick_path(text: str) -> None:
-    assert _quick_time(text) == _parse_rfc3339(text)
+    assert read_quickly(text) == read_exactly(text)
 
 
 # --- whole rows --------------------------------------------------------------
