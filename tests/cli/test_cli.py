@@ -6,9 +6,12 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import new_postgres_database
 
 ROOT = Path(__file__).parents[2]
 POLICY = ROOT / "examples" / "policies" / "consumer-trust.yaml"
@@ -65,6 +68,19 @@ def ledger(db: str, tmp_path: Path) -> str:
     return build(db, tmp_path)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def golden(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """One golden ledger per backend, shared by the tests that only read it: (db, folder)."""
+    folder = tmp_path_factory.mktemp("golden")
+    if request.param == "sqlite":
+        yield build(str(folder / "ledger.db"), folder), folder
+        return
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield build(url, folder), folder
+
+
 def scores(db: str, cwd: Path, *extra: str) -> dict[str, dict]:
     proc = run(
         "score",
@@ -83,7 +99,8 @@ def scores(db: str, cwd: Path, *extra: str) -> dict[str, dict]:
     return {row["subject_id"]: row for row in rows}
 
 
-def test_golden_scores_match_the_hand_computed_values(ledger: str, tmp_path: Path):
+def test_golden_scores_match_the_hand_computed_values(golden: tuple[str, Path]):
+    ledger, tmp_path = golden
     got = scores(ledger, tmp_path)
     # alice: 600 + (4*0.5 + 5*0.5 + 5 - 15 - 3) - 25 + 12 + 40 = 618.5, rounded half up
     assert got["alice"]["score"] == 619 and got["alice"]["tier"] == "fair"
@@ -126,7 +143,8 @@ def test_reingesting_changes_nothing(ledger: str, tmp_path: Path):
     assert scores(ledger, tmp_path) == before
 
 
-def test_score_formats(ledger: str, tmp_path: Path):
+def test_score_formats(golden: tuple[str, Path]):
+    ledger, tmp_path = golden
     env = {"CREDENCE_KEY_FILE": str(tmp_path / "ledger.key")}
     one = run(
         "score",
@@ -150,7 +168,8 @@ def test_score_formats(ledger: str, tmp_path: Path):
     assert "custom:carol" in table and "poor" in table
 
 
-def test_explain_lists_records_reasons_and_changes(ledger: str, tmp_path: Path):
+def test_explain_lists_records_reasons_and_changes(golden: tuple[str, Path]):
+    ledger, tmp_path = golden
     out = run(
         "explain",
         "--db",
@@ -224,7 +243,8 @@ def test_decide_benefit_and_restriction(ledger: str, tmp_path: Path):
         (["score", "cn.ric:123"], "identifier.invalid"),
     ],
 )
-def test_errors_are_one_line_and_non_zero(ledger: str, tmp_path: Path, args: list[str], code: str):
+def test_errors_are_one_line_and_non_zero(golden: tuple[str, Path], args: list[str], code: str):
+    ledger, tmp_path = golden
     proc = run(
         *args[:1],
         "--db",
