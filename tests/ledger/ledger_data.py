@@ -6,7 +6,7 @@ from typing import Any
 
 from credence.crypto import KeyRing
 from credence.ingest.canonical import content_hash
-from credence.ledger import NewRecord, NewSubject
+from credence.ledger import NewRecord, NewSubject, Store
 from credence.types import Record
 
 KEYS = KeyRing(bytes(range(32)))
@@ -59,3 +59,16 @@ def batch(
         for i in range(offset, offset + n)
     ]
     return people, records
+
+
+def append_in_chunks(
+    store: Store, people: list[NewSubject], records: list[NewRecord], *, size: int
+) -> tuple[int, int]:
+    """Append ``records`` in chunks of ``size`` (conflict-free): ``(inserted, unchanged)``."""
+    inserted = unchanged = 0
+    for start in range(0, len(records), size):
+        result = store.append(people, records[start : start + size], ingested_at=T0)
+        inserted += result.inserted
+        unchanged += len(result.unchanged)
+        assert result.conflicts == []
+    return inserted, unchanged

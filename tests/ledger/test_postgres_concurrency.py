@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from ledger_data import T0, batch
+from ledger_data import T0, append_in_chunks, batch
 
 from credence.errors import StoreUnavailable
 from credence.ledger import AppendResult
@@ -20,12 +20,7 @@ from credence.ledger.postgres import _STORED_RECORDS, PostgresStore
 def _append_all(url: str, offset: int, queue: multiprocessing.Queue[tuple[int, int]]) -> None:
     store = PostgresStore(url)
     people, records = batch(6_000, subjects=80, offset=offset)
-    inserted = unchanged = 0
-    for start in range(0, len(records), 1_000):
-        result = store.append(people, records[start : start + 1_000], ingested_at=T0)
-        inserted += result.inserted
-        unchanged += len(result.unchanged)
-        assert result.conflicts == []
+    inserted, unchanged = append_in_chunks(store, people, records, size=1_000)
     store.close()
     queue.put((inserted, unchanged))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from ledger_data import T0, batch
+from ledger_data import append_in_chunks, batch
 
 from credence.errors import StoreError, StoreNotInitialised, StoreUnavailable
 from credence.ledger import open_store, schema
@@ -94,12 +94,7 @@ def test_reads_before_migrate_say_how_to_initialise(tmp_path: Path) -> None:
 def _append_all(path: str, offset: int, queue: multiprocessing.Queue[tuple[int, int, int]]) -> None:
     store = SQLiteStore(path)
     people, records = batch(3_000, subjects=50, offset=offset)
-    inserted = unchanged = 0
-    for start in range(0, len(records), 500):
-        result = store.append(people, records[start : start + 500], ingested_at=T0)
-        inserted += result.inserted
-        unchanged += len(result.unchanged)
-        assert result.conflicts == []
+    inserted, unchanged = append_in_chunks(store, people, records, size=500)
     store.close()
     queue.put((offset, inserted, unchanged))
 
