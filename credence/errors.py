@@ -52,6 +52,10 @@ class CredenceError(Exception):
             self.code = code  # type: ignore[misc]  # a finer code on one instance
         self.details = details or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with every field, so an error raised in a worker process arrives whole.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
     def location(self) -> str:
         """``path:line`` (either part may be missing), or an empty string."""
         parts = [p for p in (self.path, str(self.line) if self.line else None) if p]
@@ -75,6 +79,14 @@ class CredenceError(Exception):
         if self.details:
             body["details"] = self.details
         return {"error": body}
+
+
+def _rebuild(cls: type[CredenceError], message: str, state: dict[str, Any]) -> CredenceError:
+    """An unpickled error: its class, its message, and every field it was raised with."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(CredenceError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
         ge=1,
         le=1_000_000,
         description="Records written per transaction when ingesting.",
+    )
+    ingest_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether ingest appends to a SQLite or PostgreSQL ledger through a worker "
+        "process, so reading and writing run on two cores: `on`, `off`, or `auto` (on for "
+        "inputs of 16 MiB and more).",
     )
     actor: str = Field(
         default="operator",

@@ -30,8 +30,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnavailable
 from credence.ledger import schema as t
 from credence.ledger.chain import Head, chain_rows, read_head
-from credence.ledger.sql import Key, RecordRow, SQLStore, chunks, classify, record_rows
-from credence.ledger.store import AppendResult, NewRecord, NewSubject, SubjectRow
+from credence.ledger.sql import (
+    EncodedRecord,
+    Key,
+    RecordRow,
+    SQLStore,
+    chunks,
+    classify,
+    record_rows,
+)
+from credence.ledger.store import AppendResult, NewSubject, SubjectRow
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _RETRIES = 3
@@ -146,7 +154,7 @@ class PostgresStore(SQLStore):
         )
 
         display = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
-        super().__init__(engine, display=display)
+        super().__init__(engine, display=display, location=url)
         try:
             with self._read() as conn:
                 conn.execute(text("SELECT 1"))
@@ -195,14 +203,14 @@ class PostgresStore(SQLStore):
             statement.on_conflict_do_update(index_elements=[t.meta.c.key], set_={"value": value})
         )
 
-    def append(
+    def append_encoded(
         self,
         subjects: Sequence[NewSubject],
-        records: Sequence[NewRecord],
+        records: Sequence[EncodedRecord],
         *,
         ingested_at: int,
     ) -> AppendResult:
-        """Create missing subjects and append records, in one transaction.
+        """Create missing subjects and append encoded records, in one transaction.
 
         A transaction the server aborts as a deadlock or serialisation failure
         is retried, since it left nothing behind.
@@ -213,7 +221,7 @@ class PostgresStore(SQLStore):
         """
         for attempt in range(_RETRIES):
             try:
-                return super().append(subjects, records, ingested_at=ingested_at)
+                return super().append_encoded(subjects, records, ingested_at=ingested_at)
             except StoreConflict:
                 if attempt == _RETRIES - 1:
                     raise
@@ -235,7 +243,7 @@ class PostgresStore(SQLStore):
         self,
         conn: Connection,
         subjects: Sequence[NewSubject],
-        records: Sequence[NewRecord],
+        records: Sequence[EncodedRecord],
         ingested_at: int,
     ) -> AppendResult:
         raw: Any = conn.connection.driver_connection
@@ -245,7 +253,7 @@ class PostgresStore(SQLStore):
             head = read_head(cursor.fetchone())
             if head is None:
                 raise self._not_initialised("has no chain head (run the 0002 migration)")
-            providers = sorted({new.record.provider for new in records})
+            providers = sorted({record[1] for record in records})
             if providers:
                 cursor.execute(_INSERT_PROVIDERS, (ingested_at, providers))
 

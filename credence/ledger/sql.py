@@ -97,41 +97,27 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-# A record as a row: subject_key, provider, provider_event_id, type, occurred_at,
-# attributes, evidence, retracts, content_hash (ingested_at is added by the statement).
+# A record as sent to a SQL store (``encode_records``): subject lookup hash, provider,
+# provider_event_id, type, occurred_at, attributes (JSON text), evidence, retracts,
+# content_hash. Plain values only, so a batch crosses a process boundary cheaply
+# (credence.ledger.worker).
+EncodedRecord = tuple[bytes, str, str, str, int, str, str | None, str | None, bytes]
+
+# A record as a row: the same with the lookup hash replaced by the subject key
+# (ingested_at is added by the statement).
 RecordRow = tuple[int, str, str, str, int, str, str | None, str | None, bytes]
 
 
-def record_rows(
-    records: Sequence[NewRecord], resolve: Callable[[list[bytes]], Mapping[bytes, int]]
-) -> tuple[list[RecordRow], dict[Key, int]]:
-    """The rows to insert (the first record of each key, in batch order) and those firsts.
-
-    ``resolve`` maps lookup hashes to subject keys, once per distinct subject.
-    This is the hot path of ingest, so it is written as comprehensions.
+def encode_records(records: Sequence[NewRecord]) -> list[EncodedRecord]:
+    """Records as plain tuples, attributes as stored (``encode_attributes``).
 
     Raises:
-        ValueError: when a record names a subject that is neither stored nor new.
+        ValueError: for an attribute value JSON cannot hold (NaN, an infinity).
     """
-    lookups = [new.subject_lookup for new in records]
-    subject_keys = resolve(list(dict.fromkeys(lookups)))
-    if len(subject_keys) < len(set(lookups)):
-        for index, lookup in enumerate(lookups):
-            if lookup not in subject_keys:
-                raise ValueError(f"record {index} names a subject that is neither stored nor new")
-    keys = [(new.record.provider, new.record.provider_event_id) for new in records]
-    firsts = dict(zip(keys, range(len(keys)), strict=True))
-    if len(firsts) == len(keys):
-        chosen: Sequence[NewRecord] = records
-    else:  # duplicates inside the batch: keep each key's first record
-        firsts = {}
-        for index, key in enumerate(keys):
-            firsts.setdefault(key, index)
-        chosen = [records[index] for index in firsts.values()]
     encode = encode_attributes
-    rows = [
+    return [
         (
-            subject_keys[new.subject_lookup],
+            new.subject_lookup,
             r.provider,
             r.provider_event_id,
             r.type,
@@ -141,14 +127,43 @@ def record_rows(
             r.retracts,
             new.content_hash,
         )
-        for new in chosen
+        for new in records
         for r in (new.record,)
     ]
+
+
+def record_rows(
+    records: Sequence[EncodedRecord], resolve: Callable[[list[bytes]], Mapping[bytes, int]]
+) -> tuple[list[RecordRow], dict[Key, int]]:
+    """The rows to insert (the first record of each key, in batch order) and those firsts.
+
+    ``resolve`` maps lookup hashes to subject keys, once per distinct subject.
+    This is the hot path of ingest, so it is written as comprehensions.
+
+    Raises:
+        ValueError: when a record names a subject that is neither stored nor new.
+    """
+    lookups = [record[0] for record in records]
+    subject_keys = resolve(list(dict.fromkeys(lookups)))
+    if len(subject_keys) < len(set(lookups)):
+        for index, lookup in enumerate(lookups):
+            if lookup not in subject_keys:
+                raise ValueError(f"record {index} names a subject that is neither stored nor new")
+    keys = [(record[1], record[2]) for record in records]
+    firsts = dict(zip(keys, range(len(keys)), strict=True))
+    if len(firsts) == len(keys):
+        chosen: Sequence[EncodedRecord] = records
+    else:  # duplicates inside the batch: keep each key's first record
+        firsts = {}
+        for index, key in enumerate(keys):
+            firsts.setdefault(key, index)
+        chosen = [records[index] for index in firsts.values()]
+    rows = [(subject_keys[r[0]], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in chosen]
     return rows, firsts
 
 
 def classify(
-    records: Sequence[NewRecord], firsts: Mapping[Key, int], stored: Mapping[Key, bytes]
+    records: Sequence[EncodedRecord], firsts: Mapping[Key, int], stored: Mapping[Key, bytes]
 ) -> AppendResult:
     """The outcome of an append, given the hashes already stored for the keys it did not write.
 
@@ -159,16 +174,17 @@ def classify(
     if not stored and len(firsts) == len(records):
         return AppendResult(inserted=len(records))
     result = AppendResult()
-    for index, new in enumerate(records):
-        key = new.record.key
+    for index, record in enumerate(records):
+        key = (record[1], record[2])
+        digest = record[8]
         previous = stored.get(key)
         if previous is None:
             first = firsts[key]
             if first == index:
                 result.inserted += 1
                 continue
-            previous = records[first].content_hash
-        target = result.unchanged if previous == new.content_hash else result.conflicts
+            previous = records[first][8]
+        target = result.unchanged if previous == digest else result.conflicts
         target.append(index)
     return result
 
@@ -216,9 +232,15 @@ _RECORD_ORDER = (
 class SQLStore(ABC):
     """A ledger in a SQL database; subclasses add the dialect's engine, writes and errors."""
 
-    def __init__(self, engine: Engine, *, display: str) -> None:
+    def __init__(self, engine: Engine, *, display: str, location: str) -> None:
         self._engine = engine
         self._display = display  # the address shown to users: never carries a password
+        self.location = location  # what ``open_store`` takes to open this ledger again
+
+    @property
+    def display(self) -> str:
+        """The ledger's address as shown to users (no password)."""
+        return self._display
 
     # --- what a backend supplies ---------------------------------------------
     @abstractmethod
@@ -230,7 +252,7 @@ class SQLStore(ABC):
         self,
         conn: Connection,
         subjects: Sequence[NewSubject],
-        records: Sequence[NewRecord],
+        records: Sequence[EncodedRecord],
         ingested_at: int,
     ) -> AppendResult:
         """The bulk append, inside the transaction of ``conn``."""
@@ -380,6 +402,21 @@ class SQLStore(ABC):
         ingested_at: int,
     ) -> AppendResult:
         """Create missing subjects and append records, in one transaction.
+
+        Raises:
+            ValueError: when a record names a subject that is neither stored nor new
+                (nothing of the batch is written).
+        """
+        return self.append_encoded(subjects, encode_records(records), ingested_at=ingested_at)
+
+    def append_encoded(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[EncodedRecord],
+        *,
+        ingested_at: int,
+    ) -> AppendResult:
+        """``append`` for records already encoded (``encode_records``), as a worker gets them.
 
         Raises:
             ValueError: when a record names a subject that is neither stored nor new

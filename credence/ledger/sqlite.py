@@ -25,12 +25,13 @@ from credence.errors import (
 )
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
+    EncodedRecord,
     SQLStore,
     chunks,
     classify,
     record_rows,
 )
-from credence.ledger.store import AppendResult, NewRecord, NewSubject
+from credence.ledger.store import AppendResult, NewSubject
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -77,7 +78,9 @@ class SQLiteStore(SQLStore):
                 suggestion="pass the path of a database file, e.g. credence.db",
             )
         super().__init__(
-            self._engine_for(begin="BEGIN", busy_timeout=busy_timeout), display=display
+            self._engine_for(begin="BEGIN", busy_timeout=busy_timeout),
+            display=display,
+            location=str(self.path),
         )
         self._writer_engine = self._engine_for(begin="BEGIN IMMEDIATE", busy_timeout=busy_timeout)
         self._lock = threading.Lock()
@@ -134,11 +137,11 @@ class SQLiteStore(SQLStore):
         self,
         conn: Connection,
         subjects: Sequence[NewSubject],
-        records: Sequence[NewRecord],
+        records: Sequence[EncodedRecord],
         ingested_at: int,
     ) -> AppendResult:
         cursor: sqlite3.Cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        providers = sorted({new.record.provider for new in records})
+        providers = sorted({record[1] for record in records})
         cursor.executemany(_INSERT_PROVIDER, [(p, ingested_at) for p in providers])
         cursor.executemany(
             _INSERT_SUBJECT,

@@ -11,24 +11,30 @@ idempotency key and the content hash tells a resend from a conflict.
 from __future__ import annotations
 
 import gc
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
+from typing import Protocol
 
 from credence.ingest import rejects as codes
 from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
 from credence.ingest.validate import Checked, Validator, frozen_constructor
-from credence.ledger.store import NewRecord, NewSubject
+from credence.ledger.sql import SQLStore
+from credence.ledger.store import AppendResult, NewRecord, NewSubject, Store
+from credence.ledger.worker import StoreWorker
 from credence.service.ledger import Ledger
 
 ProgressCallback = Callable[[Path, int, int], None]
 """Called as ``on_progress(path, bytes_done, bytes_total)`` after each batch of a file."""
 
 _CACHE_LIMIT = 1_000_000
+_IN_FLIGHT = 3  # batches waiting for the writer: enough to cover a worker process starting
+_WORKER_MIN_BYTES = 16 * 1024 * 1024  # auto: inputs at least this big get a worker process
 _SWEEP_ROWS = 500_000
 _new_record = frozen_constructor(NewRecord)
 _lookup_of = attrgetter("lookup")
@@ -66,8 +72,27 @@ def ingest_files(
     sources = [open_source(Path(p)) for p in paths]
     validator = Validator(ledger.loaded_policy.policy, lookup=ledger.keys.lookup)
     run = _Run(ledger)
-    with _collector_paused():
-        return [_ingest_file(run, validator, source, on_progress) for source in sources]
+    total = sum(source.bytes_total for source in sources)
+    with _collector_paused(), _sink(ledger, total) as sink:
+        return [_ingest_file(run, sink, validator, source, on_progress) for source in sources]
+
+
+@contextmanager
+def _sink(ledger: Ledger, total_bytes: int) -> Iterator[_Sink]:
+    """What appends the batches: a worker process with its own connection, or this process.
+
+    The worker takes about half a second to start, so ``auto`` starts one for
+    large inputs only; a store without a SQL database behind it (the memory
+    store) is always written in this process.
+    """
+    store = ledger.store
+    choice = ledger.settings.ingest_worker
+    wanted = choice == "on" or (choice == "auto" and total_bytes >= _WORKER_MIN_BYTES)
+    if wanted and isinstance(store, SQLStore):
+        with StoreWorker(store.location, display=store.display) as worker:
+            yield worker
+    else:
+        yield _InProcess(store)
 
 
 @contextmanager
@@ -118,65 +143,89 @@ class _Counts:
     rejected: int = 0
 
 
-def _ingest_file(
-    run: _Run, validator: Validator, source: Source, on_progress: ProgressCallback | None
-) -> FileReport:
-    """Read and check rows on this thread while the previous batch is appended on another.
+@dataclass
+class _InFlight:
+    """A batch handed to the sink: its append, and what to report when it is done."""
 
-    The store releases the interpreter lock while the database works, so
-    checking batch n+1 overlaps writing batch n; batches are still appended
-    one at a time and in order, and all store calls happen on the writer thread.
+    appended: Future[AppendResult]
+    prepared: _Prepared
+    earlier: list[Reject]  # rows of the input before this batch's end that failed their checks
+    bytes_done: int
+
+
+def _ingest_file(
+    run: _Run,
+    sink: _Sink,
+    validator: Validator,
+    source: Source,
+    on_progress: ProgressCallback | None,
+) -> FileReport:
+    """Read, check and prepare batches here while the sink appends earlier ones, in order.
+
+    Up to ``_IN_FLIGHT`` batches wait for the sink, so reading goes on while a
+    worker process starts or a large batch commits. Each batch is reported as
+    soon as it is done, and a failed one ends the run before another is
+    prepared. A batch that retracts waits for every batch before it, since
+    what it retracts may be there.
     """
     batch_size = run.ledger.settings.batch_size
     rejects_file = RejectsFile(source.path)
     counts = _Counts()
     batch: list[Checked] = []
     rejected: list[Reject] = []
-    pending: tuple[Future[_Appended], list[Reject], int] | None = None
+    pending: deque[_InFlight] = deque()
 
     def collect() -> None:
-        nonlocal pending
-        if pending is None:
-            return
-        future, earlier, bytes_done = pending
-        pending = None
-        inserted, unchanged, refused = future.result()
+        done = pending.popleft()
+        inserted, unchanged, refused = run.finish(done.prepared, done.appended.result())
         counts.inserted += inserted
         counts.unchanged += unchanged
-        found = sorted(earlier + refused, key=lambda r: r.line)
+        found = sorted(done.earlier + refused, key=lambda r: r.line)
         rejects_file.write(found)
         counts.rejected += len(found)
         if on_progress is not None:
-            on_progress(source.path, bytes_done, source.bytes_total)
+            on_progress(source.path, done.bytes_done, source.bytes_total)
+
+    def settle() -> None:
+        while pending:
+            collect()
+
+    def submit(checked: list[Checked], earlier: list[Reject]) -> None:
+        while pending and (len(pending) >= _IN_FLIGHT or pending[0].appended.done()):
+            collect()
+        prepared = run.prepare(checked, settle)
+        appended = sink.submit(
+            prepared.subjects, prepared.records, ingested_at=prepared.ingested_at
+        )
+        pending.append(_InFlight(appended, prepared, earlier, source.bytes_done))
 
     quick, general = validator.quick, validator.check_general
     append = batch.append
     rows = 0
     sweep = _Sweeper()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="credence-ingest") as writer:
-        try:
-            for row in source.rows():
-                rows += 1
-                result = quick(row) or general(row)
-                if type(result) is Checked:
-                    append(result)
-                    if len(batch) >= batch_size:
-                        collect()
-                        pending = (writer.submit(run.append, batch), rejected, source.bytes_done)
-                        batch, rejected = [], []
-                        append = batch.append
-                        sweep(rows)
-                else:
-                    assert isinstance(result, Reject)
-                    rejected.append(result)
-            collect()
-            pending = (writer.submit(run.append, batch), rejected, source.bytes_done)
-            collect()
-        except BaseException:
-            rejects_file.abandon()
-            raise
-        finally:
-            counts.rows = rows
+    try:
+        for row in source.rows():
+            rows += 1
+            result = quick(row) or general(row)
+            if type(result) is Checked:
+                append(result)
+                if len(batch) >= batch_size:
+                    submit(batch, rejected)
+                    batch, rejected = [], []
+                    append = batch.append
+                    sweep(rows)
+            else:
+                assert isinstance(result, Reject)
+                rejected.append(result)
+        submit(batch, rejected)
+        settle()
+    except BaseException:
+        for waiting in pending:
+            waiting.appended.cancel()
+        rejects_file.abandon()
+        raise
+    finally:
+        counts.rows = rows
     return FileReport(
         path=source.path,
         rows=counts.rows,
@@ -187,31 +236,91 @@ def _ingest_file(
     )
 
 
+class _Sink(Protocol):
+    """Where batches are appended: a ``StoreWorker``, or ``_InProcess`` around the store."""
+
+    def submit(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> Future[AppendResult]: ...
+
+
+class _InProcess:
+    """Appends each batch as it is submitted, in this process.
+
+    A writer thread here gained nothing: both halves are Python and share one
+    interpreter lock (bench/ingest.py measured it), so the store is called
+    directly and the future comes back settled.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def submit(
+        self,
+        subjects: Sequence[NewSubject],
+        records: Sequence[NewRecord],
+        *,
+        ingested_at: int,
+    ) -> Future[AppendResult]:
+        future: Future[AppendResult] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(self._store.append(subjects, records, ingested_at=ingested_at))
+        except Exception as e:  # raised in order by the caller, as a worker's would be
+            future.set_exception(e)
+        return future
+
+
+@dataclass
+class _Prepared:
+    """A batch ready to append: new subjects, records, and what was refused on the way."""
+
+    subjects: list[NewSubject]
+    records: list[NewRecord]
+    accepted: list[Checked]  # the row behind each of ``records``, by index
+    rejects: list[Reject]
+    ingested_at: int
+
+
 _Appended = tuple[int, int, list[Reject]]
 
 
 @dataclass
 class _Run:
-    """State shared by every batch of one ingest run: what is known about subjects."""
+    """State shared by every batch of one ingest run: what is known about subjects.
+
+    ``kinds`` counts a subject as known once a batch that creates it is
+    prepared, before that batch is written: batches are written in order, and
+    a failed one ends the run.
+    """
 
     ledger: Ledger
-    kinds: dict[bytes, str] = field(default_factory=dict)  # lookup → kind, for stored subjects
+    kinds: dict[bytes, str] = field(default_factory=dict)  # lookup → kind, stored or on its way
     subject_keys: dict[bytes, int] = field(default_factory=dict)
 
-    def append(self, batch: list[Checked]) -> _Appended:
-        """Append one batch atomically: ``(inserted, unchanged, rejects)``."""
-        if not batch:
-            return 0, 0, []
+    def prepare(self, batch: list[Checked], settle: Callable[[], None]) -> _Prepared:
+        """Check a batch against the subjects known, seal new ones, and make its records.
+
+        ``settle`` waits until every batch prepared before is written; it is
+        called first when this batch needs to read what they write.
+        """
         store = self.ledger.store
         if len(self.kinds) > _CACHE_LIMIT:
+            settle()  # forgotten subjects are read again: they must all be written
             self.kinds.clear()
             self.subject_keys.clear()
+        retracting = any(map(_retracts_of, batch))
+        if retracting:
+            settle()
         unknown = set(map(_lookup_of, batch)).difference(self.kinds)
         if unknown:
             for lookup, row in store.find_subjects(unknown).items():
                 self.kinds[lookup] = row.kind
                 self.subject_keys[lookup] = row.key
-        retracting = any(map(_retracts_of, batch))
         targets = self._retraction_targets(batch) if retracting else {}
 
         rejects: list[Reject] = []
@@ -220,13 +329,12 @@ class _Run:
         records: list[NewRecord] = []
         write = records.append
         new_subjects: dict[bytes, NewSubject] = {}
-        new_kinds: dict[bytes, str] = {}
         kinds = self.kinds
         seal = self.ledger.keys.seal
         earlier: dict[tuple[str, str], bytes] = {}  # only filled when the batch retracts
         for checked in batch:
             lookup = checked.lookup
-            kind = kinds.get(lookup) or new_kinds.get(lookup)
+            kind = kinds.get(lookup)
             if kind is not None and kind != checked.kind:
                 rejects.append(
                     _reject(
@@ -250,18 +358,18 @@ class _Run:
                 new_subjects[lookup] = NewSubject(
                     lookup, checked.kind, checked.scheme, sealed, wrapped
                 )
-                new_kinds[lookup] = checked.kind
+                kinds[lookup] = checked.kind
             keep(checked)
             write(_new_record(lookup, checked.record, checked.content_hash))
-
-        result = store.append(
-            list(new_subjects.values()),
-            records,
-            ingested_at=self.ledger.clock.now(),
+        return _Prepared(
+            list(new_subjects.values()), records, accepted, rejects, self.ledger.clock.now()
         )
-        self.kinds.update(new_kinds)
+
+    def finish(self, prepared: _Prepared, result: AppendResult) -> _Appended:
+        """``(inserted, unchanged, rejects)`` of a written batch."""
+        rejects = prepared.rejects
         for index in result.conflicts:
-            checked = accepted[index]
+            checked = prepared.accepted[index]
             rejects.append(
                 _reject(
                     checked,
