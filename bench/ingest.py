@@ -12,13 +12,15 @@ measured in the same run so the ratios mean something on a shared machine:
   which is what every row cost before the quick path;
 - no store: the whole service, with a store whose ``append`` does nothing.
 
-Per-stage microseconds per row follow by difference: read, check, service
-batch work (sealing new subjects, the writer thread's hand-off, and keeping
-two batches of rows in memory instead of one row, included), and the store's
-append with whatever of it the writer thread does not overlap. A second
-pass over the same file (every row ``unchanged``) is timed too. The
-CPU-seconds figure (all threads of this process) says how much of the wall
-time was spent working, on a machine shared with other jobs.
+Each backend is measured twice: appending in this one process, and through
+the ledger worker process (``CREDENCE_INGEST_WORKER=on``), and the ratio
+between the two is printed. Per-stage microseconds per row, for the one
+process runs, follow by difference: read, check, service batch work
+(sealing new subjects and keeping batches in memory instead of one row), and
+the store's append. A second pass over the same file (every row
+``unchanged``) is timed too. The CPU-seconds figure (every thread of this
+process and of the worker) says how much of the wall time was spent
+working, on a machine shared with other jobs.
 
     python bench/ingest.py [--rows 200000] [--subjects 20000] [--batch-size 10000]
                            [--profile out.prof]
@@ -31,6 +33,7 @@ import gc
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 import uuid
@@ -91,32 +94,35 @@ def generate(path: Path, *, rows: int, subjects: int, seed: int = 7) -> None:
             out.write(json.dumps(record(i, rng, subjects), separators=(",", ":")) + "\n")
 
 
-def _postgres_database(server: str) -> str:
+@contextmanager
+def ledger_address(backend: str, scratch: Path, name: str) -> Iterator[str]:
+    """A new, empty ledger address: a SQLite file in ``scratch``, or a scratch PostgreSQL
+    database on the server in CREDENCE_TEST_POSTGRES_URL, dropped afterwards."""
+    if backend == "sqlite":
+        yield str(scratch / f"{name}.db")
+        return
     import psycopg
 
-    name = f"credence_bench_{uuid.uuid4().hex[:12]}"
+    server = os.environ["CREDENCE_TEST_POSTGRES_URL"]
+    database = f"credence_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(server)._replace(path="/" + name))
-
-
-def _drop_postgres(url: str, server: str) -> None:
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path="/" + database))
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @contextmanager
-def fresh_ledger(url: str, *, batch_size: int) -> Iterator[Ledger]:
+def fresh_ledger(url: str, *, batch_size: int, worker: str = "off") -> Iterator[Ledger]:
     """A new ledger at ``url`` with the consumer-trust policy active."""
     store = open_store(url)
     try:
         store.migrate()
         text = POLICY.read_text(encoding="utf-8")
         store.add_policy(StoredPolicy("consumer-trust", "2026.11.1", "bench", text, NOW))
-        settings = load_settings({}, db=url, batch_size=batch_size)
+        settings = load_settings({}, db=url, batch_size=batch_size, ingest_worker=worker)
         yield Ledger(
             store=store, keys=KeyRing(os.urandom(32)), settings=settings, clock=FixedClock(NOW)
         )
@@ -176,21 +182,30 @@ def no_store(url: str, path: Path, *, batch_size: int) -> float:
 
 
 def timed(ledger: Ledger, path: Path) -> tuple[float, float, FileReport]:
-    """Wall seconds, CPU seconds of this process (every thread), and the report."""
-    started, cpu = time.perf_counter(), time.process_time()
+    """Wall seconds, CPU seconds (every thread of this process and of the worker), the report."""
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
     [report] = ingest_files(ledger, [path])
-    return time.perf_counter() - started, time.process_time() - cpu, report
+    used = time.process_time() - cpu + _children_cpu() - children
+    return time.perf_counter() - started, used, report
 
 
-def run(name: str, url: str, path: Path, rows: int, *, batch_size: int, base: float) -> float:
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that have ended (a worker ends with its run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(
+    name: str, url: str, path: Path, rows: int, *, batch_size: int, base: float, worker: str
+) -> float:
     """Ingest into a fresh ledger, twice; print both; return the first pass's seconds."""
-    with fresh_ledger(url, batch_size=batch_size) as ledger:
+    with fresh_ledger(url, batch_size=batch_size, worker=worker) as ledger:
         seconds, cpu, report = timed(ledger, path)
         again, _, second = timed(ledger, path)
     assert report.inserted == rows and report.rejected == 0, report
     assert second.unchanged == rows, second
     print(
-        f"{name:<13} first pass {rows / seconds:>9,.0f} rows/s ({seconds:.2f}s, "
+        f"{name:<24} first pass {rows / seconds:>9,.0f} rows/s ({seconds:.2f}s, "
         f"{seconds / base:.1f}x read-only; {rows / cpu:,.0f} rows per CPU-second)   "
         f"re-ingest {rows / again:>9,.0f} rows/s ({again:.2f}s)"
     )
@@ -216,14 +231,14 @@ def main() -> None:
             checks = checks_only(ledger, path, general=False)
         service = no_store(str(Path(tmp) / "null.db"), path, batch_size=args.batch_size)
         print(f"{rows:,} rows over {args.subjects:,} subjects, {size / 1e6:.1f} MB JSONL")
-        print(f"{'read-only':<13} {rows / base:>20,.0f} rows/s ({base:.2f}s, baseline)")
+        print(f"{'read-only':<24} {rows / base:>21,.0f} rows/s ({base:.2f}s, baseline)")
         print(
-            f"{'checks only':<13} {rows / checks:>20,.0f} rows/s ({checks:.2f}s, "
+            f"{'checks only':<24} {rows / checks:>21,.0f} rows/s ({checks:.2f}s, "
             f"{checks / base:.1f}x read-only; general path alone {rows / general:,.0f} rows/s, "
             f"{general / base:.1f}x)"
         )
         print(
-            f"{'no store':<13} {rows / service:>20,.0f} rows/s ({service:.2f}s, "
+            f"{'no store':<24} {rows / service:>21,.0f} rows/s ({service:.2f}s, "
             f"{service / base:.1f}x read-only: everything but the store's append)"
         )
         if args.profile:
@@ -237,25 +252,24 @@ def main() -> None:
                     filename=str(args.profile),
                 )
             print(f"profile written to {args.profile} (python -m pstats {args.profile})")
-        ends = {
-            "sqlite": run(
-                "sqlite",
-                str(Path(tmp) / "ledger.db"),
-                path,
-                rows,
-                batch_size=args.batch_size,
-                base=base,
-            )
-        }
-        server = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
-        if server:
-            url = _postgres_database(server)
-            try:
-                ends["postgresql"] = run(
-                    "postgresql", url, path, rows, batch_size=args.batch_size, base=base
-                )
-            finally:
-                _drop_postgres(url, server)
+        backends = ["sqlite"]
+        if os.environ.get("CREDENCE_TEST_POSTGRES_URL"):
+            backends.append("postgresql")
+        ends: dict[str, float] = {}
+        with_worker: dict[str, float] = {}
+        for backend in backends:
+            for worker, into in (("off", ends), ("on", with_worker)):
+                how = "worker" if worker == "on" else "one process"
+                with ledger_address(backend, Path(tmp), f"{backend}-{worker}") as url:
+                    into[backend] = run(
+                        f"{backend} ({how})",
+                        url,
+                        path,
+                        rows,
+                        batch_size=args.batch_size,
+                        base=base,
+                        worker=worker,
+                    )
         us = 1e6 / rows
         stages = [
             ("read", base),
@@ -267,6 +281,11 @@ def main() -> None:
         for name, seconds in ends.items():
             print(f", store append + overlap ({name}) {(seconds - service) * us:.1f}", end="")
         print(f"; end to end {', '.join(f'{n} {s * us:.1f}' for n, s in ends.items())}")
+        for name, seconds in with_worker.items():
+            print(
+                f"{name} with the ledger worker: {ends[name] / seconds:.2f}x the rows/s of one "
+                f"process ({seconds * us:.1f} µs per row end to end)"
+            )
 
 
 if __name__ == "__main__":

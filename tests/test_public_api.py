@@ -35,6 +35,22 @@ def test_public_api_is_pinned():
         assert getattr(credence, name) is not None
 
 
+def test_every_public_name_has_one_home():
+    from credence import _HOMES
+
+    homes = [name for names in _HOMES.values() for name in names]
+    assert sorted(homes) == sorted(set(PUBLIC) - {"__version__"})
+
+
+def test_importing_a_part_does_not_import_the_engine():
+    import subprocess
+    import sys
+
+    code = "import sys, credence.ledger.worker; print('credence.engine' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_package_is_typed():
     from importlib import resources
 

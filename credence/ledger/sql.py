@@ -14,13 +14,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Row, and_, func, select, text, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +41,9 @@ from credence.ledger.store import (
 )
 from credence.types import Notice, Record
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK = 400  # keys per IN (...) query: well under every driver's parameter limit
 _STREAM = 2_000  # rows fetched at a time when streaming
@@ -55,6 +54,8 @@ Key = tuple[str, str]
 
 def alembic_config() -> Config:
     """An Alembic configuration built in code: no alembic.ini is needed at run time."""
+    from alembic.config import Config  # here, not at the top: a ledger worker never migrates
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -63,6 +64,8 @@ def alembic_config() -> Config:
 @cache
 def known_revisions() -> frozenset[str]:
     """Every revision this code knows, so an older schema can be told from a newer one."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(alembic_config())
     return frozenset(script.revision for script in scripts.walk_revisions())
 
@@ -311,6 +314,8 @@ class SQLStore(ABC):
         """Create the schema, or upgrade it to the head Alembic revision."""
         with self._errors(), self._write() as conn:
             self._lock_for_migration(conn)
+            from alembic import command
+
             config = alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -323,6 +328,8 @@ class SQLStore(ABC):
             StoreError: when the schema is newer than this version of Credence.
         """
         with self._read() as conn:
+            from alembic.runtime.migration import MigrationContext
+
             heads = set(MigrationContext.configure(conn).get_current_heads())
         if heads == {t.HEAD_REVISION}:
             return

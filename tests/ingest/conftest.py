@@ -22,22 +22,32 @@ POLICY = ROOT / "examples" / "policies" / "consumer-trust.yaml"
 NOW = parse_time("2026-11-26T00:00:00Z")
 
 
-def new_ledger(url: str, *, batch_size: int = 10_000) -> Ledger:
+def new_ledger(url: str, *, batch_size: int = 10_000, ingest_worker: str = "auto") -> Ledger:
     """A migrated ledger at ``url`` with the consumer-trust policy active."""
     store = open_store(url)
     store.migrate()
     text = POLICY.read_text(encoding="utf-8")
     store.add_policy(StoredPolicy("consumer-trust", "2026.11.1", "test", text, NOW))
-    settings = load_settings({}, db=url, batch_size=batch_size)
+    settings = load_settings({}, db=url, batch_size=batch_size, ingest_worker=ingest_worker)
     return Ledger(
         store=store, keys=KeyRing(os.urandom(32)), settings=settings, clock=FixedClock(NOW)
     )
 
 
-@pytest.fixture
-def ledger(store_url: str) -> Iterator[Ledger]:
-    """A fresh ledger on each backend (memory, SQLite, PostgreSQL when configured)."""
-    opened = new_ledger(store_url, batch_size=3)  # small batches: rows cross batch edges
+@pytest.fixture(params=["memory", "sqlite", "sqlite+worker", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    """A fresh ledger on each backend (memory, SQLite, PostgreSQL when configured), and on
+    SQLite with ingest appending through a worker process (tests/ingest/test_worker.py
+    runs the worker on PostgreSQL too)."""
+    backend, _, worker = str(request.param).partition("+")
+    if backend == "memory":
+        url = "memory:"
+    elif backend == "sqlite":
+        url = str(tmp_path / "ledger.db")
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    # Small batches: rows cross batch edges, and several batches are in flight at once.
+    opened = new_ledger(url, batch_size=3, ingest_worker="on" if worker else "off")
     try:
         yield opened
     finally:

@@ -136,13 +136,17 @@ def test_any_sequence_of_ingests_repeated_gives_the_same_ledger(
         ledger.store.close()
 
 
-def test_the_collector_is_back_on_after_a_run_that_fails(ledger: Ledger, tmp_path: Path) -> None:
+def test_the_collector_is_back_on_after_a_run_that_fails(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gc
+
+    from credence.service import ingest
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the disk is gone")
 
-    ledger.store.append = broken  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr(ingest._Run, "prepare", broken)
     path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1")])
     with pytest.raises(RuntimeError, match="disk"):
         ingest_files(ledger, [path])

@@ -1,0 +1,102 @@
+"""Ingest through a worker process gives what ingest in one process gives, row for row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credence.ledger import worker as worker_module
+from credence.service import ingest
+from credence.service.ingest import FileReport, ingest_files
+from tests.conftest import new_postgres_database
+from tests.ingest.conftest import bill, new_ledger, read_rejects, stored, write_jsonl
+
+
+def mixed_rows() -> list[Any]:
+    """Forty-odd rows over many small batches, where each later batch depends on earlier ones."""
+    rows: list[Any] = []
+    for i in range(30):
+        rows.append(
+            bill(
+                f"e-{i}", subject_id=f"s-{i % 7}", occurred_at=f"2026-03-{i % 28 + 1:02d}T09:00:00Z"
+            )
+        )
+    rows += [
+        bill("r-1", retracts="e-2", subject_id="s-2", attributes=None),  # target batches back
+        bill("x-1", subject_id="s-3", subject_kind="organization"),  # s-3 is a person
+        bill("e-4", subject_id="s-4", attributes={"days_late": 9, "amount": 1.0}),  # conflict
+        bill("e-5", subject_id="s-5", occurred_at="2026-03-06T09:00:00Z"),  # resend
+        "{not json",
+        bill("r-2", retracts="nope", subject_id="s-1", attributes=None),  # no such record
+        bill("late-1", subject_id="newcomer"),
+        bill("late-2", subject_id="newcomer", subject_kind="organization"),  # same batch
+        bill("r-3", retracts="late-1", subject_id="newcomer", attributes=None),
+    ]
+    return rows
+
+
+def outcome(url: str, path: Path, worker: str) -> tuple[list[FileReport], list[Any], Any]:
+    ledger = new_ledger(url, batch_size=2, ingest_worker=worker)
+    try:
+        first = ingest_files(ledger, [path])
+        rejects = read_rejects(path)
+        again = ingest_files(ledger, [path])
+        content = sorted(sorted(records) for records in stored(ledger).values())
+    finally:
+        ledger.store.close()
+    reports = [(r.rows, r.inserted, r.unchanged, r.rejected) for r in first + again]
+    return reports, [(r["line"], r["code"]) for r in rejects], content
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_worker_and_in_process_ingest_agree(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", mixed_rows())
+    if backend == "sqlite":
+        on = outcome(str(tmp_path / "on.db"), path, "on")
+        off = outcome(str(tmp_path / "off.db"), path, "off")
+    else:
+        server = request.getfixturevalue("postgres_server")
+        with new_postgres_database(server) as a, new_postgres_database(server) as b:
+            on, off = outcome(a, path, "on"), outcome(b, path, "off")
+    assert on == off
+    reports, rejects, _ = on
+    assert reports[0] == (39, 33, 1, 5)
+    assert [code for _, code in rejects] == [
+        "record.subject_kind",
+        "record.duplicate",
+        "record.malformed",
+        "record.retracts",
+        "record.subject_kind",
+    ]
+    assert reports[1] == (39, 0, 34, 5)  # the second pass changes nothing
+
+
+def test_auto_starts_a_worker_for_large_inputs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+
+    class Spy(worker_module.StoreWorker):
+        def __init__(self, location: str, *, display: str) -> None:
+            started.append(location)
+            super().__init__(location, display=display)
+
+    monkeypatch.setattr(ingest, "StoreWorker", Spy)
+    small = write_jsonl(tmp_path / "small.jsonl", [bill("e-1")])
+    large = write_jsonl(tmp_path / "large.jsonl", [bill(f"e-{i}") for i in range(2, 200)])
+    monkeypatch.setattr(ingest, "_WORKER_MIN_BYTES", large.stat().st_size)
+    ledger = new_ledger(str(tmp_path / "ledger.db"))
+    try:
+        [report] = ingest_files(ledger, [small])
+        assert started == [] and report.inserted == 1
+        [report] = ingest_files(ledger, [large])
+        assert started == [str(tmp_path / "ledger.db")] and report.inserted == 198
+        memory = new_ledger("memory:", ingest_worker="on")  # nothing to hand a worker
+        [report] = ingest_files(memory, [large])
+        assert len(started) == 1 and report.inserted == 198
+    finally:
+        ledger.store.close()
