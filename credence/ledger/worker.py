@@ -43,13 +43,17 @@ from credence.ledger.store import AppendResult, NewRecord, NewSubject
 _OPEN, _APPEND, _CLOSE = "open", "append", "close"
 _OK, _FAILED = "ok", "failed"
 _EXIT_WAIT = 120.0  # seconds a closing child may take to end the batch in flight
-# The child imports this package from where the parent found it, not from wherever
-# its own path would: both sides must run the same code.
+# Both sides must run the same code: where the child's own path lacks the directory
+# the parent imported this package from, it goes first (never moved ahead of the
+# standard library when it is site-packages, which is on the path already).
 _ROOT = str(Path(__file__).resolve().parents[2])
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from credence.ledger.worker import serve; serve(int(sys.argv[2]), int(sys.argv[3]))"
-)
+_BOOT = """
+import sys
+if sys.argv[1] not in sys.path:
+    sys.path.insert(0, sys.argv[1])
+from credence.ledger.worker import serve
+serve(int(sys.argv[2]), int(sys.argv[3]))
+"""
 
 
 class StoreWorker:
@@ -81,7 +85,7 @@ class StoreWorker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: no pass_fds on this platform
             for fd in (parent_read, parent_write):
                 os.close(fd)
             raise StoreUnavailable(f"cannot start a ledger worker process: {e}") from e

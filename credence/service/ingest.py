@@ -20,6 +20,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Protocol
 
+from credence.errors import StoreUnavailable
 from credence.ingest import rejects as codes
 from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
@@ -81,18 +82,29 @@ def ingest_files(
 def _sink(ledger: Ledger, total_bytes: int) -> Iterator[_Sink]:
     """What appends the batches: a worker process with its own connection, or this process.
 
-    The worker takes about half a second to start, so ``auto`` starts one for
-    large inputs only; a store without a SQL database behind it (the memory
-    store) is always written in this process.
+    The worker takes a fraction of a second to start, so ``auto`` starts one
+    for large inputs only, and goes on in this process when one cannot be
+    started; ``on`` reports that. A store without a SQL database behind it
+    (the memory store) is always written in this process.
+
+    Raises:
+        StoreUnavailable: with ``on``, when the worker process cannot be started.
     """
     store = ledger.store
     choice = ledger.settings.ingest_worker
     wanted = choice == "on" or (choice == "auto" and total_bytes >= _WORKER_MIN_BYTES)
-    if wanted and isinstance(store, SQLStore):
-        with StoreWorker(store.location, display=store.display) as worker:
-            yield worker
-    else:
+    if not wanted or not isinstance(store, SQLStore):
         yield _InProcess(store)
+        return
+    try:
+        worker = StoreWorker(store.location, display=store.display)
+    except StoreUnavailable:
+        if choice == "on":
+            raise
+        yield _InProcess(store)
+        return
+    with worker:
+        yield worker
 
 
 @contextmanager

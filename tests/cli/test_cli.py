@@ -143,6 +143,17 @@ def test_reingesting_changes_nothing(ledger: str, tmp_path: Path):
     assert scores(ledger, tmp_path) == before
 
 
+def test_ingest_through_the_ledger_worker_gives_the_same_scores(db: str, tmp_path: Path):
+    env = {"CREDENCE_KEY_FILE": str(tmp_path / "ledger.key"), "CREDENCE_INGEST_WORKER": "on"}
+    run("init", "--db", db, "--policy", str(POLICY), cwd=tmp_path, env=env)
+    data = tmp_path / "golden.jsonl"
+    shutil.copy(GOLDEN, data)
+    proc = run("ingest", "--db", db, str(data), cwd=tmp_path, env=env)
+    assert "41 new, 0 already stored, 0 rejected" in proc.stdout
+    got = scores(db, tmp_path)
+    assert [got[who]["score"] for who in ("alice", "bob", "carol")] == [619, 584, 350]
+
+
 def test_score_formats(golden: tuple[str, Path]):
     ledger, tmp_path = golden
     env = {"CREDENCE_KEY_FILE": str(tmp_path / "ledger.key")}

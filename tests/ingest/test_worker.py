@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from credence.errors import StoreUnavailable
 from credence.ledger import worker as worker_module
 from credence.service import ingest
 from credence.service.ingest import FileReport, ingest_files
@@ -100,3 +101,25 @@ def test_auto_starts_a_worker_for_large_inputs_only(
         assert len(started) == 1 and report.inserted == 198
     finally:
         ledger.store.close()
+
+
+def test_a_worker_that_cannot_start_is_an_error_only_when_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot_start(location: str, *, display: str) -> None:
+        raise StoreUnavailable("cannot start a ledger worker process: no processes left")
+
+    monkeypatch.setattr(ingest, "StoreWorker", cannot_start)
+    monkeypatch.setattr(ingest, "_WORKER_MIN_BYTES", 0)
+    path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1"), bill("e-2")])
+    auto = new_ledger(str(tmp_path / "auto.db"), ingest_worker="auto")
+    on = new_ledger(str(tmp_path / "on.db"), ingest_worker="on")
+    try:
+        [report] = ingest_files(auto, [path])  # auto goes on in this process
+        assert report.inserted == 2
+        with pytest.raises(StoreUnavailable, match="no processes left"):
+            ingest_files(on, [path])
+        assert on.store.counts()["records"] == 0
+    finally:
+        auto.store.close()
+        on.store.close()
