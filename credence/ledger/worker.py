@@ -103,8 +103,14 @@ class StoreWorker:
         self._awaiting.append(opened)
         self._outbox.send((_OPEN, location))  # small: sits in the pipe until the child reads it
         self._closed = False
-        self._sender = threading.Thread(target=self._send_all, name="credence-worker-send")
-        self._receiver = threading.Thread(target=self._receive_all, name="credence-worker-receive")
+        # Daemon threads: a worker never closed does not keep the interpreter from exiting
+        # (its child then finds the pipe closed, and exits too).
+        self._sender = threading.Thread(
+            target=self._send_all, name="credence-worker-send", daemon=True
+        )
+        self._receiver = threading.Thread(
+            target=self._receive_all, name="credence-worker-receive", daemon=True
+        )
         self._sender.start()
         self._receiver.start()
 
