@@ -36,12 +36,12 @@ import random
 import resource
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from ingest_store import postgres_url
 
 from credence.clock import FixedClock
 from credence.crypto import KeyRing
@@ -101,17 +101,8 @@ def ledger_address(backend: str, scratch: Path, name: str) -> Iterator[str]:
     if backend == "sqlite":
         yield str(scratch / f"{name}.db")
         return
-    import psycopg
-
-    server = os.environ["CREDENCE_TEST_POSTGRES_URL"]
-    database = f"credence_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    try:
-        yield urlunsplit(urlsplit(server)._replace(path="/" + database))
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with postgres_url(os.environ["CREDENCE_TEST_POSTGRES_URL"]) as url:
+        yield url
 
 
 @contextmanager
