@@ -24,18 +24,24 @@ safeguards.register(app)
 ledger.register(app)
 
 
+_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected failures print one line and exit non-zero, never a traceback."""
     try:
         app(args=argv, prog_name="credence")
     except SystemExit as e:  # Typer's standalone mode ends every run this way
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if code == _INTERRUPTED:
+            err.print("interrupted")  # Typer turns Ctrl-C into a silent exit 130
+        return code
     except CredenceError as e:
         err.print(e.one_line(), markup=False)
         return 2 if e.code.startswith("usage.") else 1
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return _INTERRUPTED
     return 0
 
 

@@ -84,7 +84,14 @@ def ingest(
             progress.update(tasks[path], completed=done)
 
         with progress:
-            reports = ingest_files(ledger, files, on_progress=on_progress)
+            try:
+                reports = ingest_files(ledger, files, on_progress=on_progress)
+            except KeyboardInterrupt:
+                err.print(
+                    "ingest stopped: the batches written so far stay in the ledger; run the "
+                    "same command again to add the rest (rows already stored are skipped)"
+                )
+                raise
     rejected = 0
     for r in reports:
         out.print(
