@@ -34,6 +34,15 @@ def test_every_setting_is_documented():
         assert f"`CREDENCE_{name.upper()}`" in text, name
 
 
+def test_the_documented_worker_threshold_is_the_one_in_the_code():
+    from credence.service.ingest import WORKER_MIN_BYTES
+
+    size = f"{WORKER_MIN_BYTES // 2**20} MiB"
+    for doc in ("settings.md", "records.md"):
+        assert size in (DOCS / doc).read_text(), doc
+    assert size in Settings.model_fields["ingest_worker"].description
+
+
 def test_every_error_code_is_documented():
     text = (DOCS / "errors.md").read_text()
     codes = {

@@ -35,7 +35,7 @@ ProgressCallback = Callable[[Path, int, int], None]
 
 _CACHE_LIMIT = 1_000_000
 _IN_FLIGHT = 3  # batches waiting for the writer: enough to cover a worker process starting
-_WORKER_MIN_BYTES = 16 * 1024 * 1024  # auto: inputs at least this big get a worker process
+WORKER_MIN_BYTES = 16 * 1024 * 1024  # auto: inputs at least this big get a worker process
 _SWEEP_ROWS = 500_000
 _new_record = frozen_constructor(NewRecord)
 _lookup_of = attrgetter("lookup")
@@ -92,7 +92,7 @@ def _sink(ledger: Ledger, total_bytes: int) -> Iterator[_Sink]:
     """
     store = ledger.store
     choice = ledger.settings.ingest_worker
-    wanted = choice == "on" or (choice == "auto" and total_bytes >= _WORKER_MIN_BYTES)
+    wanted = choice == "on" or (choice == "auto" and total_bytes >= WORKER_MIN_BYTES)
     if not wanted or not isinstance(store, SQLStore):
         yield _InProcess(store)
         return

@@ -89,7 +89,7 @@ def test_auto_starts_a_worker_for_large_inputs_only(
     monkeypatch.setattr(ingest, "StoreWorker", Spy)
     small = write_jsonl(tmp_path / "small.jsonl", [bill("e-1")])
     large = write_jsonl(tmp_path / "large.jsonl", [bill(f"e-{i}") for i in range(2, 200)])
-    monkeypatch.setattr(ingest, "_WORKER_MIN_BYTES", large.stat().st_size)
+    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", large.stat().st_size)
     ledger = new_ledger(str(tmp_path / "ledger.db"))
     try:
         [report] = ingest_files(ledger, [small])
@@ -110,7 +110,7 @@ def test_a_worker_that_cannot_start_is_an_error_only_when_asked_for(
         raise StoreUnavailable("cannot start a ledger worker process: no processes left")
 
     monkeypatch.setattr(ingest, "StoreWorker", cannot_start)
-    monkeypatch.setattr(ingest, "_WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", 0)
     path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1"), bill("e-2")])
     auto = new_ledger(str(tmp_path / "auto.db"), ingest_worker="auto")
     on = new_ledger(str(tmp_path / "on.db"), ingest_worker="on")
