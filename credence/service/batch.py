@@ -24,12 +24,11 @@ import pyarrow.parquet as pq
 
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
-from credence.service.ledger import Ledger, open_ledger
+from credence.service.ledger import Ledger, identifier_of, open_ledger
 from credence.settings import Settings
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
-ERASED = "[erased]"
 
 
 class Reporter(Protocol):
@@ -205,10 +204,7 @@ def _with_identities(ledger: Ledger, scores: pa.Table, report: Reporter) -> pa.T
             continue
         keys.append(row.key)
         schemes.append(row.scheme)
-        if row.sealed_id is None or row.wrapped_key is None:
-            ids.append(ERASED)
-        else:
-            ids.append(ledger.keys.open(row.sealed_id, row.wrapped_key))
+        ids.append(identifier_of(ledger.keys, row))
         if len(keys) % 10_000 == 0:
             report.advance(10_000)
     report.advance(len(keys) % 10_000)

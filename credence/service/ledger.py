@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,8 +12,8 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, parse_master_key, read_key_file
 from credence.engine import CompiledPolicy, compile_policy
-from credence.errors import CryptoKeyError, PolicyNotFound, StoreNotInitialised
-from credence.ledger import Store, open_store
+from credence.errors import CryptoKeyError, PolicyNotFound, StoreError, StoreNotInitialised
+from credence.ledger import Store, SubjectRow, open_store
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
 
@@ -46,6 +47,33 @@ class Ledger:
     def policy(self) -> CompiledPolicy:
         """The active policy, compiled for the engine."""
         return compile_policy(self.loaded_policy.policy)
+
+
+ERASED = "[erased]"  # what an erased subject's identifier reads as
+
+
+def identifier_of(keys: KeyRing, row: SubjectRow) -> str:
+    """The plaintext identifier of a stored subject (``[erased]`` once shredded).
+
+    The identifier opened must hash to the subject's lookup: a sealed
+    identifier copied from another subject row would otherwise name the wrong
+    person, since neither the hash chain nor AES-GCM ties it to its row.
+
+    Raises:
+        CryptoKeyError: when the master key does not open it.
+        StoreError: code ``ledger.tampered`` when it is not this subject's identifier.
+    """
+    if row.sealed_id is None or row.wrapped_key is None:
+        return ERASED
+    identifier = keys.open(row.sealed_id, row.wrapped_key)
+    if not hmac.compare_digest(keys.lookup(row.scheme, identifier), row.lookup):
+        raise StoreError(
+            f"subject {row.key}'s sealed identifier is not its own: the ledger was altered",
+            code="ledger.tampered",
+            details={"subject_key": row.key},
+            suggestion="restore the subjects table from a backup and compare",
+        )
+    return identifier
 
 
 def key_ring(settings: Settings) -> KeyRing:

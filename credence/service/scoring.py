@@ -14,7 +14,7 @@ from credence.engine.decisions import entitlement
 from credence.errors import SubjectNotFound
 from credence.ingest.identifiers import normalise
 from credence.ledger import Access, SubjectRow
-from credence.service.ledger import Ledger
+from credence.service.ledger import Ledger, identifier_of
 from credence.types import Notice, SubjectRef
 
 
@@ -58,9 +58,7 @@ def resolve(ledger: Ledger, ref: SubjectRef) -> SubjectRow:
 
 def identity(ledger: Ledger, row: SubjectRow) -> SubjectRef:
     """The plaintext identifier of a stored subject (``[erased]`` once shredded)."""
-    if row.sealed_id is None or row.wrapped_key is None:
-        return SubjectRef(row.scheme, "[erased]")
-    return SubjectRef(row.scheme, ledger.keys.open(row.sealed_id, row.wrapped_key))
+    return SubjectRef(row.scheme, identifier_of(ledger.keys, row))
 
 
 def _log(ledger: Ledger, row: SubjectRow, action: str, purpose: str) -> None:

@@ -123,3 +123,31 @@ def test_an_altered_checkpoint_is_refused(
     held.write_text(text.replace('"records": ', '"records": 1', 1))
     assert main(["verify", "--db", str(ledger), "--checkpoint", str(held)]) == 1
     assert "error[checkpoint.invalid]" in capsys.readouterr().err
+
+
+def test_a_sealed_identifier_moved_to_another_subject_is_detected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chain covers records, not the sealed identifiers; each must open to its own lookup."""
+    root = Path(__file__).parents[2]
+    db = str(tmp_path / "ledger.db")
+    policy = root / "examples" / "policies" / "consumer-trust.yaml"
+    assert main(["init", "--db", db, "--policy", str(policy)]) == 0
+    assert main(["ingest", "--db", db, str(root / "tests" / "data" / "golden-consumer.jsonl")]) == 0
+    as_of = ["--as-of", "2026-07-01T00:00:00Z"]
+    assert main(["score", "--db", db, "--all", *as_of]) == 0
+    with sqlite3.connect(db) as conn:  # bob's sealed identifier and data key, copied onto alice
+        (bob,) = conn.execute(
+            "SELECT sealed_id, wrapped_key FROM subjects ORDER BY subject_key LIMIT 1 OFFSET 1"
+        )
+        conn.execute(
+            "UPDATE subjects SET sealed_id = ?, wrapped_key = ? WHERE subject_key = "
+            "(SELECT min(subject_key) FROM subjects)",
+            bob,
+        )
+    capsys.readouterr()
+    rescore = ["rescore", "--out", str(tmp_path / "scores.parquet")]
+    for command in (["score", "--all"], ["explain", "custom:alice"], rescore):
+        assert main([command[0], "--db", db, *command[1:], *as_of]) == 1, command
+        last = capsys.readouterr().err.strip().splitlines()[-1]  # after any progress lines
+        assert last.startswith("error[ledger.tampered]: subject 1's sealed identifier"), last
