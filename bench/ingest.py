@@ -49,7 +49,7 @@ from credence.ingest.formats import open_source
 from credence.ingest.validate import Validator
 from credence.ledger import StoredPolicy, open_store
 from credence.ledger.store import AppendResult, NewRecord, NewSubject, Store, SubjectRow
-from credence.service.ingest import WORKER_MIN_BYTES, FileReport, ingest_files
+from credence.service.ingest import WORKER_AFTER_ROWS, FileReport, ingest_files
 from credence.service.ledger import Ledger
 from credence.settings import load_settings
 from credence.types import DAY_US, format_time, parse_time
@@ -278,13 +278,21 @@ def main() -> None:
                 f"{name} with the ledger worker: {ends[name] / seconds:.2f}x the rows/s of one "
                 f"process ({seconds * us:.1f} µs per row end to end)"
             )
-        # What `credence ingest` does with this file under the default CREDENCE_INGEST_WORKER=auto.
-        default = with_worker if size >= WORKER_MIN_BYTES else ends
-        rate = rows / default["sqlite"]
+        # What `credence ingest` does under the default CREDENCE_INGEST_WORKER=auto.
+        with ledger_address("sqlite", Path(tmp), "sqlite-auto") as url:
+            auto = run(
+                "sqlite (auto)",
+                url,
+                path,
+                rows,
+                batch_size=args.batch_size,
+                base=base,
+                worker="auto",
+            )
         print(
-            f"target >= {TARGET:,} rows/s into SQLite, as ingest runs by default for this file "
-            f"({'worker' if default is with_worker else 'one process'}): {rate:,.0f} rows/s, "
-            f"{'met' if rate >= TARGET else 'NOT met'}"
+            f"target >= {TARGET:,} rows/s into SQLite, as ingest runs by default (auto: "
+            f"the worker past {WORKER_AFTER_ROWS:,} rows): {rows / auto:,.0f} rows/s, "
+            f"{'met' if rows / auto >= TARGET else 'NOT met'}"
         )
 
 

@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     ingest_worker: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="Whether ingest appends to a SQLite or PostgreSQL ledger through a worker "
-        "process, so reading and writing run on two cores: `on`, `off`, or `auto` (on for "
-        "inputs of 16 MiB and more).",
+        "process, so reading and writing run on two cores: `on`, `off`, or `auto` (on once a "
+        "run has written 20,000 rows).",
     )
     actor: str = Field(
         default="operator",

@@ -10,6 +10,7 @@ idempotency key and the content hash tells a resend from a conflict.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
 
 from credence.errors import StoreUnavailable
 from credence.ingest import rejects as codes
@@ -26,7 +26,7 @@ from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
 from credence.ingest.validate import Checked, Validator, frozen_constructor
 from credence.ledger.sql import SQLStore
-from credence.ledger.store import AppendResult, NewRecord, NewSubject, Store
+from credence.ledger.store import AppendResult, NewRecord, NewSubject
 from credence.ledger.worker import StoreWorker
 from credence.service.ledger import Ledger
 
@@ -35,7 +35,7 @@ ProgressCallback = Callable[[Path, int, int], None]
 
 _CACHE_LIMIT = 1_000_000
 _IN_FLIGHT = 3  # batches waiting for the writer: enough to cover a worker process starting
-WORKER_MIN_BYTES = 16 * 1024 * 1024  # auto: inputs at least this big get a worker process
+WORKER_AFTER_ROWS = 20_000  # auto: a run that writes more starts the worker process
 _SWEEP_ROWS = 500_000
 _new_record = frozen_constructor(NewRecord)
 _lookup_of = attrgetter("lookup")
@@ -73,38 +73,8 @@ def ingest_files(
     sources = [open_source(Path(p)) for p in paths]
     validator = Validator(ledger.loaded_policy.policy, lookup=ledger.keys.lookup)
     run = _Run(ledger)
-    total = sum(source.bytes_total for source in sources)
-    with _collector_paused(), _sink(ledger, total) as sink:
-        return [_ingest_file(run, sink, validator, source, on_progress) for source in sources]
-
-
-@contextmanager
-def _sink(ledger: Ledger, total_bytes: int) -> Iterator[_Sink]:
-    """What appends the batches: a worker process with its own connection, or this process.
-
-    The worker takes a fraction of a second to start, so ``auto`` starts one
-    for large inputs only, and goes on in this process when one cannot be
-    started; ``on`` reports that. A store without a SQL database behind it
-    (the memory store) is always written in this process.
-
-    Raises:
-        StoreUnavailable: with ``on``, when the worker process cannot be started.
-    """
-    store = ledger.store
-    choice = ledger.settings.ingest_worker
-    wanted = choice == "on" or (choice == "auto" and total_bytes >= WORKER_MIN_BYTES)
-    if not wanted or not isinstance(store, SQLStore):
-        yield _InProcess(store)
-        return
-    try:
-        worker = StoreWorker(store.location, display=store.display)
-    except StoreUnavailable:
-        if choice == "on":
-            raise
-        yield _InProcess(store)
-        return
-    with worker:
-        yield worker
+    with _collector_paused(), _Appender(ledger) as appender:
+        return [_ingest_file(run, appender, validator, source, on_progress) for source in sources]
 
 
 @contextmanager
@@ -157,7 +127,7 @@ class _Counts:
 
 @dataclass
 class _InFlight:
-    """A batch handed to the sink: its append, and what to report when it is done."""
+    """A batch handed to the appender: its append, and what to report when it is done."""
 
     appended: Future[AppendResult]
     prepared: _Prepared
@@ -167,14 +137,14 @@ class _InFlight:
 
 def _ingest_file(
     run: _Run,
-    sink: _Sink,
+    appender: _Appender,
     validator: Validator,
     source: Source,
     on_progress: ProgressCallback | None,
 ) -> FileReport:
-    """Read, check and prepare batches here while the sink appends earlier ones, in order.
+    """Read, check and prepare batches here while earlier ones are appended, in order.
 
-    Up to ``_IN_FLIGHT`` batches wait for the sink, so reading goes on while a
+    Up to ``_IN_FLIGHT`` batches wait for the appender, so reading goes on while a
     worker process starts or a large batch commits. Each batch is reported as
     soon as it is done, and a failed one ends the run before another is
     prepared. A batch that retracts waits for every batch before it, since
@@ -206,7 +176,7 @@ def _ingest_file(
         while pending and (len(pending) >= _IN_FLIGHT or pending[0].appended.done()):
             collect()
         prepared = run.prepare(checked, settle)
-        appended = sink.submit(
+        appended = appender.submit(
             prepared.subjects, prepared.records, ingested_at=prepared.ingested_at
         )
         pending.append(_InFlight(appended, prepared, earlier, source.bytes_done))
@@ -248,28 +218,32 @@ def _ingest_file(
     )
 
 
-class _Sink(Protocol):
-    """Where batches are appended: a ``StoreWorker``, or ``_InProcess`` around the store."""
+class _Appender:
+    """Appends the batches of a run, in order: in this process, or through a worker process.
 
-    def submit(
-        self,
-        subjects: Sequence[NewSubject],
-        records: Sequence[NewRecord],
-        *,
-        ingested_at: int,
-    ) -> Future[AppendResult]: ...
+    Reading and checking rows and chaining and inserting them are both Python,
+    and one interpreter runs one at a time; a writer thread gained nothing
+    (bench/ingest.py measured it). So the store is called here, directly,
+    until the run has written ``WORKER_AFTER_ROWS`` rows; past that, ``auto``
+    starts a ``StoreWorker`` with its own connection to the same ledger, and
+    later batches are written there while this process reads on. A short run
+    never pays for starting it. ``on`` starts it at once, ``off`` never; a
+    store without a SQL database behind it (the memory store) is always
+    written here. Batches written here are done before ``submit`` returns, so
+    every batch before the first sent to the worker is written before it.
 
-
-class _InProcess:
-    """Appends each batch as it is submitted, in this process.
-
-    A writer thread here gained nothing: both halves are Python and share one
-    interpreter lock (bench/ingest.py measured it), so the store is called
-    directly and the future comes back settled.
+    Raises:
+        StoreUnavailable: with ``on``, when the worker process cannot be started.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, ledger: Ledger) -> None:
+        store = ledger.store
         self._store = store
+        self._choice = ledger.settings.ingest_worker if isinstance(store, SQLStore) else "off"
+        self._worker: StoreWorker | None = None
+        self._rows = 0
+        if self._choice == "on":
+            self._worker = self._start()
 
     def submit(
         self,
@@ -278,6 +252,14 @@ class _InProcess:
         *,
         ingested_at: int,
     ) -> Future[AppendResult]:
+        """Append a batch; the future holds its result, or the error it raised."""
+        if self._choice == "auto" and self._worker is None and self._rows >= WORKER_AFTER_ROWS:
+            self._choice = "off"  # one attempt: when no worker can start, this process goes on
+            with contextlib.suppress(StoreUnavailable):
+                self._worker = self._start()
+        self._rows += len(records)
+        if self._worker is not None:
+            return self._worker.submit(subjects, records, ingested_at=ingested_at)
         future: Future[AppendResult] = Future()
         future.set_running_or_notify_cancel()
         try:
@@ -285,6 +267,18 @@ class _InProcess:
         except Exception as e:  # raised in order by the caller, as a worker's would be
             future.set_exception(e)
         return future
+
+    def _start(self) -> StoreWorker:
+        store = self._store
+        assert isinstance(store, SQLStore)
+        return StoreWorker(store.location, display=store.display)
+
+    def __enter__(self) -> _Appender:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._worker is not None:
+            self._worker.close()
 
 
 @dataclass

@@ -76,29 +76,40 @@ def test_worker_and_in_process_ingest_agree(
     assert reports[1] == (39, 0, 34, 5)  # the second pass changes nothing
 
 
-def test_auto_starts_a_worker_for_large_inputs_only(
+def test_auto_starts_a_worker_once_a_run_passes_the_threshold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[str] = []
+    started: list[int] = []
+    written_here: list[int] = []
 
     class Spy(worker_module.StoreWorker):
         def __init__(self, location: str, *, display: str) -> None:
-            started.append(location)
+            started.append(sum(written_here))
             super().__init__(location, display=display)
 
     monkeypatch.setattr(ingest, "StoreWorker", Spy)
-    small = write_jsonl(tmp_path / "small.jsonl", [bill("e-1")])
-    large = write_jsonl(tmp_path / "large.jsonl", [bill(f"e-{i}") for i in range(2, 200)])
-    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", large.stat().st_size)
-    ledger = new_ledger(str(tmp_path / "ledger.db"))
+    monkeypatch.setattr(ingest, "WORKER_AFTER_ROWS", 10)
+    ledger = new_ledger(str(tmp_path / "ledger.db"), batch_size=4)
+    store_append = ledger.store.append
+
+    def append(subjects: Any, records: Any, *, ingested_at: int) -> Any:
+        written_here.append(len(records))
+        return store_append(subjects, records, ingested_at=ingested_at)
+
+    monkeypatch.setattr(ledger.store, "append", append)
+    small = write_jsonl(tmp_path / "small.jsonl", [bill(f"s-{i}") for i in range(10)])
+    large = write_jsonl(tmp_path / "large.jsonl", [bill(f"e-{i}") for i in range(30)])
     try:
         [report] = ingest_files(ledger, [small])
-        assert started == [] and report.inserted == 1
+        assert started == [] and report.inserted == 10  # a short run: all in this process
+        written_here.clear()
         [report] = ingest_files(ledger, [large])
-        assert started == [str(tmp_path / "ledger.db")] and report.inserted == 198
+        # Three batches of four here; the fourth batch starts the worker, which writes the rest.
+        assert started == [12] and sum(written_here) == 12 and report.inserted == 30
+        assert ledger.store.counts()["records"] == 40 and ledger.store.verify().ok
         memory = new_ledger("memory:", ingest_worker="on")  # nothing to hand a worker
         [report] = ingest_files(memory, [large])
-        assert len(started) == 1 and report.inserted == 198
+        assert len(started) == 1 and report.inserted == 30
     finally:
         ledger.store.close()
 
@@ -110,7 +121,7 @@ def test_a_worker_that_cannot_start_is_an_error_only_when_asked_for(
         raise StoreUnavailable("cannot start a ledger worker process: no processes left")
 
     monkeypatch.setattr(ingest, "StoreWorker", cannot_start)
-    monkeypatch.setattr(ingest, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "WORKER_AFTER_ROWS", 0)
     path = write_jsonl(tmp_path / "in.jsonl", [bill("e-1"), bill("e-2")])
     auto = new_ledger(str(tmp_path / "auto.db"), ingest_worker="auto")
     on = new_ledger(str(tmp_path / "on.db"), ingest_worker="on")
