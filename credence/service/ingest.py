@@ -34,7 +34,10 @@ ProgressCallback = Callable[[Path, int, int], None]
 """Called as ``on_progress(path, bytes_done, bytes_total)`` after each batch of a file."""
 
 _CACHE_LIMIT = 1_000_000
-_IN_FLIGHT = 3  # batches waiting for the writer: enough to cover a worker process starting
+# Batches waiting to be written: enough to cover a worker process starting, and no more
+# rows than that in memory when batches are large (then one batch waits at a time).
+_IN_FLIGHT = 3
+_IN_FLIGHT_ROWS = 30_000
 WORKER_AFTER_ROWS = 20_000  # auto: a run that writes more starts the worker process
 _SWEEP_ROWS = 500_000
 _new_record = frozen_constructor(NewRecord)
@@ -144,13 +147,14 @@ def _ingest_file(
 ) -> FileReport:
     """Read, check and prepare batches here while earlier ones are appended, in order.
 
-    Up to ``_IN_FLIGHT`` batches wait for the appender, so reading goes on while a
-    worker process starts or a large batch commits. Each batch is reported as
-    soon as it is done, and a failed one ends the run before another is
-    prepared. A batch that retracts waits for every batch before it, since
-    what it retracts may be there.
+    A few batches may wait for the appender (``_IN_FLIGHT``, fewer when they
+    are large), so reading goes on while a worker process starts or a batch
+    commits. Each batch is reported as soon as it is done, and a failed one
+    ends the run before another is prepared. A batch that retracts waits for
+    every batch before it, since what it retracts may be there.
     """
     batch_size = run.ledger.settings.batch_size
+    in_flight = max(1, min(_IN_FLIGHT, _IN_FLIGHT_ROWS // batch_size))
     rejects_file = RejectsFile(source.path)
     counts = _Counts()
     batch: list[Checked] = []
@@ -173,7 +177,7 @@ def _ingest_file(
             collect()
 
     def submit(checked: list[Checked], earlier: list[Reject]) -> None:
-        while pending and (len(pending) >= _IN_FLIGHT or pending[0].appended.done()):
+        while pending and (len(pending) >= in_flight or pending[0].appended.done()):
             collect()
         prepared = run.prepare(checked, settle)
         appended = appender.submit(
