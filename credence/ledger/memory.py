@@ -18,6 +18,7 @@ from credence.ledger.store import (
     NewSubject,
     StoredPolicy,
     SubjectRow,
+    unused_subjects,
 )
 from credence.types import Notice, Record
 
@@ -91,7 +92,7 @@ class MemoryStore:
             # Validate everything first so a failing batch leaves nothing behind.
             lookups = dict(self._by_lookup)
             new_rows: list[SubjectRow] = []
-            next_key = len(self._subjects) + 1
+            next_key = max(self._subjects, default=0) + 1  # a key never stored may be reused
             for s in subjects:
                 if s.lookup in lookups:
                     continue
@@ -120,7 +121,10 @@ class MemoryStore:
                     target.append(index)
                     continue
                 pending[key] = _Stored(subject_key, new.record, new.content_hash, ingested_at)
+            unused = set(unused_subjects(subjects, [r.subject_lookup for r in records], result))
             for row in new_rows:
+                if row.lookup in unused:
+                    continue
                 self._subjects[row.key] = row
                 self._by_lookup[row.lookup] = row.key
             prev, seq = self._head.chain_hash, self._head.seq

@@ -31,6 +31,7 @@ from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnava
 from credence.ledger import schema as t
 from credence.ledger.chain import Head, chain_rows, read_head
 from credence.ledger.sql import (
+    DROP_UNUSED_SUBJECT,
     EncodedRecord,
     Key,
     RecordRow,
@@ -39,7 +40,7 @@ from credence.ledger.sql import (
     classify,
     record_rows,
 )
-from credence.ledger.store import AppendResult, NewSubject, SubjectRow
+from credence.ledger.store import AppendResult, NewSubject, SubjectRow, unused_subjects
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _RETRIES = 3
@@ -281,7 +282,12 @@ class PostgresStore(SQLStore):
                     tip = self._copy_records(cursor, rows, head=head, ingested_at=ingested_at)
             if tip is not None:
                 cursor.execute(_UPDATE_HEAD, (head.seq + len(rows), tip, len(rows)))
-            return classify(records, firsts, stored)
+            result = classify(records, firsts, stored)
+            unused = unused_subjects(subjects, [record[0] for record in records], result)
+            if unused:
+                drop = DROP_UNUSED_SUBJECT.format(mark="%s")
+                cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
+            return result
 
     def _copy_if_all_new(
         self, cursor: Any, rows: Sequence[RecordRow], *, head: Head, ingested_at: int

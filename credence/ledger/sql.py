@@ -192,6 +192,14 @@ def classify(
     return result
 
 
+# Removes, in the append's transaction, a subject it created (created_at is its ingested_at)
+# that holds no record.
+DROP_UNUSED_SUBJECT = (
+    "DELETE FROM subjects WHERE lookup = {mark} AND created_at = {mark} AND NOT EXISTS "
+    "(SELECT 1 FROM records WHERE records.subject_key = subjects.subject_key)"
+)
+
+
 def _subject(row: Row[*tuple[Any, ...]]) -> SubjectRow:
     return SubjectRow(
         key=row.subject_key,

@@ -25,13 +25,14 @@ from credence.errors import (
 )
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
+    DROP_UNUSED_SUBJECT,
     EncodedRecord,
     SQLStore,
     chunks,
     classify,
     record_rows,
 )
-from credence.ledger.store import AppendResult, NewSubject
+from credence.ledger.store import AppendResult, NewSubject, unused_subjects
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -189,7 +190,12 @@ class SQLiteStore(SQLStore):
         cursor.execute("RELEASE credence_append")
         if chained:
             cursor.execute(_UPDATE_HEAD, (head.seq + len(chained), tip, len(chained)))
-        return classify(records, firsts, stored)
+        result = classify(records, firsts, stored)
+        unused = unused_subjects(subjects, [record[0] for record in records], result)
+        if unused:
+            drop = DROP_UNUSED_SUBJECT.format(mark="?")
+            cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
+        return result
 
     def _after_shred(self) -> None:
         """Fold the WAL into the database file and truncate it, so no old page survives there."""

@@ -66,6 +66,24 @@ class AppendResult:
     conflicts: list[int] = field(default_factory=list)  # key already used, different content
 
 
+def unused_subjects(
+    subjects: Sequence[NewSubject], record_lookups: Sequence[bytes], result: AppendResult
+) -> list[bytes]:
+    """Lookups of the new subjects that came with records, none of which was inserted.
+
+    ``record_lookups`` is the subject lookup of each record of the batch, in
+    order. Such a subject would be an identifier kept with nothing under it:
+    the resent records of an erased subject (whose lookup was replaced) would
+    register it again. Stores do not keep them, and ingest knows it.
+    """
+    if not subjects or not (result.unchanged or result.conflicts):
+        return []
+    skipped = {*result.unchanged, *result.conflicts}
+    used = {lookup for index, lookup in enumerate(record_lookups) if index not in skipped}
+    sent = set(record_lookups)
+    return [s.lookup for s in subjects if s.lookup in sent and s.lookup not in used]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredPolicy:
     """A policy version as kept in the ledger: the exact text and when it became active."""
@@ -131,7 +149,9 @@ class Store(Protocol):
         Subjects already stored are left as they are. A record whose key is
         stored with the same content hash is ``unchanged``; with another hash
         it is a ``conflict`` and is not written. Every record's subject must be
-        among ``subjects`` or already stored.
+        among ``subjects`` or already stored. A new subject that comes with
+        records, none of them written, is not created: resending an erased
+        subject's records does not register its identifier again.
         """
 
     def records(self, subject_key: int) -> list[Record]:

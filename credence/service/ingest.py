@@ -26,7 +26,7 @@ from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
 from credence.ingest.validate import Checked, Validator, frozen_constructor
 from credence.ledger.sql import SQLStore
-from credence.ledger.store import AppendResult, NewRecord, NewSubject
+from credence.ledger.store import AppendResult, NewRecord, NewSubject, unused_subjects
 from credence.ledger.worker import StoreWorker
 from credence.service.ledger import Ledger
 
@@ -294,6 +294,7 @@ class _Prepared:
     accepted: list[Checked]  # the row behind each of ``records``, by index
     rejects: list[Reject]
     ingested_at: int
+    number: int  # batches are numbered in the order they are prepared, from 1
 
 
 _Appended = tuple[int, int, list[Reject]]
@@ -305,12 +306,19 @@ class _Run:
 
     ``kinds`` counts a subject as known once a batch that creates it is
     prepared, before that batch is written: batches are written in order, and
-    a failed one ends the run.
+    a failed one ends the run. Until that batch is written, every later batch
+    with the subject carries it too (``unconfirmed``), for the store keeps a
+    new subject only when one of its records is written (an erased subject's
+    resent records are not): the store makes it whichever batch writes the
+    first of its records, and when none does, the run forgets it.
     """
 
     ledger: Ledger
     kinds: dict[bytes, str] = field(default_factory=dict)  # lookup → kind, stored or on its way
     subject_keys: dict[bytes, int] = field(default_factory=dict)
+    # lookup → the subject as sealed, and the number of the last batch that carried it
+    unconfirmed: dict[bytes, tuple[NewSubject, int]] = field(default_factory=dict)
+    batches: int = 0
 
     def prepare(self, batch: list[Checked], settle: Callable[[], None]) -> _Prepared:
         """Check a batch against the subjects known, seal new ones, and make its records.
@@ -333,6 +341,8 @@ class _Run:
                 self.subject_keys[lookup] = row.key
         targets = self._retraction_targets(batch) if retracting else {}
 
+        self.batches += 1
+        number = self.batches
         rejects: list[Reject] = []
         accepted: list[Checked] = []
         keep = accepted.append
@@ -340,6 +350,7 @@ class _Run:
         write = records.append
         new_subjects: dict[bytes, NewSubject] = {}
         kinds = self.kinds
+        unconfirmed = self.unconfirmed
         seal = self.ledger.keys.seal
         earlier: dict[tuple[str, str], bytes] = {}  # only filled when the batch retracts
         for checked in batch:
@@ -365,18 +376,32 @@ class _Run:
                 earlier.setdefault((record.provider, record.provider_event_id), lookup)
             if kind is None:
                 sealed, wrapped = seal(checked.subject_id)
-                new_subjects[lookup] = NewSubject(
-                    lookup, checked.kind, checked.scheme, sealed, wrapped
-                )
+                new = NewSubject(lookup, checked.kind, checked.scheme, sealed, wrapped)
+                new_subjects[lookup] = new
+                unconfirmed[lookup] = (new, number)
                 kinds[lookup] = checked.kind
+            elif unconfirmed and lookup in unconfirmed and lookup not in new_subjects:
+                carried = unconfirmed[lookup][0]
+                new_subjects[lookup] = carried
+                unconfirmed[lookup] = (carried, number)
             keep(checked)
             write(_new_record(lookup, checked.record, checked.content_hash))
         return _Prepared(
-            list(new_subjects.values()), records, accepted, rejects, self.ledger.clock.now()
+            list(new_subjects.values()), records, accepted, rejects, self.ledger.clock.now(), number
         )
 
     def finish(self, prepared: _Prepared, result: AppendResult) -> _Appended:
         """``(inserted, unchanged, rejects)`` of a written batch."""
+        if prepared.subjects:
+            lookups = [new.subject_lookup for new in prepared.records]
+            unused = set(unused_subjects(prepared.subjects, lookups, result))
+            for subject in prepared.subjects:
+                carried = self.unconfirmed.get(subject.lookup)
+                if carried is None or carried[1] != prepared.number:
+                    continue  # a later batch carries it too: that one settles it
+                del self.unconfirmed[subject.lookup]
+                if subject.lookup in unused:  # the store did not keep it
+                    del self.kinds[subject.lookup]
         rejects = prepared.rejects
         for index in result.conflicts:
             checked = prepared.accepted[index]

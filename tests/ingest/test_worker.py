@@ -134,3 +134,34 @@ def test_a_worker_that_cannot_start_is_an_error_only_when_asked_for(
     finally:
         auto.store.close()
         on.store.close()
+
+
+@pytest.mark.parametrize("worker", ["on", "off"])
+def test_resending_an_erased_subjects_records_does_not_register_it_again(
+    worker: str, tmp_path: Path
+) -> None:
+    ledger = new_ledger(str(tmp_path / "ledger.db"), batch_size=2, ingest_worker=worker)
+    try:
+        alice = [bill(f"a-{i}", occurred_at=f"2026-03-0{i + 1}T09:00:00Z") for i in range(5)]
+        bob = [bill(f"b-{i}", subject_id="bob") for i in range(3)]
+        ingest_files(ledger, [write_jsonl(tmp_path / "first.jsonl", alice + bob)])
+        lookup = ledger.keys.lookup("custom", "alice")
+        row = ledger.store.find_subjects([lookup])[lookup]
+        ledger.store.erase_subject(row.key, at=1, lookup=b"\x07" * 32)
+
+        # Alice's records come again, over several batches in flight, then bob's.
+        [report] = ingest_files(ledger, [write_jsonl(tmp_path / "again.jsonl", alice + bob)])
+        assert (report.inserted, report.unchanged, report.rejected) == (0, 8, 0)
+        assert ledger.store.find_subjects([lookup]) == {}
+        assert ledger.store.counts() == {"subjects": 2, "records": 8}
+
+        # A new record of hers, right behind the resends: that registers her again.
+        rows = [*alice, bill("a-new", occurred_at="2026-04-01T09:00:00Z"), *alice[:2]]
+        [report] = ingest_files(ledger, [write_jsonl(tmp_path / "new.jsonl", rows)])
+        assert (report.inserted, report.unchanged, report.rejected) == (1, 7, 0)
+        (found,) = ledger.store.find_subjects([lookup]).values()
+        assert [r.provider_event_id for r in ledger.store.records(found.key)] == ["a-new"]
+        assert ledger.store.counts() == {"subjects": 3, "records": 9}
+        assert ledger.store.verify().ok
+    finally:
+        ledger.store.close()

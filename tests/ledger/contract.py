@@ -20,6 +20,7 @@ from credence.ledger.chain import GENESIS, Head
 from credence.types import Notice
 
 __all__ = [
+    "test_a_subject_is_not_created_for_records_all_stored_before",
     "test_append_is_atomic",
     "test_append_is_idempotent",
     "test_attributes_keep_their_types",
@@ -335,3 +336,33 @@ def test_erase_shreds_the_subject_and_keeps_the_chain(store: Store) -> None:
     assert store.counts() == {"subjects": 2, "records": 4}
     report = store.verify()
     assert report.ok and report.tombstones == 3
+
+
+def test_a_subject_is_not_created_for_records_all_stored_before(store: Store) -> None:
+    """Resending an erased subject's records must not register its identifier again."""
+    alice, bob, carol = subject("alice"), subject("bob"), subject("carol")
+    first = [record(alice.lookup, "a1"), record(alice.lookup, "a2")]
+    store.append([alice], first, ingested_at=T0)
+    row = store.find_subjects([alice.lookup])[alice.lookup]
+    store.erase_subject(row.key, at=T0 + 1, lookup=b"\x07" * 32)
+    # The provider sends alice's records again (unchanged: their keys are kept), one
+    # under another subject (a conflict), and bob's first record beside them.
+    stray = record(carol.lookup, "a1")
+    result = store.append(
+        [alice, bob, carol],
+        [*first, stray, record(bob.lookup, "b1")],
+        ingested_at=T0 + 2,
+    )
+    assert (result.inserted, result.unchanged, result.conflicts) == (1, [0, 1], [2])
+    assert set(store.find_subjects([alice.lookup, bob.lookup, carol.lookup])) == {bob.lookup}
+    assert store.counts() == {"subjects": 2, "records": 3}
+    # A new record of alice's registers her again: that is new data, not a resend.
+    again = store.append([alice], [*first, record(alice.lookup, "a3")], ingested_at=T0 + 3)
+    assert (again.inserted, again.unchanged) == (1, [0, 1])
+    assert set(store.find_subjects([alice.lookup])) == {alice.lookup}
+    # A subject given with no record at all is created, as before.
+    dave = subject("dave")
+    store.append([dave], [], ingested_at=T0 + 4)
+    assert set(store.find_subjects([dave.lookup])) == {dave.lookup}
+    assert store.counts() == {"subjects": 4, "records": 4}
+    assert store.verify().ok
