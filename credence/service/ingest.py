@@ -6,16 +6,19 @@ in batches of ``settings.batch_size``; each batch is one atomic
 with its line and a code, to ``<input>.rejects.jsonl``. Sending the same file
 again changes nothing, since ``(provider, provider_event_id)`` is the
 idempotency key and the content hash tells a resend from a conflict.
+
+Checking runs here while earlier batches are written; past the first rows of
+a run, a SQLite or PostgreSQL ledger is written by a worker process, so the
+two halves run on two cores (``_Appender``, docs/records.md).
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -259,7 +262,7 @@ class _Appender:
         """Append a batch; the future holds its result, or the error it raised."""
         if self._choice == "auto" and self._worker is None and self._rows >= WORKER_AFTER_ROWS:
             self._choice = "off"  # one attempt: when no worker can start, this process goes on
-            with contextlib.suppress(StoreUnavailable):
+            with suppress(StoreUnavailable):
                 self._worker = self._start()
         self._rows += len(records)
         if self._worker is not None:
