@@ -121,7 +121,7 @@ class MemoryStore:
                     target.append(index)
                     continue
                 pending[key] = _Stored(subject_key, new.record, new.content_hash, ingested_at)
-            unused = set(unused_subjects(subjects, [r.subject_lookup for r in records], result))
+            unused = set(unused_subjects(subjects, (r.subject_lookup for r in records), result))
             for row in new_rows:
                 if row.lookup in unused:
                     continue

@@ -31,16 +31,16 @@ from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnava
 from credence.ledger import schema as t
 from credence.ledger.chain import Head, chain_rows, read_head
 from credence.ledger.sql import (
-    DROP_UNUSED_SUBJECT,
     EncodedRecord,
     Key,
     RecordRow,
     SQLStore,
     chunks,
     classify,
+    drop_unused_subjects,
     record_rows,
 )
-from credence.ledger.store import AppendResult, NewSubject, SubjectRow, unused_subjects
+from credence.ledger.store import AppendResult, NewSubject, SubjectRow
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _RETRIES = 3
@@ -283,10 +283,7 @@ class PostgresStore(SQLStore):
             if tip is not None:
                 cursor.execute(_UPDATE_HEAD, (head.seq + len(rows), tip, len(rows)))
             result = classify(records, firsts, stored)
-            unused = unused_subjects(subjects, [record[0] for record in records], result)
-            if unused:
-                drop = DROP_UNUSED_SUBJECT.format(mark="%s")
-                cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
+            drop_unused_subjects(cursor, "%s", subjects, records, result, ingested_at)
             return result
 
     def _copy_if_all_new(

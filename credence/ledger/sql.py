@@ -38,6 +38,7 @@ from credence.ledger.store import (
     NewSubject,
     StoredPolicy,
     SubjectRow,
+    unused_subjects,
 )
 from credence.types import Notice, Record
 
@@ -192,12 +193,28 @@ def classify(
     return result
 
 
-# Removes, in the append's transaction, a subject it created (created_at is its ingested_at)
-# that holds no record.
-DROP_UNUSED_SUBJECT = (
+_DROP_UNUSED_SUBJECT = (
     "DELETE FROM subjects WHERE lookup = {mark} AND created_at = {mark} AND NOT EXISTS "
     "(SELECT 1 FROM records WHERE records.subject_key = subjects.subject_key)"
 )
+
+
+def drop_unused_subjects(
+    cursor: Any,
+    mark: str,
+    subjects: Sequence[NewSubject],
+    records: Sequence[EncodedRecord],
+    result: AppendResult,
+    ingested_at: int,
+) -> None:
+    """Remove, in the append's transaction, the new subjects it wrote no record of
+    (``unused_subjects``): only one it created (``created_at`` is its ingested_at) and
+    that holds no record. ``mark`` is the driver's parameter marker.
+    """
+    unused = unused_subjects(subjects, (record[0] for record in records), result)
+    if unused:
+        drop = _DROP_UNUSED_SUBJECT.format(mark=mark)
+        cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
 
 
 def _subject(row: Row[*tuple[Any, ...]]) -> SubjectRow:

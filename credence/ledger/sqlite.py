@@ -25,14 +25,14 @@ from credence.errors import (
 )
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
-    DROP_UNUSED_SUBJECT,
     EncodedRecord,
     SQLStore,
     chunks,
     classify,
+    drop_unused_subjects,
     record_rows,
 )
-from credence.ledger.store import AppendResult, NewSubject, unused_subjects
+from credence.ledger.store import AppendResult, NewSubject
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -191,10 +191,7 @@ class SQLiteStore(SQLStore):
         if chained:
             cursor.execute(_UPDATE_HEAD, (head.seq + len(chained), tip, len(chained)))
         result = classify(records, firsts, stored)
-        unused = unused_subjects(subjects, [record[0] for record in records], result)
-        if unused:
-            drop = DROP_UNUSED_SUBJECT.format(mark="?")
-            cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
+        drop_unused_subjects(cursor, "?", subjects, records, result, ingested_at)
         return result
 
     def _after_shred(self) -> None:

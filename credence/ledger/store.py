@@ -13,7 +13,7 @@ backend must pass.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -67,20 +67,25 @@ class AppendResult:
 
 
 def unused_subjects(
-    subjects: Sequence[NewSubject], record_lookups: Sequence[bytes], result: AppendResult
+    subjects: Sequence[NewSubject], record_lookups: Iterable[bytes], result: AppendResult
 ) -> list[bytes]:
     """Lookups of the new subjects that came with records, none of which was inserted.
 
-    ``record_lookups`` is the subject lookup of each record of the batch, in
-    order. Such a subject would be an identifier kept with nothing under it:
-    the resent records of an erased subject (whose lookup was replaced) would
-    register it again. Stores do not keep them, and ingest knows it.
+    ``record_lookups`` gives the subject lookup of each record of the batch, in
+    order; it is read only when some record was not inserted. Such a subject
+    would be an identifier kept with nothing under it: the resent records of an
+    erased subject (whose lookup was replaced) would register it again. Stores
+    do not keep them, and ingest knows it.
     """
     if not subjects or not (result.unchanged or result.conflicts):
         return []
     skipped = {*result.unchanged, *result.conflicts}
-    used = {lookup for index, lookup in enumerate(record_lookups) if index not in skipped}
-    sent = set(record_lookups)
+    sent: set[bytes] = set()
+    used: set[bytes] = set()
+    for index, lookup in enumerate(record_lookups):
+        sent.add(lookup)
+        if index not in skipped:
+            used.add(lookup)
     return [s.lookup for s in subjects if s.lookup in sent and s.lookup not in used]
 
 

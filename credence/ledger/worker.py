@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from credence.errors import StoreError, StoreUnavailable
+from credence.ledger import open_store
 from credence.ledger.sql import SQLStore, encode_records
 from credence.ledger.store import AppendResult, NewRecord, NewSubject
 
@@ -265,8 +266,6 @@ def _not_written(cause: Exception) -> StoreError:
 
 
 def _open(location: str) -> SQLStore:
-    from credence.ledger import open_store
-
     store = open_store(location)
     if not isinstance(store, SQLStore):
         store.close()

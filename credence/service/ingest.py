@@ -383,7 +383,7 @@ class _Run:
                 new_subjects[lookup] = new
                 unconfirmed[lookup] = (new, number)
                 kinds[lookup] = checked.kind
-            elif unconfirmed and lookup in unconfirmed and lookup not in new_subjects:
+            elif lookup in unconfirmed and lookup not in new_subjects:
                 carried = unconfirmed[lookup][0]
                 new_subjects[lookup] = carried
                 unconfirmed[lookup] = (carried, number)
@@ -396,7 +396,7 @@ class _Run:
     def finish(self, prepared: _Prepared, result: AppendResult) -> _Appended:
         """``(inserted, unchanged, rejects)`` of a written batch."""
         if prepared.subjects:
-            lookups = [new.subject_lookup for new in prepared.records]
+            lookups = (new.subject_lookup for new in prepared.records)
             unused = set(unused_subjects(prepared.subjects, lookups, result))
             for subject in prepared.subjects:
                 carried = self.unconfirmed.get(subject.lookup)
