@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from credence.engine.conditions import first_hit
+from credence.engine.conditions import first_hit, first_hits
 from credence.policy.model import (
     GENERAL_DIMENSION,
     AttrType,
@@ -43,6 +43,7 @@ class CompiledRule:
     reason: str
     cured_by: str | None = None  # an event type whose record ends this rule's effect early
     min_period_us: int = 0  # with cured_by: the least time a record counts
+    group: str | None = None  # rules of one type and group form one first-hit chain
     # The fields the fold reads per record, as one tuple: unpacking beats attribute reads.
     # (index, points, per, |cap|, cap period, expiry µs, decay rate per µs, dimension)
     step: tuple[int, float, str | None, float | None, int, int | None, float | None, int] = field(
@@ -77,7 +78,10 @@ class CompiledPolicy:
     upper: tuple[float | None, ...]
     rules: tuple[CompiledRule, ...]
     rules_by_type: dict[str, tuple[CompiledRule, ...]]
-    matchers: dict[str, Callable[[Mapping[str, Any]], CompiledRule | None]]  # first hit per type
+    # Per type, its groups (rules without a group first when any), each in policy order.
+    groups_by_type: dict[str, tuple[tuple[CompiledRule, ...], ...]]
+    # Per type: the rules a record's attributes hit, first hit per group, or None.
+    matchers: dict[str, Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]]
     tier_ids: tuple[str, ...]  # highest first
     tier_mins: tuple[float, ...]
     entitlements: dict[str, Entitlement]
@@ -107,6 +111,7 @@ def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> Compiled
         reason=rule.reason,
         cured_by=rule.cured_by,
         min_period_us=(_seconds(rule.min_period) or 0) * MICROS,
+        group=rule.group,
     )
 
 
@@ -119,7 +124,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     by_type: dict[str, list[CompiledRule]] = {}
     for compiled in rules:
         by_type.setdefault(compiled.type, []).append(compiled)
-    matchers = {t: _matcher(policy, rs) for t, rs in by_type.items()}
+    groups = {t: _groups(rs) for t, rs in by_type.items()}
+    matchers = {t: _matcher(policy, gs) for t, gs in groups.items()}
     return CompiledPolicy(
         policy=policy,
         base=float(policy.scale.base),
@@ -131,6 +137,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         upper=tuple(d.max for d in dims) + (None,),
         rules=rules,
         rules_by_type={t: tuple(rs) for t, rs in by_type.items()},
+        groups_by_type=groups,
         matchers=matchers,
         tier_ids=tuple(t.id for t in policy.tiers),
         tier_mins=tuple(float(t.min) for t in policy.tiers),
@@ -140,10 +147,20 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     )
 
 
+def _groups(rules: list[CompiledRule]) -> tuple[tuple[CompiledRule, ...], ...]:
+    """A type's rules by group: the default group (no ``group``) first, then by first use."""
+    by_group: dict[str | None, list[CompiledRule]] = {}
+    if any(r.group is None for r in rules):
+        by_group[None] = []
+    for rule in rules:
+        by_group.setdefault(rule.group, []).append(rule)
+    return tuple(tuple(rs) for rs in by_group.values())
+
+
 def _matcher(
-    policy: Policy, rules: list[CompiledRule]
-) -> Callable[[Mapping[str, Any]], CompiledRule | None]:
-    event = policy.event_type(rules[0].type)
+    policy: Policy, groups: tuple[tuple[CompiledRule, ...], ...]
+) -> Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]:
+    event = policy.event_type(groups[0][0].type)
     attrs = event.attributes if event else {}
 
     def typed(rule: CompiledRule) -> list[tuple[Condition, AttrType]]:
@@ -151,7 +168,12 @@ def _matcher(
             (c, attrs[c.attr].type if c.attr in attrs else AttrType.STRING) for c in rule.rule.when
         ]
 
-    return first_hit([(typed(r), r) for r in rules])
+    if len(groups) == 1:
+        # One chain: each rule's result is its own one-element hit, built once here.
+        single: Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]
+        single = first_hit([(typed(r), (r,)) for r in groups[0]])
+        return single
+    return first_hits([[(typed(r), r) for r in rules] for rules in groups])
 
 
 def period_bounds(period: int, occurred_at: int) -> tuple[int, int]:

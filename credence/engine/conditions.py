@@ -5,7 +5,8 @@ the SQL form for every subject at once. Keeping both here, per operator, is
 what lets a test prove they agree on generated data.
 
 Semantics shared by both forms:
-- a predicate on an absent attribute is false (SQL: NULL is treated as false);
+- a predicate on an absent attribute is false (SQL: NULL is treated as false),
+  except ``absent``, which holds exactly when the attribute is missing (or null);
 - values are compared as the attribute's declared type; ``in``/``not_in`` test
   membership in a list (``not_in`` on an absent attribute is false, too).
 """
@@ -30,6 +31,7 @@ PYTHON_FORM = {
     ">=": "{a} >= {v}",
     "in": "{a} in {v}",
     "not_in": "{a} not in {v}",
+    "absent": "{a} is None",
 }
 SQL_FORM = {
     "==": "{a} = {v}",
@@ -40,7 +42,10 @@ SQL_FORM = {
     ">=": "{a} >= {v}",
     "in": "{a} IN ({v})",
     "not_in": "{a} NOT IN ({v})",
+    "absent": "{a} IS NULL",
 }
+# Operators that test the attribute's presence itself: no "absent is false" guard.
+PRESENCE_OPS = frozenset({"absent"})
 
 
 def _normalise(value: Any, attr_type: AttrType) -> Any:
@@ -66,26 +71,59 @@ def first_hit(
     call per record. Only operator templates and generated names reach the
     source; attribute names and values are bound as constants, never pasted in.
     """
+    return _generate([rules], grouped=False)
+
+
+def first_hits(
+    groups: Sequence[Sequence[tuple[Sequence[tuple[Condition, AttrType]], Any]]],
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | None]:
+    """One function returning, per group in order, the result of its first rule that holds.
+
+    The results of the groups that hit, as a tuple (None when no group hits):
+    DESIGN.md "Rule groups", first hit within each group.
+    """
+    match: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = _generate(groups, grouped=True)
+    return match
+
+
+def _generate(
+    groups: Sequence[Sequence[tuple[Sequence[tuple[Condition, AttrType]], Any]]], *, grouped: bool
+) -> Callable[[Mapping[str, Any]], Any]:
     constants: dict[str, Any] = {}
     attr_vars: dict[str, str] = {}
     body: list[str] = []
-    for r_index, (conditions, result) in enumerate(rules):
-        constants[f"R{r_index}"] = result
-        tests = []
-        for c_index, (condition, attr_type) in enumerate(conditions):
-            if condition.attr not in attr_vars:
-                name = f"a{len(attr_vars)}"
-                attr_vars[condition.attr] = name
-                constants[f"N{name}"] = condition.attr
-            var = attr_vars[condition.attr]
-            const = f"K{r_index}_{c_index}"
-            constants[const] = _python_value(condition, attr_type)
-            test = PYTHON_FORM[condition.op].format(a=var, v=const)
-            tests.append(f"({var} is not None and {test})")
-        guard = " and ".join(tests) if tests else "True"
-        body.append(f"    if {guard}: return R{r_index}")
+    r_index = 0
+    for rules in groups:
+        keyword = "if"
+        for conditions, result in rules:
+            constants[f"R{r_index}"] = result
+            tests = []
+            for c_index, (condition, attr_type) in enumerate(conditions):
+                if condition.attr not in attr_vars:
+                    name = f"a{len(attr_vars)}"
+                    attr_vars[condition.attr] = name
+                    constants[f"N{name}"] = condition.attr
+                var = attr_vars[condition.attr]
+                if condition.op in PRESENCE_OPS:
+                    tests.append(f"({PYTHON_FORM[condition.op].format(a=var, v='')})")
+                    continue
+                const = f"K{r_index}_{c_index}"
+                constants[const] = _python_value(condition, attr_type)
+                test = PYTHON_FORM[condition.op].format(a=var, v=const)
+                tests.append(f"({var} is not None and {test})")
+            guard = " and ".join(tests) if tests else "True"
+            if grouped:
+                body.append(f"    {keyword} {guard}: hits.append(R{r_index})")
+                keyword = "elif"
+            else:
+                body.append(f"    if {guard}: return R{r_index}")
+            r_index += 1
     reads = [f"    {var} = attrs.get(N{var})" for var in attr_vars.values()]
-    source = "def match(attrs):\n" + "\n".join([*reads, *body, "    return None"]) + "\n"
+    if grouped:
+        lines = [*reads, "    hits = []", *body, "    return tuple(hits) if hits else None"]
+    else:
+        lines = [*reads, *body, "    return None"]
+    source = "def match(attrs):\n" + "\n".join(lines) + "\n"
     namespace = dict(constants)
     exec(compile(source, "<credence first-hit>", "exec"), namespace)
     match: Callable[[Mapping[str, Any]], Any] = namespace["match"]
@@ -112,6 +150,8 @@ def sql_literal(value: Any, attr_type: AttrType) -> str:
 
 def sql_predicate(condition: Condition, attr_type: AttrType, column: str) -> str:
     """The condition as a SQL boolean over ``column`` (NULL-safe: absent is false)."""
+    if condition.op in PRESENCE_OPS:
+        return SQL_FORM[condition.op].format(a=column, v="")
     if isinstance(condition.value, list):
         value = ", ".join(sql_literal(v, attr_type) for v in condition.value)
     else:
@@ -126,5 +166,7 @@ def sql_all_of(expressions: Sequence[str]) -> str:
 
 def describe(condition: Condition) -> str:
     """The condition as people read it: ``days_late > 30``."""
+    if condition.op in PRESENCE_OPS:
+        return f"{condition.attr} {condition.op}"
     value = json.dumps(condition.value)
     return f"{condition.attr} {condition.op} {value}"

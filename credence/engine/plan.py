@@ -20,6 +20,9 @@ How each step of DESIGN.md "Scoring semantics" maps to SQL:
    input holds no retraction, ``unretracted_sql`` skips the join.
 2. First hit: ``CASE type WHEN … THEN CASE <the type's rules in policy order> END``,
    each arm a rule's conditions in their SQL form (``conditions.sql_predicate``).
+   With rule groups, every record row is repeated once per group (a cross join
+   on ``grp``) and ``CASE grp`` picks the group's own chain, so each row still
+   counts under at most one rule and every later step is unchanged.
 3. ``per`` points: ``points × attribute``, 0 when the attribute is absent.
 4. Caps, in two levels:
    - level 1, one ``GROUP BY subject_key`` over every record: each rule's
@@ -235,12 +238,39 @@ def _refuse_backslashes(policy: CompiledPolicy) -> None:
 
 def _first_hit(policy: CompiledPolicy) -> str:
     # Rules grouped by type, in policy order within each type: a record is tested only
-    # against its own type's rules, and the first whose conditions hold applies.
+    # against its own type's rules, and the first whose conditions hold applies. With rule
+    # groups, each record row is repeated once per group (``group_join``) and column ``grp``
+    # picks the group whose first hit the row stands for.
     arms = []
-    for event_type, rules in policy.rules_by_type.items():
-        inner = " ".join(f"WHEN {_conditions(r, policy)} THEN {r.index}" for r in rules)
-        arms.append(f"WHEN {sql_literal(event_type, AttrType.STRING)} THEN CASE {inner} END")
+    for event_type, groups in policy.groups_by_type.items():
+        chains = [
+            "CASE "
+            + " ".join(f"WHEN {_conditions(r, policy)} THEN {r.index}" for r in rules)
+            + " END"
+            for rules in groups
+        ]
+        if group_count(policy) == 1:
+            inner = chains[0]
+        else:
+            inner = (
+                "CASE grp " + " ".join(f"WHEN {g} THEN {c}" for g, c in enumerate(chains)) + " END"
+            )
+        arms.append(f"WHEN {sql_literal(event_type, AttrType.STRING)} THEN {inner}")
     return f"CASE type {' '.join(arms)} END" if arms else "CAST(NULL AS INT)"
+
+
+def group_count(policy: CompiledPolicy) -> int:
+    """The most rule groups any event type has: how many rows each record becomes."""
+    return max((len(groups) for groups in policy.groups_by_type.values()), default=1)
+
+
+def group_join(policy: CompiledPolicy) -> str:
+    """The join repeating each record once per rule group; empty without groups."""
+    count = group_count(policy)
+    if count == 1:
+        return ""
+    rows = " UNION ALL ".join(f"SELECT {g} AS grp" for g in range(count))
+    return f" CROSS JOIN ({rows}) g"
 
 
 def _conditions(rule: CompiledRule, policy: CompiledPolicy) -> str:
@@ -356,7 +386,7 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     def ruled(columns: str, where: str = "") -> str:
         return (
             f"SELECT {columns}, CASE WHEN {counted} THEN {_first_hit(policy)} END AS rule_ix "
-            f"FROM {rel} r{joins}{cure_join}{where}"
+            f"FROM {rel} r{joins}{cure_join}{group_join(policy)}{where}"
         )
 
     base = (
@@ -473,7 +503,7 @@ def capped_records_sql(policy: CompiledPolicy, *, relation: str = "records") -> 
         "r.provider AS provider, r.provider_event_id AS provider_event_id, "
         + "".join(f"r.{a} AS {a}, " for a in per_attributes)
         + f"CASE WHEN r.retracts IS NULL AND NOT EXISTS (SELECT 1 FROM withdrawn w WHERE {match}) "
-        f"THEN {_first_hit(policy)} END AS rule_ix FROM {rel} r)",
+        f"THEN {_first_hit(policy)} END AS rule_ix FROM {rel} r{group_join(policy)})",
         f"scored AS (SELECT subject_key, occurred_at, provider, provider_event_id, rule_ix, "
         f"{raw} AS raw, {_period(capped, q)} AS period FROM ruled)",
     ]

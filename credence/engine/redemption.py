@@ -31,9 +31,26 @@ def _cure_spans(policy: CompiledPolicy) -> dict[str, int | None]:
     return spans
 
 
-def _match(policy: CompiledPolicy, record: Record) -> CompiledRule | None:
+def _match(policy: CompiledPolicy, record: Record) -> tuple[CompiledRule, ...] | None:
     match = policy.matchers.get(record.type)
     return None if match is None else match(record.attributes)
+
+
+def _deadline(
+    rule: CompiledRule, record: Record, cures: dict[str, list[int]], expires_us: int
+) -> int:
+    """When a record stops counting under one rule, for every as-of time (caps included)."""
+    _, _, _, limit, period, _, _, _ = rule.step
+    occurred = record.occurred_at
+    if limit is not None:
+        _, end = period_bounds(period, occurred)
+        return end - 1 + expires_us
+    deadline = occurred + expires_us
+    if rule.cured_by is not None:
+        cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+        if cured is not None:
+            deadline = min(deadline, cured)
+    return deadline
 
 
 def purgeable(
@@ -56,21 +73,12 @@ def purgeable(
     spans = _cure_spans(policy) if policy.cure_types else {}
     out: list[Record] = []
     for record in kept:
-        rule = _match(policy, record)
-        if rule is None or rule.expires_us is None:
+        hits = _match(policy, record)
+        # With rule groups a record may count under several rules: it goes when all have.
+        if hits is None or any(rule.expires_us is None for rule in hits):
             continue
-        expires_us = rule.expires_us
-        _, _, _, limit, period, _, _, _ = rule.step
+        deadline = max(_deadline(rule, record, cures, rule.expires_us or 0) for rule in hits)
         occurred = record.occurred_at
-        if limit is not None:
-            _, end = period_bounds(period, occurred)
-            deadline = end - 1 + expires_us
-        else:
-            deadline = occurred + expires_us
-            if rule.cured_by is not None:
-                cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
-                if cured is not None:
-                    deadline = min(deadline, cured)
         if record.type in spans:
             span = spans[record.type]
             if span is None:
@@ -87,10 +95,10 @@ def purgeable(
             withdrawing = retractions.get(record.key)
             if withdrawing is None or record.retracts is not None:
                 continue
-            rule = _match(policy, record)
-            if rule is None or rule.expires_us is None:
+            hits = _match(policy, record)
+            if hits is None or any(rule.expires_us is None for rule in hits):
                 continue
-            if record.occurred_at + rule.expires_us <= cutoff:
+            if record.occurred_at + max(rule.expires_us or 0 for rule in hits) <= cutoff:
                 out.append(record)
                 out.extend(withdrawing)
     return out

@@ -178,54 +178,55 @@ def score(
         match = matchers.get(record.type)
         if match is None:
             continue
-        rule = match(record.attributes)
-        if rule is None:
+        hits = match(record.attributes)
+        if hits is None:
             continue
-        i, points, per, limit, period, expires_us, decay_rate, dim = rule.step
-        if per is None:
-            raw = points
-        else:
-            factor = record.attributes.get(per)
-            raw = points * float(factor) if factor is not None else 0.0
-        capped = raw
-        occurred = record.occurred_at
-        if limit is not None:
-            if occurred >= cap_end[i] or occurred < cap_start[i]:
-                cap_start[i], cap_end[i] = period_bounds(period, occurred)
-                cap_sum[i] = 0.0
-            # The period's total is clamped to [-C, C]: each record gets its step of the
-            # clamped prefix sum, so the crossing record is clipped and later ones get 0.
-            before = cap_sum[i]
-            after = before + raw
-            cap_sum[i] = after
-            if not (-limit <= before <= limit and -limit <= after <= limit):  # else: no clamp
-                before = limit if before > limit else (-limit if before < -limit else before)
-                capped = (
-                    limit if after > limit else (-limit if after < -limit else after)
-                ) - before
-        age = as_of - occurred
-        expires_at = None if expires_us is None else occurred + expires_us
-        if cures and rule.cured_by is not None:
-            cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
-            if cured is not None and (expires_at is None or cured < expires_at):
-                expires_at = cured
-        if expires_at is not None and as_of >= expires_at:
-            append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
-            continue
-        # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
-        value = capped if decay_rate is None else capped * exp(age * decay_rate)
-        sums[dim] += value
-        if value > 0.0:
-            up[i] += value
-            up_n[i] += 1
-            if expires_at is not None and up_n[i] <= EARLY:
-                early_up.append(len(contributions))
-        elif value < 0.0:
-            down[i] += value
-            down_n[i] += 1
-            if expires_at is not None and down_n[i] <= EARLY:
-                early_down.append(len(contributions))
-        append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
+        for rule in hits:  # one rule, or with rule groups the first hit of each group
+            i, points, per, limit, period, expires_us, decay_rate, dim = rule.step
+            if per is None:
+                raw = points
+            else:
+                factor = record.attributes.get(per)
+                raw = points * float(factor) if factor is not None else 0.0
+            capped = raw
+            occurred = record.occurred_at
+            if limit is not None:
+                if occurred >= cap_end[i] or occurred < cap_start[i]:
+                    cap_start[i], cap_end[i] = period_bounds(period, occurred)
+                    cap_sum[i] = 0.0
+                # The period's total is clamped to [-C, C]: each record gets its step of the
+                # clamped prefix sum, so the crossing record is clipped and later ones get 0.
+                before = cap_sum[i]
+                after = before + raw
+                cap_sum[i] = after
+                if not (-limit <= before <= limit and -limit <= after <= limit):  # else: no clamp
+                    before = limit if before > limit else (-limit if before < -limit else before)
+                    capped = (
+                        limit if after > limit else (-limit if after < -limit else after)
+                    ) - before
+            age = as_of - occurred
+            expires_at = None if expires_us is None else occurred + expires_us
+            if cures and rule.cured_by is not None:
+                cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+                if cured is not None and (expires_at is None or cured < expires_at):
+                    expires_at = cured
+            if expires_at is not None and as_of >= expires_at:
+                append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
+                continue
+            # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
+            value = capped if decay_rate is None else capped * exp(age * decay_rate)
+            sums[dim] += value
+            if value > 0.0:
+                up[i] += value
+                up_n[i] += 1
+                if expires_at is not None and up_n[i] <= EARLY:
+                    early_up.append(len(contributions))
+            elif value < 0.0:
+                down[i] += value
+                down_n[i] += 1
+                if expires_at is not None and down_n[i] <= EARLY:
+                    early_down.append(len(contributions))
+            append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
     by_rule = tuple(zip(up, up_n, down, down_n, strict=True))
     early = (tuple(early_up), tuple(early_down))
     return _finish(

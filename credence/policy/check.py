@@ -141,6 +141,8 @@ def _rule_problems(policy: Policy) -> list[Problem]:
             if spec is None:
                 problems.append(_unknown((*c_at, "attr"), "attribute", condition.attr, list(attrs)))
                 continue
+            if condition.op == "absent":
+                continue
             values = condition.value if isinstance(condition.value, list) else [condition.value]
             bad = [v for v in values if not _value_fits(v, spec.type)]
             if bad:

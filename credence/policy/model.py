@@ -127,18 +127,28 @@ class EventType(_Model):
     justifications: Justifications
 
 
-Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
+Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "absent"]
 
 
 class Condition(_Model):
-    """One predicate on a record attribute; false when the attribute is absent."""
+    """One predicate on a record attribute; false when the attribute is absent.
+
+    ``absent`` is the one test that holds on a missing attribute (a
+    scorecard's "missing" bin); it takes no value.
+    """
 
     attr: str
     op: Op
-    value: Scalar | list[Scalar]
+    value: Scalar | list[Scalar] | None = None
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:
+        if self.op == "absent":
+            if self.value is not None:
+                raise ValueError("operator 'absent' takes no value")
+            return self
+        if self.value is None:
+            raise ValueError(f"operator {self.op!r} needs a value")
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
             raise ValueError(f"operator {self.op!r} needs a list value, e.g. [a, b]")
         if self.op not in ("in", "not_in") and isinstance(self.value, list):
@@ -176,10 +186,15 @@ class RuleSeverity(StrEnum):
 
 
 class Rule(_Model):
-    """Points for records of one type whose conditions all hold (first match wins)."""
+    """Points for records of one type whose conditions all hold (first match wins per group)."""
 
     id: Identifier
     type: str
+    group: Identifier | None = Field(
+        default=None,
+        description="Rules of one type and group form a first-hit chain; a record "
+        "contributes the sum over its type's groups (a scorecard's characteristics).",
+    )
     when: list[Condition] = Field(default_factory=list)
     points: float
     per: str | None = Field(default=None, description="Multiply points by this numeric attribute.")

@@ -2,7 +2,8 @@
 
 Policies exercise every scoring feature at once: caps per day, month and
 year, decay, expiry, early cures (``cured_by``, ``min_period``), ``per`` points, first-hit conditions with every
-operator, dimension bounds and weights. Record sets bring retractions (of
+operator (``absent`` too), rule groups (first hit per group, summed over
+groups, beside rules in the default group), dimension bounds and weights. Record sets bring retractions (of
 records that exist, do not exist, or belong to another provider), ties in
 ``occurred_at``, absent attributes, and attribute columns shared by two event
 types with different numeric types.
@@ -34,14 +35,17 @@ POOLS: dict[str, list[Any]] = {
 ORDERED = ["<", "<=", ">", ">="]
 EQUALITY = ["==", "!="]
 MEMBERSHIP = ["in", "not_in"]
+GROUPS = ["g1", "g2"]
 
 
 @st.composite
 def conditions(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
     attr = draw(st.sampled_from(sorted(ATTRS[event_type])))
     kind = ATTRS[event_type][attr]
-    ops = EQUALITY + MEMBERSHIP + (ORDERED if kind in ("integer", "number") else [])
+    ops = EQUALITY + MEMBERSHIP + ["absent"] + (ORDERED if kind in ("integer", "number") else [])
     op = draw(st.sampled_from(ops))
+    if op == "absent":
+        return {"attr": attr, "op": op}
     pool = POOLS[kind]
     if op in MEMBERSHIP:
         value: Any = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))
@@ -60,6 +64,9 @@ def rules(draw: st.DrawFn, index: int, dimensions: list[str]) -> dict[str, Any]:
         "points": draw(st.sampled_from([-20, -7.5, -3, -1, 0.5, 1, 2, 4, 10, 25])),
         "reason": f"rule {index}",
     }
+    group = draw(st.sampled_from([None, *GROUPS]))
+    if group is not None:
+        rule["group"] = group
     numeric = [a for a, k in ATTRS[event_type].items() if k in ("integer", "number")]
     if draw(st.booleans()):
         rule["per"] = draw(st.sampled_from(numeric))

@@ -37,7 +37,7 @@ def test_batch_equals_online(case: Case) -> None:
 @st.composite
 def operator_cases(draw: st.DrawFn) -> tuple[Condition, AttrType, list[Any]]:
     kind = AttrType(draw(st.sampled_from(["integer", "number", "string", "boolean"])))
-    ops = ["==", "!=", "in", "not_in"]
+    ops = ["==", "!=", "in", "not_in", "absent"]
     if kind in (AttrType.INTEGER, AttrType.NUMBER):
         ops += ["<", "<=", ">", ">="]
     op = draw(st.sampled_from(ops))
@@ -54,6 +54,8 @@ def operator_cases(draw: st.DrawFn) -> tuple[Condition, AttrType, list[Any]]:
         draw(st.lists(values, min_size=1, max_size=3)) if op in ("in", "not_in") else draw(values)
     )
     cells = draw(st.lists(st.one_of(st.none(), values), min_size=1, max_size=8))
+    if op == "absent":
+        return Condition(attr="v", op=op), kind, cells
     return Condition(attr="v", op=op, value=target), kind, cells
 
 
