@@ -10,6 +10,7 @@
     ├── SubjectNotFound                subject.not_found 404
     ├── EntitlementNotFound            entitlement.not_found 404
     ├── InputFileError                 input.invalid    400
+    │   └── ScorecardError             scorecard.invalid 422
     ├── StoreError                     store.error      503
     │   ├── StoreUnavailable           store.unavailable 503
     │   ├── StoreNotInitialised        store.not_initialised 409
@@ -160,6 +161,13 @@ class InputFileError(CredenceError):
 
     code = "input.invalid"
     status = 400
+
+
+class ScorecardError(InputFileError):
+    """A scorecard card table cannot become a policy (located at its row and column)."""
+
+    code = "scorecard.invalid"
+    status = 422
 
 
 class StoreError(CredenceError):

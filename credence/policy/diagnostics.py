@@ -156,6 +156,19 @@ CODES: dict[str, Code] = {
             "EU Charter Art. 21; ECOA 15 U.S.C. §1691(a)",
         ),
         Code(
+            "credit.prohibited_basis",
+            Level.ERROR,
+            "decides credit by sex or marital status",
+            "ECOA 15 U.S.C. §1691(a)(1); Regulation B 12 CFR §1002.6(b)(1), (b)(8)",
+        ),
+        Code(
+            "credit.age",
+            Level.ERROR,
+            "decides credit by age and gives a bin of applicants aged 62 or more fewer "
+            "points than a younger bin",
+            "ECOA 15 U.S.C. §1691(b)(3); Regulation B 12 CFR §1002.6(b)(2)(ii)",
+        ),
+        Code(
             "privacy.private_life",
             Level.WARNING,
             "scores private life or lawful lifestyle choices (purchases, pastimes, donations)",

@@ -25,8 +25,9 @@ from credence.policy.diagnostics import (
     Path,
     elements,
 )
+from credence.policy.fair_lending import fair_lending_findings
 from credence.policy.load import SourceMap
-from credence.policy.model import Policy
+from credence.policy.model import Policy, Rule
 from credence.policy.purpose import entitlement_findings, retention
 from credence.policy.vocabulary import Vocabulary, default_vocabulary
 from credence.types import format_duration, parse_duration
@@ -53,6 +54,7 @@ def lint(
         *_redemption_findings(policy),
         *entitlement_findings(policy),
         *_list_findings(policy),
+        *fair_lending_findings(policy),
     ]
     by_path = {e.path: e for e in elements(policy)}
     diagnostics = []
@@ -119,7 +121,7 @@ def _texts(policy: Policy) -> Iterator[tuple[Path, str, bool]]:
                 yield (*at, "attributes", attr, "description"), spec.description, True
     for i, rule in enumerate(policy.rules):
         at = ("rules", i)
-        for path, text in fields(at, rule, ("id", "description", "reason", "per")):
+        for path, text in fields(at, rule, ("id", "description", "reason", "per", "group")):
             yield path, text, False
         for c, condition in enumerate(rule.when):
             yield (*at, "when", c, "attr"), condition.attr, False
@@ -204,18 +206,22 @@ def _sensitive_findings(policy: Policy) -> list[Finding]:
 
 def _inherited_findings(policy: Policy, found: list[Finding]) -> list[Finding]:
     """A rule scoring a refused event type is refused for the same reason."""
-    refused: dict[str, dict[str, Finding]] = {}
+    refused: dict[str, dict[str, Finding]] = {}  # first error per code, attributes apart
     own: set[tuple[Path, str]] = set()
     for finding in found:
         element_path = _element_path(finding.path)
         own.add((element_path, finding.code))
         if element_path[0] == "event_types" and CODES[finding.code].level is Level.ERROR:
             event_id = policy.event_types[int(element_path[1])].id
-            refused.setdefault(event_id, {}).setdefault(finding.code, finding)
+            key = finding.code
+            if _attribute(finding.path) is not None:
+                key = f"{finding.code} {_attribute(finding.path)}"
+            refused.setdefault(event_id, {}).setdefault(key, finding)
     inherited = []
     for i, rule in enumerate(policy.rules):
-        for code, finding in refused.get(rule.type, {}).items():
-            if (("rules", i), code) in own:
+        for finding in refused.get(rule.type, {}).values():
+            code = finding.code
+            if (("rules", i), code) in own or not _reads(rule, finding.path):
                 continue
             inherited.append(
                 Finding(
@@ -228,6 +234,24 @@ def _inherited_findings(policy: Policy, found: list[Finding]) -> list[Finding]:
                 )
             )
     return inherited
+
+
+def _attribute(path: Path) -> str | None:
+    """The attribute a finding on an event type is about, if it is about one."""
+    if len(path) >= 4 and path[2] == "attributes":
+        return str(path[3])
+    return None
+
+
+def _reads(rule: Rule, path: Path) -> bool:
+    """Whether a rule depends on what an event-type finding is about.
+
+    A finding on one attribute (a scorecard's characteristic) refuses the
+    rules that read it, not every rule of the type; any other finding on the
+    event type refuses them all.
+    """
+    attr = _attribute(path)
+    return attr is None or rule.per == attr or any(c.attr == attr for c in rule.when)
 
 
 # -- redemption ------------------------------------------------------------------------------

@@ -111,6 +111,21 @@ def _sensitive(data: Data) -> None:
     _event(data)["attributes"]["days_late"] = {"type": "integer", "sensitive": True}
 
 
+def _marital_status(data: Data) -> None:
+    _event(data)["attributes"]["marital_status"] = "string"
+    _rule(data)["when"].append({"attr": "marital_status", "op": "==", "value": "single"})
+
+
+def _elderly_penalised(data: Data) -> None:
+    _event(data)["attributes"]["age"] = "integer"
+    band = {"type": "bill.paid", "dimension": "payments", "expires_after": "1y", "group": "age"}
+    _rules = data["rules"]
+    _rules.append({"id": "age_young", **band, "points": 5, "reason": "Age under 40",
+                   "when": [{"attr": "age", "op": "<", "value": 40}]})  # fmt: skip
+    _rules.append({"id": "age_old", **band, "points": -5, "reason": "Age 40 or more",
+                   "when": [{"attr": "age", "op": ">=", "value": 40}]})  # fmt: skip
+
+
 def _minor_enough(data: Data) -> None:
     _rule(data).update(points=-60, severity="minor", expires_after="90d")
 
@@ -134,6 +149,13 @@ TRIGGERS: dict[str, Callable[[Data], None]] = {
     "list.public_person": _add_list(public=True),
     "protected.characteristic": _set(_rule, "description", "Late bills by age band"),
     "privacy.private_life": _set(_rule, "description", "Also counts alcohol purchases"),
+    "credit.prohibited_basis": _marital_status,
+    "credit.age": _elderly_penalised,
+}
+# In a credit context the characteristic's own warning stays beside the error.
+ALSO: dict[str, set[str]] = {
+    "credit.prohibited_basis": {"protected.characteristic"},
+    "credit.age": {"protected.characteristic"},
 }
 
 
@@ -149,7 +171,7 @@ def test_every_code_has_a_trigger() -> None:
 def test_each_code_is_triggered_by_a_minimal_policy(code: str) -> None:
     data = _data()
     TRIGGERS[code](data)
-    assert set(_codes(data)) == {code}  # a rule repeats its event type's refusal
+    assert set(_codes(data)) == {code} | ALSO.get(code, set())  # rules repeat their type's
 
 
 def test_severity_windows_bound_expiry() -> None:
@@ -300,3 +322,21 @@ def test_every_code_is_documented_with_its_law() -> None:
 def test_the_bundled_lawful_examples_pass(name: str) -> None:
     policy = load_policy(EXAMPLES / f"{name}.yaml").policy
     assert [d.format(name) for d in lint(policy) if not d.justified] == []
+
+
+def test_age_is_lawful_in_credit_when_no_elderly_bin_is_below_a_younger_one() -> None:
+    data = _data()
+    _elderly_penalised(data)
+    data["rules"][-1]["points"] = 5  # 40 or more now gets as much as under 40
+    assert "credit.age" not in _codes(data)
+    data["rules"][-1]["when"] = [{"attr": "age", "op": ">=", "value": 70}]
+    data["rules"][-2]["points"] = 9  # 70 or more now gets fewer points than under 40
+    assert "credit.age" in _codes(data)
+
+
+def test_sex_is_only_a_warning_outside_credit() -> None:
+    data = _data()
+    _marital_status(data)
+    _event(data)["context"] = "housing"
+    data["entitlements"][0]["context"] = "housing"
+    assert set(_codes(data)) == {"protected.characteristic"}
