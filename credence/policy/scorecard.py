@@ -84,9 +84,12 @@ def parse_card(text: str, *, origin: str = "<card>") -> Card:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) < len(header):
+        if len(row) != len(header):
             raise ScorecardError(
-                f"row has {len(row)} cells, the header {len(header)}", path=origin, line=line
+                f"row has {len(row)} cells, the header {len(header)}",
+                path=origin,
+                line=line,
+                suggestion="quote a bin that holds a comma, as pandas to_csv does",
             )
         variable = row[at["variable"]].strip()
         label = row[at["bin"]].strip()
