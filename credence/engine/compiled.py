@@ -87,6 +87,7 @@ class CompiledPolicy:
     entitlements: dict[str, Entitlement]
     lists: tuple[SubjectList, ...]
     cure_types: frozenset[str]  # event types some rule is cured by
+    grouped: bool = False  # some rule has a group: a points scorecard
 
 
 def _seconds(duration: str | None) -> int | None:
@@ -144,6 +145,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         entitlements={e.id: e for e in policy.entitlements},
         lists=tuple(policy.lists),
         cure_types=frozenset(r.cured_by for r in rules if r.cured_by is not None),
+        grouped=any(r.group is not None for r in rules),
     )
 
 

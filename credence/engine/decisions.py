@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from credence.engine.adverse_action import is_scorecard, scorecard_reasons
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.entitlements import holds
 from credence.engine.reasons import (
@@ -139,7 +140,11 @@ def decide(
         condition_holds=cond,
         outcome=result,
         allowed=allowed,
-        reasons=tuple(key_factors(policy, outcome, direction=direction)),
+        reasons=tuple(
+            scorecard_reasons(policy, outcome)  # points lost against each best bin
+            if direction < 0 and is_scorecard(policy)
+            else key_factors(policy, outcome, direction=direction)
+        ),
         changes=tuple(changes),
         notice=notice,
         notice_needed=notice_needed,

@@ -7,7 +7,8 @@ German Credit data; nothing is committed here) into OUT:
   foreign-worker status left out), as ``pandas.concat(card.values())``;
 - ``card-full.csv``: the card of all 20 characteristics, to show what lint refuses;
 - ``applications.jsonl``: the 1,000 applications, one record per applicant;
-- ``points.csv``: each applicant's total points by scorecardpy's ``scorecard_ply``.
+- ``points.csv``: each applicant's points by scorecardpy's ``scorecard_ply``, in total
+  and per characteristic, with the credit label (good or bad).
 
     python examples/german-credit/build.py OUT
 
@@ -59,7 +60,7 @@ def build(out: Path) -> dict[str, Any]:
         # lawful card bins age coarser (a choice the lint checks, not a fix it makes).
         bins = {**bins, **sc.woebin(data, y=TARGET, x=["age_in_years"], breaks_list=AGE_BREAKS)}
         lawful = _card(sc, pd, LogisticRegression, data, bins, exclude=PROHIBITED)
-        points = sc.scorecard_ply(data, lawful["card"], only_total_score=True, print_step=0)
+        points = sc.scorecard_ply(data, lawful["card"], only_total_score=False, print_step=0)
     full["table"].to_csv(out / "card-full.csv", index=False)
     lawful["table"].to_csv(out / "card.csv", index=False)
     with (out / "applications.jsonl").open("w", encoding="utf-8") as f:
@@ -84,13 +85,17 @@ def build(out: Path) -> dict[str, Any]:
                 )
                 + "\n"
             )
-    pd.DataFrame(
+    table = pd.DataFrame(
         {
             "subject_id": [f"applicant-{i + 1:04d}" for i in data.index],
             "points": points["score"].to_numpy(),
             "label": data[TARGET].map({1: "bad", 0: "good"}).to_numpy(),
         }
-    ).to_csv(out / "points.csv", index=False)
+    )
+    for column in points.columns:  # each characteristic's points, as <name>_points
+        if column != "score":
+            table[column] = points[column].to_numpy()
+    table.to_csv(out / "points.csv", index=False)
     return {"applicants": len(data), "characteristics": sorted(lawful["variables"])}
 
 

