@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from credence.engine.conditions import first_hit, first_hits
+from credence.engine.conditions import first_hit
 from credence.policy.model import (
     GENERAL_DIMENSION,
     AttrType,
@@ -22,6 +22,7 @@ from credence.policy.model import (
 from credence.types import DAY_US, MICROS, parse_duration
 
 CAP_DAY, CAP_MONTH, CAP_YEAR = 0, 1, 2
+Matcher = Callable[[Mapping[str, Any]], "CompiledRule | None"]
 _CAP_CODES = {CapPeriod.DAY: CAP_DAY, CapPeriod.MONTH: CAP_MONTH, CapPeriod.YEAR: CAP_YEAR}
 
 
@@ -80,8 +81,11 @@ class CompiledPolicy:
     rules_by_type: dict[str, tuple[CompiledRule, ...]]
     # Per type, its groups (rules without a group first when any), each in policy order.
     groups_by_type: dict[str, tuple[tuple[CompiledRule, ...], ...]]
-    # Per type: the rules a record's attributes hit, first hit per group, or None.
-    matchers: dict[str, Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]]
+    # First hit per type: of each type's first group (its only one, without rule groups).
+    matchers: dict[str, Matcher]
+    # The fold's passes: per pass g, each type's g-th group's first hit. One pass without
+    # groups (``matchers``); a record contributes one rule per pass it hits in.
+    passes: tuple[dict[str, Matcher], ...]
     tier_ids: tuple[str, ...]  # highest first
     tier_mins: tuple[float, ...]
     entitlements: dict[str, Entitlement]
@@ -126,7 +130,11 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     for compiled in rules:
         by_type.setdefault(compiled.type, []).append(compiled)
     groups = {t: _groups(rs) for t, rs in by_type.items()}
-    matchers = {t: _matcher(policy, gs) for t, gs in groups.items()}
+    depth = max((len(gs) for gs in groups.values()), default=1)
+    passes = tuple(
+        {t: _matcher(policy, gs[g]) for t, gs in groups.items() if g < len(gs)}
+        for g in range(depth)
+    )
     return CompiledPolicy(
         policy=policy,
         base=float(policy.scale.base),
@@ -139,7 +147,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         rules=rules,
         rules_by_type={t: tuple(rs) for t, rs in by_type.items()},
         groups_by_type=groups,
-        matchers=matchers,
+        matchers=passes[0],
+        passes=passes,
         tier_ids=tuple(t.id for t in policy.tiers),
         tier_mins=tuple(float(t.min) for t in policy.tiers),
         entitlements={e.id: e for e in policy.entitlements},
@@ -159,10 +168,8 @@ def _groups(rules: list[CompiledRule]) -> tuple[tuple[CompiledRule, ...], ...]:
     return tuple(tuple(rs) for rs in by_group.values())
 
 
-def _matcher(
-    policy: Policy, groups: tuple[tuple[CompiledRule, ...], ...]
-) -> Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]:
-    event = policy.event_type(groups[0][0].type)
+def _matcher(policy: Policy, rules: tuple[CompiledRule, ...]) -> Matcher:
+    event = policy.event_type(rules[0].type)
     attrs = event.attributes if event else {}
 
     def typed(rule: CompiledRule) -> list[tuple[Condition, AttrType]]:
@@ -170,12 +177,8 @@ def _matcher(
             (c, attrs[c.attr].type if c.attr in attrs else AttrType.STRING) for c in rule.rule.when
         ]
 
-    if len(groups) == 1:
-        # One chain: each rule's result is its own one-element hit, built once here.
-        single: Callable[[Mapping[str, Any]], tuple[CompiledRule, ...] | None]
-        single = first_hit([(typed(r), (r,)) for r in groups[0]])
-        return single
-    return first_hits([[(typed(r), r) for r in rules] for rules in groups])
+    match: Matcher = first_hit([(typed(r), r) for r in rules])
+    return match
 
 
 def period_bounds(period: int, occurred_at: int) -> tuple[int, int]:

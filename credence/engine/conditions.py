@@ -71,59 +71,29 @@ def first_hit(
     call per record. Only operator templates and generated names reach the
     source; attribute names and values are bound as constants, never pasted in.
     """
-    return _generate([rules], grouped=False)
-
-
-def first_hits(
-    groups: Sequence[Sequence[tuple[Sequence[tuple[Condition, AttrType]], Any]]],
-) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | None]:
-    """One function returning, per group in order, the result of its first rule that holds.
-
-    The results of the groups that hit, as a tuple (None when no group hits):
-    DESIGN.md "Rule groups", first hit within each group.
-    """
-    match: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = _generate(groups, grouped=True)
-    return match
-
-
-def _generate(
-    groups: Sequence[Sequence[tuple[Sequence[tuple[Condition, AttrType]], Any]]], *, grouped: bool
-) -> Callable[[Mapping[str, Any]], Any]:
     constants: dict[str, Any] = {}
     attr_vars: dict[str, str] = {}
     body: list[str] = []
-    r_index = 0
-    for rules in groups:
-        keyword = "if"
-        for conditions, result in rules:
-            constants[f"R{r_index}"] = result
-            tests = []
-            for c_index, (condition, attr_type) in enumerate(conditions):
-                if condition.attr not in attr_vars:
-                    name = f"a{len(attr_vars)}"
-                    attr_vars[condition.attr] = name
-                    constants[f"N{name}"] = condition.attr
-                var = attr_vars[condition.attr]
-                if condition.op in PRESENCE_OPS:
-                    tests.append(f"({PYTHON_FORM[condition.op].format(a=var, v='')})")
-                    continue
-                const = f"K{r_index}_{c_index}"
-                constants[const] = _python_value(condition, attr_type)
-                test = PYTHON_FORM[condition.op].format(a=var, v=const)
-                tests.append(f"({var} is not None and {test})")
-            guard = " and ".join(tests) if tests else "True"
-            if grouped:
-                body.append(f"    {keyword} {guard}: hits.append(R{r_index})")
-                keyword = "elif"
-            else:
-                body.append(f"    if {guard}: return R{r_index}")
-            r_index += 1
+    for r_index, (conditions, result) in enumerate(rules):
+        constants[f"R{r_index}"] = result
+        tests = []
+        for c_index, (condition, attr_type) in enumerate(conditions):
+            if condition.attr not in attr_vars:
+                name = f"a{len(attr_vars)}"
+                attr_vars[condition.attr] = name
+                constants[f"N{name}"] = condition.attr
+            var = attr_vars[condition.attr]
+            if condition.op in PRESENCE_OPS:
+                tests.append(f"({PYTHON_FORM[condition.op].format(a=var, v='')})")
+                continue
+            const = f"K{r_index}_{c_index}"
+            constants[const] = _python_value(condition, attr_type)
+            test = PYTHON_FORM[condition.op].format(a=var, v=const)
+            tests.append(f"({var} is not None and {test})")
+        guard = " and ".join(tests) if tests else "True"
+        body.append(f"    if {guard}: return R{r_index}")
     reads = [f"    {var} = attrs.get(N{var})" for var in attr_vars.values()]
-    if grouped:
-        lines = [*reads, "    hits = []", *body, "    return tuple(hits) if hits else None"]
-    else:
-        lines = [*reads, *body, "    return None"]
-    source = "def match(attrs):\n" + "\n".join(lines) + "\n"
+    source = "def match(attrs):\n" + "\n".join([*reads, *body, "    return None"]) + "\n"
     namespace = dict(constants)
     exec(compile(source, "<credence first-hit>", "exec"), namespace)
     match: Callable[[Mapping[str, Any]], Any] = namespace["match"]

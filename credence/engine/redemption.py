@@ -31,9 +31,15 @@ def _cure_spans(policy: CompiledPolicy) -> dict[str, int | None]:
     return spans
 
 
-def _match(policy: CompiledPolicy, record: Record) -> tuple[CompiledRule, ...] | None:
-    match = policy.matchers.get(record.type)
-    return None if match is None else match(record.attributes)
+def _match(policy: CompiledPolicy, record: Record) -> list[CompiledRule] | None:
+    """The rules a record counts under, first hit per rule group; None for none."""
+    hits = []
+    for matchers in policy.passes:
+        match = matchers.get(record.type)
+        rule = None if match is None else match(record.attributes)
+        if rule is not None:
+            hits.append(rule)
+    return hits or None
 
 
 def _deadline(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from math import exp
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from credence.engine.compiled import CompiledPolicy, CompiledRule, period_bounds
 from credence.engine.entitlements import list_memberships
@@ -155,83 +155,123 @@ def score(
     subject; without it, every list's condition is tested.
     """
     kept = considered_records(records, as_of)
-    matchers = policy.matchers
-    sums = [0.0] * len(policy.dimension_ids)
     n_rules = len(policy.rules)
-    # Cap state per rule: the current calendar period [start, end) and its prefix sum.
-    # Records arrive in count order, so a rule's period only moves forward.
-    cap_start = [0] * n_rules
-    cap_end = [0] * n_rules
-    cap_sum = [0.0] * n_rules
-    # Per-rule totals (dimension units) for reasons: raised, raising records, lowered, lowering.
-    up = [0.0] * n_rules
-    up_n = [0] * n_rules
-    down = [0.0] * n_rules
-    down_n = [0] * n_rules
+    # Per rule: cap state (the current calendar period [start, end) and its prefix sum;
+    # records arrive in count order, so a rule's period only moves forward), and totals
+    # in dimension units for reasons (raised, raising records, lowered, lowering).
+    fold = _Fold(
+        sums=[0.0] * len(policy.dimension_ids),
+        cap_start=[0] * n_rules,
+        cap_end=[0] * n_rules,
+        cap_sum=[0.0] * n_rules,
+        up=[0.0] * n_rules,
+        up_n=[0] * n_rules,
+        down=[0.0] * n_rules,
+        down_n=[0] * n_rules,
+        early_up=[],
+        early_down=[],
+        contributions=[],
+    )
     cures = _cure_times(policy, kept)
-    early_up: list[int] = []
-    early_down: list[int] = []
-    contributions: list[Contribution] = []
+    # One pass per rule group (DESIGN.md "Rule groups"): each pass is a first-hit fold
+    # over the same records with that group's matchers. Rules of different groups share
+    # no state, so the passes add up; a policy without groups makes exactly one pass.
+    for matchers in policy.passes:
+        _fold(fold, kept, matchers, cures, as_of)
+    up, up_n, down, down_n = fold.up, fold.up_n, fold.down, fold.down_n
+    contributions = fold.contributions
+    sums = fold.sums
+    early_up, early_down = fold.early_up, fold.early_down
+    by_rule = tuple(zip(up, up_n, down, down_n, strict=True))
+    early = (tuple(early_up), tuple(early_down))
+    return _finish(
+        policy, sums, tuple(contributions), by_rule, early, len(kept), as_of, subject_kind
+    )
+
+
+@dataclass(slots=True)
+class _Fold:
+    """The running state of one subject's fold, shared by its passes."""
+
+    sums: list[float]
+    cap_start: list[int]
+    cap_end: list[int]
+    cap_sum: list[float]
+    up: list[float]
+    up_n: list[int]
+    down: list[float]
+    down_n: list[int]
+    early_up: list[int]
+    early_down: list[int]
+    contributions: list[Contribution]
+
+
+def _fold(
+    fold: _Fold,
+    kept: list[Record],
+    matchers: dict[str, Callable[[Mapping[str, Any]], CompiledRule | None]],
+    cures: dict[str, list[int]],
+    as_of: int,
+) -> None:
+    """Steps 2-6 for one pass: each record's first hit among ``matchers``, into ``fold``."""
+    # Locals, not attribute reads, in the loop: this is the online hot path (bench/online.py).
+    sums, cap_start, cap_end, cap_sum = fold.sums, fold.cap_start, fold.cap_end, fold.cap_sum
+    up, up_n, down, down_n = fold.up, fold.up_n, fold.down, fold.down_n
+    early_up, early_down, contributions = fold.early_up, fold.early_down, fold.contributions
     append = contributions.append
     make = tuple.__new__  # builds the named tuple without its Python-level __new__
     for record in kept:
         match = matchers.get(record.type)
         if match is None:
             continue
-        hits = match(record.attributes)
-        if hits is None:
+        rule = match(record.attributes)
+        if rule is None:
             continue
-        for rule in hits:  # one rule, or with rule groups the first hit of each group
-            i, points, per, limit, period, expires_us, decay_rate, dim = rule.step
-            if per is None:
-                raw = points
-            else:
-                factor = record.attributes.get(per)
-                raw = points * float(factor) if factor is not None else 0.0
-            capped = raw
-            occurred = record.occurred_at
-            if limit is not None:
-                if occurred >= cap_end[i] or occurred < cap_start[i]:
-                    cap_start[i], cap_end[i] = period_bounds(period, occurred)
-                    cap_sum[i] = 0.0
-                # The period's total is clamped to [-C, C]: each record gets its step of the
-                # clamped prefix sum, so the crossing record is clipped and later ones get 0.
-                before = cap_sum[i]
-                after = before + raw
-                cap_sum[i] = after
-                if not (-limit <= before <= limit and -limit <= after <= limit):  # else: no clamp
-                    before = limit if before > limit else (-limit if before < -limit else before)
-                    capped = (
-                        limit if after > limit else (-limit if after < -limit else after)
-                    ) - before
-            age = as_of - occurred
-            expires_at = None if expires_us is None else occurred + expires_us
-            if cures and rule.cured_by is not None:
-                cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
-                if cured is not None and (expires_at is None or cured < expires_at):
-                    expires_at = cured
-            if expires_at is not None and as_of >= expires_at:
-                append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
-                continue
-            # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
-            value = capped if decay_rate is None else capped * exp(age * decay_rate)
-            sums[dim] += value
-            if value > 0.0:
-                up[i] += value
-                up_n[i] += 1
-                if expires_at is not None and up_n[i] <= EARLY:
-                    early_up.append(len(contributions))
-            elif value < 0.0:
-                down[i] += value
-                down_n[i] += 1
-                if expires_at is not None and down_n[i] <= EARLY:
-                    early_down.append(len(contributions))
-            append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
-    by_rule = tuple(zip(up, up_n, down, down_n, strict=True))
-    early = (tuple(early_up), tuple(early_down))
-    return _finish(
-        policy, sums, tuple(contributions), by_rule, early, len(kept), as_of, subject_kind
-    )
+        i, points, per, limit, period, expires_us, decay_rate, dim = rule.step
+        if per is None:
+            raw = points
+        else:
+            factor = record.attributes.get(per)
+            raw = points * float(factor) if factor is not None else 0.0
+        capped = raw
+        occurred = record.occurred_at
+        if limit is not None:
+            if occurred >= cap_end[i] or occurred < cap_start[i]:
+                cap_start[i], cap_end[i] = period_bounds(period, occurred)
+                cap_sum[i] = 0.0
+            # The period's total is clamped to [-C, C]: each record gets its step of the
+            # clamped prefix sum, so the crossing record is clipped and later ones get 0.
+            before = cap_sum[i]
+            after = before + raw
+            cap_sum[i] = after
+            if not (-limit <= before <= limit and -limit <= after <= limit):  # else: no clamp
+                before = limit if before > limit else (-limit if before < -limit else before)
+                capped = (
+                    limit if after > limit else (-limit if after < -limit else after)
+                ) - before
+        age = as_of - occurred
+        expires_at = None if expires_us is None else occurred + expires_us
+        if cures and rule.cured_by is not None:
+            cured = cured_at(cures.get(rule.cured_by), occurred, rule.min_period_us)
+            if cured is not None and (expires_at is None or cured < expires_at):
+                expires_at = cured
+        if expires_at is not None and as_of >= expires_at:
+            append(make(Contribution, (record, rule, raw, capped, 0.0, expires_at)))
+            continue
+        # 0.5 ** (age / half_life) as exp(-age * ln 2 / half_life): one multiply, one exp.
+        value = capped if decay_rate is None else capped * exp(age * decay_rate)
+        sums[dim] += value
+        if value > 0.0:
+            up[i] += value
+            up_n[i] += 1
+            if expires_at is not None and up_n[i] <= EARLY:
+                early_up.append(len(contributions))
+        elif value < 0.0:
+            down[i] += value
+            down_n[i] += 1
+            if expires_at is not None and down_n[i] <= EARLY:
+                early_down.append(len(contributions))
+        append(make(Contribution, (record, rule, raw, capped, value, expires_at)))
 
 
 def _finish(
