@@ -110,7 +110,9 @@ def explanation_text(
             f"  {labels.get(dim_id, dim_id):<28} {o.dimensions[dim_id]:+9.2f}  x{policy.weights[i]:g}{bounds}"
         )
     counting = [c for c in o.contributions if c.value != 0.0]
-    lines += ["", f"Records counting now ({len(counting)} of {o.considered} considered):"]
+    records = len({c.record.key for c in counting})
+    hits = f", {len(counting)} rule hits" if len(counting) != records else ""  # rule groups
+    lines += ["", f"Records counting now ({records} of {o.considered} considered{hits}):"]
     shown = counting
     if max_records is not None and len(counting) > max_records:
         heaviest = sorted(counting, key=lambda c: -abs(weighted(policy, c)))[:max_records]

@@ -94,3 +94,19 @@ tiers: [{{id: t, min: -10}}]
     with pytest.raises(PolicyError) as caught:
         parse_policy(text.replace("'", '"'))
     assert any(message in p.message for p in caught.value.problems)
+
+
+def test_a_record_hitting_several_groups_is_purged_only_when_every_hit_has_expired():
+    from credence.engine.redemption import purgeable
+
+    short = {**_bin("late", "lateness", -10, LATE), "expires_after": "30d"}
+    long = {**_bin("big", "size", -7, BIG), "expires_after": "1y"}
+    p = policy([short, long])
+    record = _record({"days_late": 5, "amount": 150.0})  # 2025-06-01
+    between = parse_time("2025-09-01T00:00:00Z")  # past 30 days, within a year
+    assert purgeable(p, [record], as_of=between, grace_us=0) == []
+    after = parse_time("2026-07-01T00:00:00Z")
+    assert purgeable(p, [record], as_of=after, grace_us=0) == [record]
+    # A hit without expiry keeps the record for good.
+    keep = policy([short, {**_bin("big", "size", 7, BIG)}])
+    assert purgeable(keep, [record], as_of=after, grace_us=0) == []

@@ -102,3 +102,10 @@ def test_an_imported_card_fits_the_published_schema() -> None:
     document, _ = _policy(approve_at=520)
     jsonschema.validate(document, policy_json_schema())
     assert document["entitlements"][0]["when"] == {"score_at_least": 520}
+
+
+def test_a_bin_open_at_both_ends_still_needs_the_attribute_present() -> None:
+    text = 'variable,bin,points\nbasepoints,,10\nincome,"[-inf,inf)",3\n'
+    _, compiled = _policy(text)
+    assert _points(compiled, {"income": -1e300}) == 13
+    assert _points(compiled, {}) == 10  # scorecard_ply: an absent value is in no bin
