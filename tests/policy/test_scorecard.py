@@ -109,3 +109,22 @@ def test_a_bin_open_at_both_ends_still_needs_the_attribute_present() -> None:
     _, compiled = _policy(text)
     assert _points(compiled, {"income": -1e300}) == 13
     assert _points(compiled, {}) == 10  # scorecard_ply: an absent value is in no bin
+
+
+def test_the_command_writes_a_policy_that_loads_and_refuses_a_bad_card_in_one_line(
+    tmp_path, capsys
+) -> None:
+    from credence.cli import main
+    from credence.policy import load_policy
+
+    card = tmp_path / "card.csv"
+    card.write_text(CARD, encoding="utf-8")
+    out = tmp_path / "policy.yaml"
+    args = ["policy", "import-scorecard", str(card), "--event-type", "application"]
+    assert main([*args, "--context", "lending", "--out", str(out)]) == 0
+    assert load_policy(out).policy.name == "card"
+    assert "3 characteristics, 9 rules" in capsys.readouterr().err
+    card.write_text(CARD.replace("-10.0", "ten"), encoding="utf-8")
+    assert main([*args, "--context", "lending", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error[scorecard.invalid]: {card}:7: column 'points': 'ten' is not a number")
