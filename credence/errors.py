@@ -16,7 +16,16 @@
     │   ├── StoreNotInitialised        store.not_initialised 409
     │   └── StoreConflict              store.conflict   409
     ├── CryptoKeyError                 key.error        500
-    └── PlanError                      plan.unsupported 422
+    ├── PlanError                      plan.unsupported 422
+    ├── AuthenticationFailed           auth.failed      401
+    ├── Forbidden                      access.forbidden 403
+    │   └── ConsentMissing             consent.missing  403
+    ├── PartyNotFound                  party.not_found  404
+    ├── PartyExists                    party.exists     409
+    ├── PartyInvalid                   party.invalid    422
+    ├── ApiKeyNotFound                 api_key.not_found 404
+    ├── ConsentNotFound                consent.not_found 404
+    └── ConsentInvalid                 consent.invalid  422
 
 Each error carries a stable ``code``, an HTTP ``status``, a message a user can
 act on, and optional structured fields (``path``, ``line``, ``suggestion``).
@@ -209,4 +218,74 @@ class PlanError(CredenceError):
     """A policy uses something the batch plan cannot express exactly."""
 
     code = "plan.unsupported"
+    status = 422
+
+
+class AuthenticationFailed(CredenceError):
+    """A token is unknown, malformed, revoked, expired or used already.
+
+    The message never says which, so a guess learns nothing.
+    """
+
+    code = "auth.failed"
+    status = 401
+
+
+class Forbidden(CredenceError):
+    """The caller is known but may not do this."""
+
+    code = "access.forbidden"
+    status = 403
+
+
+class ConsentMissing(Forbidden):
+    """No valid consent of the subject covers this request.
+
+    Raised the same way whether or not the subject exists, so a relying party
+    learns nothing about a subject without its consent.
+    """
+
+    code = "consent.missing"
+    status = 403
+
+
+class PartyNotFound(CredenceError):
+    """No party of that name is registered."""
+
+    code = "party.not_found"
+    status = 404
+
+
+class PartyExists(CredenceError):
+    """A party of that name is registered already."""
+
+    code = "party.exists"
+    status = 409
+
+
+class PartyInvalid(CredenceError):
+    """A party cannot be registered as given (e.g. a relying party with no known context)."""
+
+    code = "party.invalid"
+    status = 422
+
+
+class ApiKeyNotFound(CredenceError):
+    """No API key with that id."""
+
+    code = "api_key.not_found"
+    status = 404
+
+
+class ConsentNotFound(CredenceError):
+    """No consent with that id among the subject's own."""
+
+    code = "consent.not_found"
+    status = 404
+
+
+class ConsentInvalid(CredenceError):
+    """A consent cannot be granted as asked (wrong party kind, context, entitlement, expiry)."""
+
+    code = "consent.invalid"
     status = 422

@@ -56,8 +56,8 @@ def test_migrated_schema_matches_the_tables_in_code(tmp_path: Path) -> None:
 
 
 def test_head_revision_is_the_one_in_code() -> None:
-    assert sql_module.known_revisions() == {"0001", "0002"}
-    assert schema.HEAD_REVISION == "0002"
+    assert sql_module.known_revisions() == {"0001", "0002", "0004"}
+    assert schema.HEAD_REVISION == "0004"
 
 
 def test_older_and_newer_schemas_are_told_apart(
@@ -67,8 +67,10 @@ def test_older_and_newer_schemas_are_told_apart(
     store = SQLiteStore(path)
     store.migrate()
     store.close()
-    monkeypatch.setattr(schema, "HEAD_REVISION", "0003")
-    monkeypatch.setattr(sql_module, "known_revisions", lambda: frozenset({"0001", "0002", "0003"}))
+    monkeypatch.setattr(schema, "HEAD_REVISION", "0009")
+    monkeypatch.setattr(
+        sql_module, "known_revisions", lambda: frozenset({"0001", "0002", "0004", "0009"})
+    )
     store = SQLiteStore(path)
     with pytest.raises(StoreNotInitialised, match="older schema") as caught:
         store.check_schema()
@@ -120,5 +122,23 @@ def test_two_processes_append_overlapping_batches_exactly_once(tmp_path: Path) -
         assert store.counts() == {"subjects": 50, "records": 4_500}
         keys = store.find_record_subjects([("bank-a", f"e{i}") for i in range(4_500)])
         assert len(keys) == 4_500
+    finally:
+        store.close()
+
+
+def test_a_unit_of_work_is_invisible_to_other_readers_until_it_commits(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from credence.types import Notice
+
+    store = SQLiteStore(tmp_path / "ledger.db")
+    store.migrate()
+    try:
+        notice = Notice("rental_suspension", 1, 2, None)
+        with ThreadPoolExecutor(1) as other, store.transaction():
+            store.add_notice(7, notice)
+            assert store.notices(7) == [notice]  # this thread reads its own write
+            assert other.submit(store.notices, 7).result() == []  # another does not, yet
+        assert store.notices(7) == [notice]
     finally:
         store.close()
