@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,8 +13,15 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, parse_master_key, read_key_file
 from credence.engine import CompiledPolicy, compile_policy
-from credence.errors import CryptoKeyError, PolicyNotFound, StoreError, StoreNotInitialised
+from credence.errors import (
+    CryptoKeyError,
+    PolicyNotFound,
+    StoreError,
+    StoreNotInitialised,
+    StoreUnavailable,
+)
 from credence.ledger import Store, SubjectRow, open_store
+from credence.ledger.sqlite import foreign_tables
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
 
@@ -87,17 +95,55 @@ def key_ring(settings: Settings) -> KeyRing:
     return KeyRing(read_key_file(settings.resolved_key_file()))
 
 
-def check_key(store: Store, keys: KeyRing) -> None:
+def key_source(settings: Settings) -> str:
+    """Where the master key is read from: CREDENCE_MASTER_KEY, or the key file's path."""
+    if settings.master_key is not None:
+        return "CREDENCE_MASTER_KEY"
+    return str(settings.resolved_key_file())
+
+
+def check_key(store: Store, keys: KeyRing, *, source: str | None = None) -> None:
     """Refuse a master key other than the one the ledger was created with.
+
+    ``source`` says where the key came from, for the message.
 
     Raises:
         CryptoKeyError: when the fingerprints differ.
     """
     stored = store.get_meta(KEY_FINGERPRINT)
     if stored is not None and stored != keys.fingerprint:
+        where = f" ({source})" if source else ""
         raise CryptoKeyError(
-            "this master key is not the one the ledger was created with",
-            suggestion="use the key file written by `credence init`, or its CREDENCE_MASTER_KEY",
+            f"this master key{where} is not the one the ledger was created with",
+            suggestion="use the key file written by `credence init` (CREDENCE_KEY_FILE), or "
+            "its CREDENCE_MASTER_KEY",
+        )
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The file of a SQLite ledger address; None for memory or PostgreSQL."""
+    return None if db == "memory:" or "://" in db else Path(db)
+
+
+def refuse_foreign(db: str) -> None:
+    """Refuse a SQLite file that holds another application's tables.
+
+    Raises:
+        StoreUnavailable: code ``store.foreign``, naming some of its tables; or
+            when the file is not a SQLite database at all.
+    """
+    path = sqlite_path(db)
+    if path is None:
+        return
+    tables = foreign_tables(path)
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreUnavailable(
+            f"a SQLite database of something else, not a Credence ledger (its tables: {shown}); "
+            "Credence will not add its tables to it",
+            path=str(path),
+            code="store.foreign",
+            suggestion="pass a new path, or the path of a ledger created by `credence init`",
         )
 
 
@@ -110,11 +156,16 @@ def open_initialised_store(settings: Settings) -> Store:
     if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
         raise StoreNotInitialised(
             f"no ledger at {settings.db}",
-            suggestion=f"create it with `credence init --db {settings.db} --policy FILE`",
+            suggestion=f"create it with `credence init --db {shlex.quote(settings.db)} "
+            "--policy FILE`",
         )
     store = open_store(settings.db)
     try:
         store.check_schema()
+    except StoreNotInitialised:
+        store.close()
+        refuse_foreign(settings.db)  # another application's database: init would refuse it too
+        raise
     except BaseException:
         store.close()
         raise
@@ -131,7 +182,7 @@ def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[L
     store = open_initialised_store(settings)
     try:
         keys = key_ring(settings)
-        check_key(store, keys)
+        check_key(store, keys, source=key_source(settings))
         yield Ledger(store=store, keys=keys, settings=settings, clock=clock or SystemClock())
     finally:
         store.close()
