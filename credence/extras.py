@@ -13,10 +13,10 @@ from types import ModuleType
 
 from credence.errors import MissingExtra
 
-EXTRAS = {
-    "postgres": "PostgreSQL ledgers",
-    "batch": "batch rescoring and export (DuckDB, ADBC)",
-    "spark": "the Spark batch engine",
+EXTRAS = {  # what each extra installs
+    "postgres": "the psycopg driver",
+    "batch": "DuckDB and the ADBC drivers",
+    "spark": "PySpark",
 }
 
 
