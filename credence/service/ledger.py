@@ -26,6 +26,7 @@ from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
 
 KEY_FINGERPRINT = "key_fingerprint"
+_LEGACY_POSTGRES_KEY = "credence.key"  # where a PostgreSQL ledger's key once defaulted to
 
 
 @dataclass
@@ -92,7 +93,18 @@ def key_ring(settings: Settings) -> KeyRing:
     """
     if settings.master_key is not None:
         return KeyRing(parse_master_key(settings.master_key.get_secret_value()))
-    return KeyRing(read_key_file(settings.resolved_key_file()))
+    path = settings.resolved_key_file()
+    try:
+        return KeyRing(read_key_file(path))
+    except CryptoKeyError as e:
+        legacy = Path(_LEGACY_POSTGRES_KEY)
+        moved = "://" in settings.db and settings.key_file is None and not path.exists()
+        if moved and legacy.is_file():
+            e.suggestion = (
+                f"a PostgreSQL ledger's key used to default to ./{legacy}; if that one is "
+                f"this ledger's, move it to {path} (or set CREDENCE_KEY_FILE)"
+            )
+        raise
 
 
 def key_source(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from credence.crypto import (
     read_key_file,
 )
 from credence.errors import PolicyError
-from credence.ledger import StoredPolicy, open_store
+from credence.ledger import Store, StoredPolicy, open_store
 from credence.policy import LoadedPolicy, load_policy
 from credence.policy.lint import lint_errors
 from credence.policy.load import SourceMap
@@ -142,8 +142,9 @@ def init_ledger(
     new_file = path if path is not None and not path.exists() else None
     written: Path | None = None
     done = False
-    store = open_store(settings.db)
+    store: Store | None = None
     try:
+        store = open_store(settings.db)
         store.migrate()
         check_key(store, keys, source=key_source)
         active = store.active_policy()
@@ -172,7 +173,8 @@ def init_ledger(
             counts=counts,
         )
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         if not done:
             if written is not None:
                 written.unlink(missing_ok=True)

@@ -182,3 +182,17 @@ def test_errors_of_init_are_credence_errors(tmp_path: Path) -> None:
     with pytest.raises(CredenceError):
         init_ledger(settings(str(tmp_path / "x.db"), tmp_path / "x.key"), tmp_path / "nope.yaml")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_postgres_key_left_in_the_old_default_place_is_pointed_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credence.service.ledger import key_ring
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "credence.key").write_text("x\n", encoding="utf-8")
+    given = load_settings({"CREDENCE_KEY_DIR": str(tmp_path / "keys")}, db="postgresql://h/x")
+    with pytest.raises(CryptoKeyError) as missing:
+        key_ring(given)
+    assert str(given.resolved_key_file()) in missing.value.message
+    assert "move it to" in (missing.value.suggestion or "")
