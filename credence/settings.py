@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from credence.errors import UsageError
@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         min_length=1,
         description="Who is acting, as written in the access log of each subject read.",
     )
+
+    @field_validator("max_future_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number of seconds, as an environment variable gives it, as seconds."""
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d+)?\s*", value):
+            return float(value)
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -153,4 +161,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"invalid setting {PREFIX}{where.upper()}: {first['msg']}") from e
+        message = first["msg"]
+        if first["type"].startswith("time_delta"):  # pydantic names the Python type
+            message = "give a number of seconds or an ISO 8601 duration such as PT2H or P1D"
+        raise UsageError(f"invalid setting {PREFIX}{where.upper()}: {message}") from e

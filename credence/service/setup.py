@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from credence.crypto import (
     parse_master_key,
     read_key_file,
 )
-from credence.errors import PolicyError
+from credence.errors import CryptoKeyError, PolicyError
 from credence.ledger import Store, StoredPolicy, open_store
 from credence.policy import LoadedPolicy, load_policy
 from credence.policy.lint import lint_errors
@@ -140,10 +141,12 @@ def init_ledger(
     refuse_foreign(settings.db)
     path = sqlite_path(settings.db)
     new_file = path if path is not None and not path.exists() else None
-    written: Path | None = None
+    staged: _StagedKey | None = None
     done = False
     store: Store | None = None
     try:
+        if unwritten is not None:  # before the ledger is touched: can the key be kept there?
+            staged = _StagedKey(*unwritten)
         store = open_store(settings.db)
         store.migrate()
         check_key(store, keys, source=key_source)
@@ -152,9 +155,8 @@ def init_ledger(
         counts = store.counts()
         if changed and active is not None and counts["records"]:
             _refuse_switch(active, loaded, counts["records"], new_version=new_version)
-        if unwritten is not None:
-            create_key_file(unwritten[0], unwritten[1])
-            written = unwritten[0]
+        if staged is not None:
+            staged.commit()
         if changed:
             policy = loaded.policy
             store.add_policy(
@@ -165,7 +167,7 @@ def init_ledger(
         done = True
         return InitReport(
             db=settings.db,
-            key_file=written,
+            key_file=None if staged is None else staged.path,
             key_source=key_source,
             policy_name=loaded.policy.name,
             policy_version=loaded.policy.version,
@@ -176,6 +178,49 @@ def init_ledger(
         if store is not None:
             store.close()
         if not done:
-            if written is not None:
-                written.unlink(missing_ok=True)
+            if staged is not None:
+                staged.discard()
             _remove_new_ledger(new_file)
+
+
+class _StagedKey:
+    """A new key file, first written under a temporary name beside its place (so a key that
+    cannot be written there fails ``init`` before the ledger is touched), then linked into
+    place once the ledger accepts it; discarded, with any directory made for it, otherwise.
+
+    Raises:
+        CryptoKeyError: when the file cannot be written, or exists when it is linked.
+    """
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self._made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        self._staged = path.with_name(f".{path.name}.{os.getpid()}.new")
+        self._linked = False
+        try:
+            create_key_file(self._staged, text)
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        try:
+            os.link(self._staged, self.path)  # refuses, as O_EXCL does, a file there already
+        except FileExistsError as e:
+            raise CryptoKeyError(f"key file {self.path} exists already", path=str(self.path)) from e
+        except OSError as e:  # a file system without hard links: rename, having looked
+            if self.path.exists():
+                raise CryptoKeyError(
+                    f"key file {self.path} exists already", path=str(self.path)
+                ) from e
+            os.replace(self._staged, self.path)
+        self._linked = True
+        self._staged.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        for leftover in (self._staged, *([self.path] if self._linked else [])):
+            with suppress(OSError):
+                leftover.unlink(missing_ok=True)
+        for directory in self._made:  # deepest first; only those still empty
+            with suppress(OSError):
+                directory.rmdir()

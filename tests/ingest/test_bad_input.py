@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from credence.errors import UsageError
 from credence.ingest.formats import RawRow
 from credence.ingest.validate import Validator
 from credence.service.ingest import ingest_files
@@ -93,6 +94,10 @@ def test_future_record_rejected(ledger: Ledger, tmp_path: Path) -> None:
 def test_future_skew_is_a_setting(ledger: Ledger, tmp_path: Path) -> None:
     strict = load_settings({"CREDENCE_MAX_FUTURE_SKEW": "PT0S"}, db=ledger.settings.db)
     assert strict.max_future_skew == timedelta(0)
+    assert load_settings({"CREDENCE_MAX_FUTURE_SKEW": "7200"}).max_future_skew == timedelta(hours=2)
+    with pytest.raises(UsageError) as bad:
+        load_settings({"CREDENCE_MAX_FUTURE_SKEW": "a day"})
+    assert "timedelta" not in bad.value.message and "PT2H" in bad.value.message
     strict_ledger = dataclasses.replace(ledger, settings=strict)
     rows = [
         bill("e-1", occurred_at=format_time(NOW)),

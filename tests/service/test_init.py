@@ -58,6 +58,11 @@ def test_init_failure_leaves_no_key_file(db: str, tmp_path: Path) -> None:
         init_ledger(settings(db, other), POLICY)
     assert str(other) in refused.value.message
     assert not other.exists()  # it used to be written, then refused
+    # Nor any directory made for it, nor a staged copy.
+    nested = tmp_path / "keys" / "deeper" / "c.key"
+    with pytest.raises(CryptoKeyError):
+        init_ledger(settings(db, nested), POLICY)
+    assert sorted(p.name for p in tmp_path.iterdir() if "ledger.db" not in p.name) == ["a.key"]
 
 
 def test_init_failure_leaves_no_new_ledger_file(tmp_path: Path) -> None:
