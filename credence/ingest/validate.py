@@ -40,7 +40,7 @@ from credence.ingest.timestamps import parse_occurred_at, read_exactly, read_qui
 from credence.policy.check import suggest
 from credence.policy.model import AttrType, Policy
 from credence.text import UNSAFE, unsafe_char
-from credence.types import Record, format_time
+from credence.types import Record, format_time, parse_time
 
 KINDS = frozenset({"person", "organization"})
 MAX_TEXT = 200
@@ -52,7 +52,7 @@ _HEX_HASH = re.compile(r"[0-9A-Fa-f]{32,128}")
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CACHE_LIMIT = 1_000_000
-EARLIEST = -2_208_988_800_000_000  # 1900-01-01T00:00:00Z: an earlier occurred_at is a mistake
+EARLIEST = parse_time("1900-01-01T00:00:00Z")  # an earlier occurred_at is a mistake
 _NO_LATER_BOUND = 2**63 - 1
 WITHHELD = "(withheld: undeclared attribute)"
 
