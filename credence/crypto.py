@@ -73,7 +73,7 @@ class KeyRing:
         except InvalidTag as e:
             raise CryptoKeyError(
                 "the master key does not open this subject's identifier",
-                suggestion="check CREDENCE_MASTER_KEY or the key file beside the database",
+                suggestion="check CREDENCE_MASTER_KEY or the key file (see docs/settings.md)",
             ) from e
         return plain.decode()
 
@@ -129,19 +129,27 @@ def read_key_file(path: Path) -> bytes:
     return parse_master_key(text)
 
 
-def create_key_file(path: Path) -> bytes:
-    """Write a new master key to ``path`` with mode 0600; refuse to overwrite one.
+def create_key_file(path: Path, key: str | None = None) -> bytes:
+    """Write ``key`` (base64; a new one if None) to ``path`` with mode 0600; refuse to overwrite.
+
+    Missing parent directories are created, readable by their owner only.
 
     Raises:
         CryptoKeyError: when the file exists already or cannot be written.
     """
-    key = new_master_key()
+    text = new_master_key() if key is None else key
+    master = parse_master_key(text)
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as e:
         raise CryptoKeyError(f"key file {path} exists already", path=str(path)) from e
     except OSError as e:
-        raise CryptoKeyError(f"cannot create key file: {e}", path=str(path)) from e
+        raise CryptoKeyError(
+            f"cannot create key file {path}: {e.strerror or e}",
+            path=str(path),
+            suggestion="set CREDENCE_KEY_FILE to a writable place, or CREDENCE_MASTER_KEY",
+        ) from e
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return parse_master_key(key)
+        handle.write(text + "\n")
+    return master

@@ -16,6 +16,7 @@
     │   ├── StoreNotInitialised        store.not_initialised 409
     │   └── StoreConflict              store.conflict   409
     ├── CryptoKeyError                 key.error        500
+    ├── MissingExtra                   extra.missing    501
     ├── PlanError                      plan.unsupported 422
     ├── AuthenticationFailed           auth.failed      401
     ├── Forbidden                      access.forbidden 403
@@ -212,6 +213,13 @@ class CryptoKeyError(CredenceError):
 
     code = "key.error"
     status = 500
+
+
+class MissingExtra(CredenceError):
+    """A feature needs an optional part of Credence (an extra) that is not installed."""
+
+    code = "extra.missing"
+    status = 501
 
 
 class PlanError(CredenceError):

@@ -8,11 +8,14 @@ silently falls back to a default. Library code never reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from credence.errors import UsageError
@@ -37,7 +40,20 @@ class Settings(BaseSettings):
     )
     key_file: Path | None = Field(
         default=None,
-        description="Where the master key is kept. Default: the database path plus `.key`.",
+        description="Where the master key is kept. Default: for SQLite, the database path plus "
+        "`.key`; for PostgreSQL, a file named after the server and database in the key directory.",
+    )
+    key_dir: Path = Field(
+        default=Path("~/.config/credence/keys"),
+        description="Where the master keys of PostgreSQL ledgers are kept, one file per server "
+        "and database, unless CREDENCE_KEY_FILE names one.",
+    )
+    max_future_skew: timedelta = Field(
+        default=timedelta(days=1),
+        ge=timedelta(0),
+        le=timedelta(days=366),
+        description="How far past the ingesting machine's clock a record's occurred_at may be "
+        "(clocks disagree): seconds, or an ISO 8601 duration such as P1D or PT2H.",
     )
     batch_size: int = Field(
         default=10_000,
@@ -64,6 +80,14 @@ class Settings(BaseSettings):
         description="How long a subject's session lasts after it signs in, in minutes.",
     )
 
+    @field_validator("max_future_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number of seconds, as an environment variable gives it, as seconds."""
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d+)?\s*", value):
+            return float(value)
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -77,12 +101,39 @@ class Settings(BaseSettings):
         return (init_settings,)
 
     def resolved_key_file(self) -> Path:
-        """The key file: ``key_file``, or the database path plus ``.key``."""
+        """The key file: ``key_file``, else the SQLite path plus ``.key``, else (PostgreSQL)
+        ``<key_dir>/postgresql-<host>-<port>-<database>.key``.
+
+        A PostgreSQL ledger's key is named after its server and database, so a
+        command finds it from any directory and two databases never share one.
+        """
         if self.key_file is not None:
-            return self.key_file
+            return self.key_file.expanduser()
         if "://" in self.db:
-            return Path("credence.key")
+            return self.key_dir.expanduser() / postgres_key_name(self.db)
         return Path(self.db + ".key")
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def postgres_key_name(url: str) -> str:
+    """The key file name of a PostgreSQL ledger: ``postgresql-<host>-<port>-<database>.key``.
+
+    Defaults as libpq has them: host ``localhost``, port 5432, the database
+    named after the user; any character unsafe in a file name becomes ``_``.
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = parts.hostname or (query.get("host") or ["localhost"])[0]
+    try:
+        port = parts.port or int((query.get("port") or ["5432"])[0])
+    except ValueError:
+        port = 5432
+    user = unquote(parts.username or "") or (query.get("user") or ["postgres"])[0]
+    database = unquote(parts.path.lstrip("/")) or (query.get("dbname") or [user])[0]
+    name = "-".join(_UNSAFE_NAME.sub("_", part) for part in (host, str(port), database))
+    return f"postgresql-{name}.key"
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -117,4 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"invalid setting {PREFIX}{where.upper()}: {first['msg']}") from e
+        message = first["msg"]
+        if first["type"].startswith("time_delta"):  # pydantic names the Python type
+            message = "give a number of seconds or an ISO 8601 duration such as PT2H or P1D"
+        raise UsageError(f"invalid setting {PREFIX}{where.upper()}: {message}") from e

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from credence.errors import UsageError
 from credence.settings import Settings, load_settings
+from credence.text import escape
 from credence.types import SubjectRef, parse_time
 
-out = Console(highlight=False, soft_wrap=True)
+
+class _Console(Console):
+    """A console that escapes control and bidirectional formatting characters in every text
+    it prints (tables and error lines included), so stored data cannot act on the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(escape(text), **kwargs)
+
+
+out = _Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped output: never truncate table columns to 80 characters
     out.width = max(out.width, 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,

@@ -42,9 +42,17 @@ SubjectArg = Annotated[
 def init(
     policy: Annotated[Path, typer.Option("--policy", help="The policy YAML file to make active.")],
     db: DbOption = None,
+    new_version: Annotated[
+        bool,
+        typer.Option(
+            "--new-version",
+            help="Store POLICY as a new version even though the ledger holds records "
+            "(they are then scored under it).",
+        ),
+    ] = False,
 ) -> None:
     """Create the ledger (or upgrade it) and make POLICY its active policy."""
-    report = init_ledger(settings_for(db), policy)
+    report = init_ledger(settings_for(db), policy, new_version=new_version)
     out.print(
         f"ledger {report.db}: schema ready; {report.counts['subjects']} subjects, {report.counts['records']} records"
     )
@@ -52,6 +60,8 @@ def init(
         out.print(
             f"master key written to {report.key_file} (mode 0600): back it up; without it identifiers cannot be read"
         )
+    else:
+        out.print(f"master key: {report.key_source}")
     state = "now active" if report.policy_changed else "already active"
     out.print(f"policy {report.policy_name} {report.policy_version}: {state}")
 
@@ -64,7 +74,7 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Append records to the ledger; rejected rows go to <file>.rejects.jsonl with their reasons."""
-    from credence.service.ingest import ingest_files
+    from credence.service.ingest import ingest_files, raise_if_rejected
 
     with open_ledger(settings_for(db)) as ledger:
         progress = Progress(
@@ -92,18 +102,12 @@ def ingest(
                     "same command again to add the rest (rows already stored are skipped)"
                 )
                 raise
-    rejected = 0
     for r in reports:
         out.print(
             f"{r.path}: {r.rows} rows, {r.inserted} new, {r.unchanged} already stored, {r.rejected} rejected"
             + (f" -> {r.rejects_path}" if r.rejected else "")
         )
-        rejected += r.rejected
-    if rejected:
-        err.print(
-            f"error[record.invalid]: {rejected} row(s) rejected; each is in its .rejects.jsonl with line and reason"
-        )
-        raise typer.Exit(1)
+    raise_if_rejected(reports)
 
 
 def score(

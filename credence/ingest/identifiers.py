@@ -17,6 +17,7 @@ from types import ModuleType
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from credence.errors import IdentifierError
+from credence.text import unsafe_char
 
 CUSTOM = "custom"
 _SCHEME = re.compile(r"^[a-z]{2,}(\.[a-z_]+)?$")
@@ -46,8 +47,15 @@ def normalise(scheme: str, value: str) -> str:
     """The canonical form of an identifier, after validating it for its scheme.
 
     Raises:
-        IdentifierError: when the scheme is unknown or the value invalid for it.
+        IdentifierError: when the scheme is unknown or the value invalid for it, or
+            holds a control or bidirectional formatting character (in any scheme).
     """
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise IdentifierError(
+            f"the identifier holds {bad}, a control or bidirectional formatting character",
+            suggestion="send the identifier without it",
+        )
     if scheme == CUSTOM:
         text = value.strip()
         if not text:

@@ -22,6 +22,8 @@ MALFORMED = "record.malformed"
 MISSING = "record.missing"
 INVALID = "record.invalid"
 TIMESTAMP = "record.timestamp"
+FUTURE = "record.future"
+BEFORE_1900 = "record.before_1900"
 UNKNOWN_TYPE = "record.unknown_type"
 PROVIDER = "record.provider"
 ATTRIBUTE_MISSING = "record.attribute_missing"
@@ -37,6 +39,8 @@ CODES: dict[str, str] = {
     MISSING: "A required field is absent or empty.",
     INVALID: "A field has the wrong type or shape, or is not a field of the format.",
     TIMESTAMP: "occurred_at is not an RFC 3339 timestamp with a time zone offset.",
+    FUTURE: "occurred_at is later than now plus the allowed clock skew.",
+    BEFORE_1900: "occurred_at is before 1900-01-01.",
     UNKNOWN_TYPE: "The type is not an event type of the active policy.",
     PROVIDER: "The provider may not send records of this type.",
     ATTRIBUTE_MISSING: "A declared attribute of the type is absent.",
@@ -87,6 +91,8 @@ class RejectsFile:
         self.path = rejects_path(input_path)
         self.count = 0
         self._handle: IO[str] | None = None
+        self._last_line = 0
+        self._in_order = True  # rows checked late (deferred retractions) may come out of order
 
     def write(self, rejects: list[Reject]) -> None:
         """Append rejects, in the order given.
@@ -100,11 +106,25 @@ class RejectsFile:
             if self._handle is None:
                 self._handle = self.path.open("w", encoding="utf-8")
             self._handle.write("".join(r.to_json() + "\n" for r in rejects))
+            self._in_order = self._in_order and rejects[0].line >= self._last_line
+            self._last_line = max(self._last_line, rejects[-1].line)
         except OSError as e:
             raise InputFileError(
                 f"cannot write rejects file: {e.strerror or e}", path=str(self.path)
             ) from e
         self.count += len(rejects)
+
+    def _sort(self) -> None:
+        """Rewrite the file in line order (each batch's rejects are written sorted)."""
+        try:
+            # split on "\n" only: a row may hold U+2028, which splitlines() breaks at
+            lines = self.path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+            lines.sort(key=lambda text: int(json.loads(text)["line"]))
+            self.path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        except OSError as e:
+            raise InputFileError(
+                f"cannot rewrite rejects file: {e.strerror or e}", path=str(self.path)
+            ) from e
 
     def abandon(self) -> None:
         """Close the file after a failed run, leaving what was written for inspection."""
@@ -120,6 +140,8 @@ class RejectsFile:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            if not self._in_order:
+                self._sort()
             return self.path
         try:
             self.path.unlink(missing_ok=True)

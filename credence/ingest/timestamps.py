@@ -42,10 +42,17 @@ def parse_occurred_at(text: str) -> int:
 
 def read_exactly(text: str) -> int:
     """The exact reading of any timestamp, and the wording of every refusal."""
-    if not _RFC3339.fullmatch(text):
+    matched = _RFC3339.fullmatch(text)
+    if not matched:
         raise ValueError(
             f"occurred_at {text!r} is not an RFC 3339 timestamp with an offset "
             "(e.g. 2026-03-01T09:30:00Z or 2026-03-01T17:30:00+08:00)"
+        )
+    zone = matched.group(2)
+    if zone not in ("Z", "z") and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59):
+        raise ValueError(
+            f"occurred_at {text!r} has the time zone offset {zone}, which is not one: "
+            "offsets run from -23:59 to +23:59"
         )
     try:
         moment = datetime.fromisoformat(text.upper())

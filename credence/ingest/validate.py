@@ -39,18 +39,21 @@ from credence.ingest.rejects import Reject
 from credence.ingest.timestamps import parse_occurred_at, read_exactly, read_quickly
 from credence.policy.check import suggest
 from credence.policy.model import AttrType, Policy
-from credence.types import Record
+from credence.text import UNSAFE, unsafe_char
+from credence.types import Record, format_time, parse_time
 
 KINDS = frozenset({"person", "organization"})
 MAX_TEXT = 200
 MAX_EVIDENCE = 2_048
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what every ledger backend stores exactly
 _FIELD_SET = frozenset(FIELDS)
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_URI = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*:[^\s{UNSAFE}]+")
 _HEX_HASH = re.compile(r"[0-9A-Fa-f]{32,128}")
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _CACHE_LIMIT = 1_000_000
+EARLIEST = parse_time("1900-01-01T00:00:00Z")  # an earlier occurred_at is a mistake
+_NO_LATER_BOUND = 2**63 - 1
 WITHHELD = "(withheld: undeclared attribute)"
 
 
@@ -123,7 +126,7 @@ def _typed(name: str, value: Any, attr_type: AttrType) -> Any:
         raise _Refused(
             codes.ATTRIBUTE_TYPE,
             f"attributes.{name}",
-            f"attribute {name!r} must be {_article(attr_type)}{_range(attr_type)}, got {value!r}",
+            f"attribute {name!r} must be {_expected(attr_type, value)}, got {value!r}",
         )
     return value
 
@@ -154,7 +157,7 @@ def _from_text(name: str, text: str, attr_type: AttrType) -> Any:
         raise _Refused(
             codes.ATTRIBUTE_TYPE,
             f"attributes.{name}",
-            f"attribute {name!r} must be {_article(attr_type)}{_range(attr_type)}, got {text!r}",
+            f"attribute {name!r} must be {_expected(attr_type, text)}, got {text!r}",
         )
     return value
 
@@ -178,19 +181,18 @@ def _withheld(raw: Any, names: tuple[str, ...]) -> Any:
     return out
 
 
-def _range(attr_type: AttrType) -> str:
-    if attr_type in (AttrType.INTEGER, AttrType.NUMBER):
-        return " (whole numbers within ±2^63)"
-    return ""
-
-
-def _article(attr_type: AttrType) -> str:
-    return {
-        AttrType.INTEGER: "an integer",
-        AttrType.NUMBER: "a number",
-        AttrType.STRING: "a string",
-        AttrType.BOOLEAN: "a boolean (true or false)",
-    }[attr_type]
+def _expected(attr_type: AttrType, value: Any) -> str:
+    """What an attribute of ``attr_type`` must be, worded for the value that is not."""
+    if attr_type is AttrType.INTEGER:
+        return "an integer (whole numbers within ±2^63)"
+    if attr_type is AttrType.NUMBER:
+        out_of_range = type(value) is int or (
+            type(value) is str and _INT_TEXT.fullmatch(value) is not None
+        )
+        return "a number (integers within ±2^63)" if out_of_range else "a finite number"
+    if attr_type is AttrType.STRING:
+        return "a string"
+    return "a boolean (true or false)"
 
 
 def _text(fields: Mapping[str, Any], name: str) -> str:
@@ -203,6 +205,16 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
     if len(value) > MAX_TEXT and name != "occurred_at":
         raise _Refused(codes.INVALID, name, f"{name} is longer than {MAX_TEXT} characters")
     return value
+
+
+def _printable(name: str, value: str) -> None:
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise _Refused(
+            codes.INVALID,
+            name,
+            f"{name} holds {bad}, a control or bidirectional formatting character",
+        )
 
 
 def _trimmed(name: str, value: str) -> str:
@@ -326,10 +338,22 @@ def _compile_text(attributes: Mapping[str, AttrType]) -> Callable[[Any], dict[st
 
 
 class Validator:
-    """Checks rows against one policy; computes subject lookups through ``lookup``."""
+    """Checks rows against one policy; computes subject lookups through ``lookup``.
 
-    def __init__(self, policy: Policy, *, lookup: Callable[[str, str], bytes]) -> None:
+    ``latest`` is the latest ``occurred_at`` accepted, in epoch microseconds:
+    the caller's clock plus the clock skew it allows (``None``: no bound), so
+    the checks themselves never read a clock. Nothing before 1900 is accepted.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        lookup: Callable[[str, str], bytes],
+        latest: int | None = None,
+    ) -> None:
         self._lookup = lookup
+        self._latest = _NO_LATER_BOUND if latest is None else latest
         self._types = {
             event.id: _TypeSpec(
                 frozenset(event.providers),
@@ -397,6 +421,7 @@ class Validator:
             and 0 < len(subject_id) <= MAX_TEXT
             and 0 < len(event_id) <= MAX_TEXT
             and event_id == event_id.strip()
+            and event_id.isprintable()  # no control or formatting character (and more)
             and kind in KINDS
         ):
             return None
@@ -422,6 +447,8 @@ class Validator:
                 occurred_at = read_exactly(occurred)
             except ValueError:
                 return None
+        if not EARLIEST <= occurred_at <= self._latest:
+            return None
         ids = self._subjects.get(scheme)
         subject = ids.get(subject_id) if ids is not None else None
         if subject is None:
@@ -522,10 +549,12 @@ class Validator:
             )
         if event_id[0].isspace() or event_id[-1].isspace():
             _trimmed("provider_event_id", event_id)
+        _printable("provider_event_id", event_id)
         try:
             occurred_at = parse_occurred_at(occurred)
         except ValueError as e:
             raise _Refused(codes.TIMESTAMP, "occurred_at", str(e)) from None
+        self._in_range(occurred, occurred_at)
         evidence = fields.get("evidence")
         if evidence is not None:
             evidence = self._evidence(evidence)
@@ -545,6 +574,21 @@ class Validator:
         record = Record(provider, event_id, type_, occurred_at, attributes, retracts, evidence)
         digest = content_hash(record, subject_lookup=lookup, kind=kind)
         return Checked(row.line, row.raw, record, scheme, normalised, kind, lookup, digest)
+
+    def _in_range(self, text: str, occurred_at: int) -> None:
+        if occurred_at < EARLIEST:
+            raise _Refused(
+                codes.BEFORE_1900,
+                "occurred_at",
+                f"occurred_at {text!r} is before 1900-01-01: no record is that old",
+            )
+        if occurred_at > self._latest:
+            raise _Refused(
+                codes.FUTURE,
+                "occurred_at",
+                f"occurred_at {text!r} is in the future: later than {format_time(self._latest)}, "
+                "now plus the clock skew allowed (CREDENCE_MAX_FUTURE_SKEW)",
+            )
 
     @staticmethod
     def _evidence(value: Any) -> str | None:
@@ -568,6 +612,7 @@ class Validator:
         if type(value) is not str:
             raise _Refused(codes.INVALID, "retracts", f"retracts must be a string, got {value!r}")
         _trimmed("retracts", value)
+        _printable("retracts", value)
         if value == event_id:
             raise _Refused(codes.RETRACTS, "retracts", "a record cannot retract itself")
         return value

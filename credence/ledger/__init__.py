@@ -43,13 +43,21 @@ def open_store(url: str) -> Store:
 
     Raises:
         StoreUnavailable: when the ledger cannot be opened.
+        MissingExtra: for a PostgreSQL address without the ``postgres`` extra installed.
     """
     if url == "memory:":
         from credence.ledger.memory import MemoryStore
 
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        from credence.ledger.postgres import PostgresStore
+        try:
+            from credence.ledger.postgres import PostgresStore
+        except ImportError as e:
+            if (e.name or "").startswith("credence"):
+                raise
+            from credence.extras import missing
+
+            raise missing("postgres", e, needed_for="a PostgreSQL ledger") from e
 
         return PostgresStore(url)
     from credence.ledger.sqlite import SQLiteStore

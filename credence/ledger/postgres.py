@@ -119,6 +119,17 @@ _UNREACHABLE = (
 )
 
 
+# A login the server refused: the URL or server configuration is wrong, retrying cannot help.
+_REFUSED_LOGIN = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "role ",  # 'role "x" does not exist', 'role "x" is not permitted to log in'
+    "password authentication",
+    "peer authentication",
+    "no password supplied",
+)
+
+
 class PostgresStore(SQLLogStore):
     """A ledger in a PostgreSQL database (``postgresql://user@host:port/db``).
 
@@ -387,7 +398,10 @@ class PostgresStore(SQLLogStore):
         detail = self._scrub(str(orig))
         lowered = str(orig).lower()
         where = self._where
-        if state in ("28P01", "28000") or "authentication failed" in lowered:
+        connecting = _is_operational(orig)
+        if state in ("28P01", "28000") or (
+            connecting and any(marker in lowered for marker in _REFUSED_LOGIN)
+        ):
             return StoreUnavailable(
                 f"PostgreSQL at {where} refused the login of user {self._user}: {detail}",
                 suggestion="check the user and password in the URL (or PGPASSWORD / ~/.pgpass)",
@@ -396,7 +410,7 @@ class PostgresStore(SQLLogStore):
             return StoreUnavailable(
                 f'the database "{self._database}" does not exist on PostgreSQL at {where}',
                 suggestion=f"create it (e.g. `createdb {self._database}`), then run "
-                f"`credence init --db {self._display}`",
+                f"`credence init --db {self._display} --policy FILE`",
             )
         if state == "42P01" or state == "3F000":
             return self._not_initialised("has no Credence schema")
@@ -416,6 +430,18 @@ class PostgresStore(SQLLogStore):
             return StoreUnavailable(
                 f"every connection to PostgreSQL at {where} is busy",
                 suggestion="retry, or raise the pool size",
+            )
+        if connecting and "ssl" in lowered:
+            return StoreUnavailable(
+                f"cannot connect to PostgreSQL at {where} with these SSL settings: {detail}",
+                suggestion="check sslmode in the URL (disable, allow, prefer, require, "
+                "verify-ca or verify-full) against the server's SSL setup",
+            )
+        if "invalid connection option" in lowered or "invalid dsn" in lowered:
+            return StoreUnavailable(
+                f"the ledger address for PostgreSQL at {where} is not valid: {detail}",
+                suggestion="write it as postgresql://user:password@host:5432/database"
+                "[?sslmode=...]",
             )
         if _is_operational(orig):
             if any(marker in lowered for marker in _UNREACHABLE):

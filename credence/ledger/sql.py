@@ -375,7 +375,7 @@ class SQLStore(ABC):
     def _not_initialised(self, why: str) -> StoreNotInitialised:
         return StoreNotInitialised(
             f"the ledger at {self._display} {why}",
-            suggestion=f"run `credence init --db {self._display}`",
+            suggestion=f"run `credence init --db {self._display} --policy FILE`",
         )
 
     # --- schema and settings -------------------------------------------------

@@ -52,6 +52,37 @@ _INSERT_RECORD = (
 _UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records + ? WHERE id = 1"
 
 
+def foreign_tables(path: Path) -> list[str]:
+    """The tables of an existing SQLite file that is not a Credence ledger; [] for a ledger,
+    a missing or empty file, or a database without tables.
+
+    Read through a read-only connection, so asking changes nothing on disk.
+
+    Raises:
+        StoreUnavailable: when the file is not a SQLite database at all.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise StoreUnavailable(
+            f"not a Credence ledger: {e}",
+            path=str(path),
+            suggestion="pass the path of a ledger created by `credence init`, or a new path",
+        ) from e
+    tables = sorted(name for (name,) in rows)
+    if not tables or {"alembic_version", "meta"}.issubset(tables):
+        return []
+    return tables
+
+
 class SQLiteStore(SQLLogStore):
     """A ledger in one SQLite file: WAL, ``synchronous=FULL``, writes in ``BEGIN IMMEDIATE``.
 

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
+from credence.extras import require
 from credence.service.ledger import Ledger, identifier_of
 
 Engine = Literal["duckdb", "spark"]
@@ -61,6 +62,27 @@ def _is_store_file(db: str) -> bool:
     return db != "memory:"
 
 
+def _require_extras(db: str | None, *, engine: Engine = "duckdb") -> None:
+    """Refuse, before any work, a run whose optional packages are not installed.
+
+    ``db`` is the ledger the records are read from (None: an export or memory).
+
+    Raises:
+        MissingExtra: naming the extra to install.
+    """
+    if engine == "spark":
+        require("spark", "pyspark", needed_for="`--engine spark`")
+    if engine == "duckdb" or db is not None:
+        require("batch", "duckdb", needed_for="batch rescoring and export")
+    if db is not None:
+        driver = "adbc_driver_sqlite" if _is_sqlite(db) else "adbc_driver_postgresql"
+        require("batch", driver, needed_for="reading the ledger for a batch run")
+
+
+def _is_sqlite(db: str) -> bool:
+    return not db.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
 def _staging(out: Path, suffix: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
@@ -74,7 +96,10 @@ def export(ledger: Ledger, out: Path, *, reporter: Reporter | None = None) -> in
     Raises:
         UsageError: when ``out`` exists, or the ledger is in memory.
         StoreUnavailable: when the ledger cannot be read as Arrow.
+        MissingExtra: without the ``batch`` extra.
     """
+    db_named = ledger.settings.db
+    _require_extras(db_named if _is_store_file(db_named) else None)
     from credence.batch.export import export_ledger, ledger_counts
     from credence.engine.plan import attribute_columns
 
@@ -104,9 +129,12 @@ def rescore(
         UsageError: for an unknown engine.
         PlanError: when the active policy cannot be run as a batch plan.
         StoreUnavailable, InputFileError: when the records cannot be read.
+        MissingExtra: without the ``batch`` extra (or ``spark``, for that engine).
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", suggestion="use duckdb or spark")
+    db = ledger.settings.db
+    _require_extras(db if from_dir is None and _is_store_file(db) else None, engine=engine)
     report = reporter or _Quiet()
     started = time.perf_counter()
     plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)

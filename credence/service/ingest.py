@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
 
-from credence.errors import StoreUnavailable
+from credence.errors import RecordError, StoreUnavailable
 from credence.ingest import rejects as codes
 from credence.ingest.formats import Source, open_source
 from credence.ingest.rejects import Reject, RejectsFile
@@ -60,6 +61,27 @@ class FileReport:
     rejects_path: Path | None
 
 
+def raise_if_rejected(reports: Sequence[FileReport]) -> None:
+    """Raise the run's one error when any row was rejected, naming where the rejects are.
+
+    Raises:
+        RecordError: code ``record.rejected``.
+    """
+    with_rejects = [r for r in reports if r.rejected]
+    if not with_rejects:
+        return
+    total = sum(r.rejected for r in with_rejects)
+    files = [str(r.rejects_path) for r in with_rejects]
+    raise RecordError(
+        f"{total} row(s) rejected" + ("" if len(files) == 1 else f" ({', '.join(files)})"),
+        path=files[0] if len(files) == 1 else None,
+        code="record.rejected",
+        suggestion="each is in its .rejects.jsonl with its line, code and reason; the other "
+        "rows were stored",
+        details={"rejected": total, "rejects_files": files},
+    )
+
+
 def ingest_files(
     ledger: Ledger,
     paths: Sequence[Path],
@@ -77,7 +99,10 @@ def ingest_files(
         StoreError: when the ledger fails; batches already appended stay appended.
     """
     sources = [open_source(Path(p)) for p in paths]
-    validator = Validator(ledger.loaded_policy.policy, lookup=ledger.keys.lookup)
+    skew = ledger.settings.max_future_skew // timedelta(microseconds=1)
+    validator = Validator(
+        ledger.loaded_policy.policy, lookup=ledger.keys.lookup, latest=ledger.clock.now() + skew
+    )
     run = _Run(ledger)
     with _collector_paused(), _Appender(ledger) as appender:
         return [_ingest_file(run, appender, validator, source, on_progress) for source in sources]
@@ -179,10 +204,10 @@ def _ingest_file(
         while pending:
             collect()
 
-    def submit(checked: list[Checked], earlier: list[Reject]) -> None:
+    def submit(checked: list[Checked], earlier: list[Reject], *, last: bool = False) -> None:
         while pending and (len(pending) >= in_flight or pending[0].appended.done()):
             collect()
-        prepared = run.prepare(checked, settle)
+        prepared = run.prepare(checked, settle, last=last)
         appended = appender.submit(
             prepared.subjects, prepared.records, ingested_at=prepared.ingested_at
         )
@@ -207,6 +232,10 @@ def _ingest_file(
                 assert isinstance(result, Reject)
                 rejected.append(result)
         submit(batch, rejected)
+        # Retractions whose record came later in the file, now that all of it is written.
+        deferred, run.deferred = run.deferred, []
+        for start in range(0, len(deferred), batch_size):
+            submit(deferred[start : start + batch_size], [], last=True)
         settle()
     except BaseException:
         for waiting in pending:
@@ -322,12 +351,19 @@ class _Run:
     # lookup → the subject as sealed, and the number of the last batch that carried it
     unconfirmed: dict[bytes, tuple[NewSubject, int]] = field(default_factory=dict)
     batches: int = 0
+    # Retractions of a record neither stored nor earlier in the file: tried again at its end.
+    deferred: list[Checked] = field(default_factory=list)
 
-    def prepare(self, batch: list[Checked], settle: Callable[[], None]) -> _Prepared:
+    def prepare(
+        self, batch: list[Checked], settle: Callable[[], None], *, last: bool = False
+    ) -> _Prepared:
         """Check a batch against the subjects known, seal new ones, and make its records.
 
         ``settle`` waits until every batch prepared before is written; it is
-        called first when this batch needs to read what they write.
+        called first when this batch needs to read what they write. A
+        retraction whose record is not found yet is set aside in ``deferred``
+        (its record may come later in the file), unless this is the ``last``
+        try, made once the rest of the file is written.
         """
         store = self.ledger.store
         if len(self.kinds) > _CACHE_LIMIT:
@@ -374,7 +410,11 @@ class _Run:
                 if record.retracts is not None:
                     problem = self._retraction_problem(checked, targets, earlier)
                     if problem is not None:
-                        rejects.append(_reject(checked, codes.RETRACTS, "retracts", problem))
+                        message, unseen = problem
+                        if unseen and not last:
+                            self.deferred.append(checked)
+                        else:
+                            rejects.append(_reject(checked, codes.RETRACTS, "retracts", message))
                         continue
                 earlier.setdefault((record.provider, record.provider_event_id), lookup)
             if kind is None:
@@ -439,8 +479,9 @@ class _Run:
         checked: Checked,
         targets: dict[tuple[str, str], int],
         earlier: dict[tuple[str, str], bytes],
-    ) -> str | None:
-        """Why a retraction cannot stand, or None when its target is the same subject's."""
+    ) -> tuple[str, bool] | None:
+        """Why a retraction cannot stand, and whether only because its record is not seen
+        yet; None when its target is the same subject's."""
         record = checked.record
         target = (record.provider, record.retracts or "")
         stored = targets.get(target)
@@ -449,12 +490,13 @@ class _Run:
         elif target in earlier:
             same = earlier[target] == checked.lookup
         else:
-            return (
-                f"no {record.provider} record {record.retracts!r} in the ledger or earlier "
-                "in this input; send the record before its retraction"
+            unseen = (
+                f"no {record.provider} record {record.retracts!r} in the ledger or in this "
+                "file; send the record in the same file as its retraction, or before it"
             )
+            return unseen, True
         if not same:
-            return f"{record.provider} record {record.retracts!r} is about another subject"
+            return f"{record.provider} record {record.retracts!r} is about another subject", False
         return None
 
 

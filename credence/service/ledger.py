@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import shlex
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -12,12 +13,20 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, parse_master_key, read_key_file
 from credence.engine import CompiledPolicy, compile_policy
-from credence.errors import CryptoKeyError, PolicyNotFound, StoreError, StoreNotInitialised
+from credence.errors import (
+    CryptoKeyError,
+    PolicyNotFound,
+    StoreError,
+    StoreNotInitialised,
+    StoreUnavailable,
+)
 from credence.ledger import Store, SubjectRow, open_store
+from credence.ledger.sqlite import foreign_tables
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
 
 KEY_FINGERPRINT = "key_fingerprint"
+_LEGACY_POSTGRES_KEY = "credence.key"  # where a PostgreSQL ledger's key once defaulted to
 
 
 @dataclass
@@ -93,20 +102,69 @@ def key_ring(settings: Settings) -> KeyRing:
     """
     if settings.master_key is not None:
         return KeyRing(parse_master_key(settings.master_key.get_secret_value()))
-    return KeyRing(read_key_file(settings.resolved_key_file()))
+    path = settings.resolved_key_file()
+    try:
+        return KeyRing(read_key_file(path))
+    except CryptoKeyError as e:
+        legacy = Path(_LEGACY_POSTGRES_KEY)
+        moved = "://" in settings.db and settings.key_file is None and not path.exists()
+        if moved and legacy.is_file():
+            e.suggestion = (
+                f"a PostgreSQL ledger's key used to default to ./{legacy}; if that one is "
+                f"this ledger's, move it to {path} (or set CREDENCE_KEY_FILE)"
+            )
+        raise
 
 
-def check_key(store: Store, keys: KeyRing) -> None:
+def key_source(settings: Settings) -> str:
+    """Where the master key is read from: CREDENCE_MASTER_KEY, or the key file's path."""
+    if settings.master_key is not None:
+        return "CREDENCE_MASTER_KEY"
+    return str(settings.resolved_key_file())
+
+
+def check_key(store: Store, keys: KeyRing, *, source: str | None = None) -> None:
     """Refuse a master key other than the one the ledger was created with.
+
+    ``source`` says where the key came from, for the message.
 
     Raises:
         CryptoKeyError: when the fingerprints differ.
     """
     stored = store.get_meta(KEY_FINGERPRINT)
     if stored is not None and stored != keys.fingerprint:
+        where = f" ({source})" if source else ""
         raise CryptoKeyError(
-            "this master key is not the one the ledger was created with",
-            suggestion="use the key file written by `credence init`, or its CREDENCE_MASTER_KEY",
+            f"this master key{where} is not the one the ledger was created with",
+            suggestion="use the key file written by `credence init` (CREDENCE_KEY_FILE), or "
+            "its CREDENCE_MASTER_KEY",
+        )
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The file of a SQLite ledger address; None for memory or PostgreSQL."""
+    return None if db == "memory:" or "://" in db else Path(db)
+
+
+def refuse_foreign(db: str) -> None:
+    """Refuse a SQLite file that holds another application's tables.
+
+    Raises:
+        StoreUnavailable: code ``store.foreign``, naming some of its tables; or
+            when the file is not a SQLite database at all.
+    """
+    path = sqlite_path(db)
+    if path is None:
+        return
+    tables = foreign_tables(path)
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreUnavailable(
+            f"a SQLite database of something else, not a Credence ledger (its tables: {shown}); "
+            "Credence will not add its tables to it",
+            path=str(path),
+            code="store.foreign",
+            suggestion="pass a new path, or the path of a ledger created by `credence init`",
         )
 
 
@@ -119,11 +177,16 @@ def open_initialised_store(settings: Settings) -> Store:
     if "://" not in settings.db and settings.db != "memory:" and not Path(settings.db).exists():
         raise StoreNotInitialised(
             f"no ledger at {settings.db}",
-            suggestion=f"create it with `credence init --db {settings.db} --policy FILE`",
+            suggestion=f"create it with `credence init --db {shlex.quote(settings.db)} "
+            "--policy FILE`",
         )
     store = open_store(settings.db)
     try:
         store.check_schema()
+    except StoreNotInitialised:
+        store.close()
+        refuse_foreign(settings.db)  # another application's database: init would refuse it too
+        raise
     except BaseException:
         store.close()
         raise
@@ -140,7 +203,7 @@ def open_ledger(settings: Settings, *, clock: Clock | None = None) -> Iterator[L
     store = open_initialised_store(settings)
     try:
         keys = key_ring(settings)
-        check_key(store, keys)
+        check_key(store, keys, source=key_source(settings))
         yield Ledger(store=store, keys=keys, settings=settings, clock=clock or SystemClock())
     finally:
         store.close()

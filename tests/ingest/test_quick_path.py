@@ -26,7 +26,7 @@ from credence.ingest.validate import Checked, Validator, frozen_constructor
 from credence.ledger.store import NewRecord
 from credence.policy import load_policy
 from credence.policy.model import Policy
-from credence.types import Record
+from credence.types import Record, parse_time
 from tests.ingest.conftest import POLICY
 
 KEYS = KeyRing(bytes(range(32)))
@@ -45,8 +45,13 @@ def consumer_trust() -> Policy:
     return load_policy(POLICY).policy
 
 
+# The latest occurred_at accepted: generated timestamps run from year 1 to 9999, so rows fall
+# on both sides of it and of 1900, and both paths must refuse the same ones.
+LATEST = parse_time("9000-01-01T00:00:00Z")
+
+
 def validator() -> Validator:
-    return Validator(consumer_trust(), lookup=KEYS.lookup)
+    return Validator(consumer_trust(), lookup=KEYS.lookup, latest=LATEST)
 
 
 def both(row: RawRow) -> tuple[Checked | Reject, Checked | Reject]:
@@ -197,10 +202,17 @@ BAD_SUBJECTS = st.sampled_from(
         ("custom", "x" * 201, "person"),
         ("custom", "alice", "company"),
         ("custom", "alice", ""),
+        ("custom", "ali\x00ce", "person"),
+        ("custom", "ali\u202ece", "person"),
+        ("custom", "alice\t", "person"),
+        ("cn.ric", "11010519491231002X\u2066", "person"),
     ]
 )
 EVENT_IDS = st.one_of(
-    st.sampled_from(["b-1", "r-99", " b-1", "b-1 ", "b-1\n", "", "x" * 200, "x" * 201, "é-1"]),
+    st.sampled_from(
+        ["b-1", "r-99", " b-1", "b-1 ", "b-1\n", "", "x" * 200, "x" * 201, "é-1"]
+        + ["b\x001", "b-1\u202e", "b\x1b[2J", "b\u00a01", "b\u200b1"]
+    ),
     st.text(min_size=1, max_size=8),
 )
 FIELD_CHANGES = st.sampled_from(
@@ -228,6 +240,8 @@ EVIDENCE = st.sampled_from(
         None,
         7,
         "urn:" + "x" * 2_050,
+        "https://bank-a.example/\u202e1",
+        "urn:x\x00",
     ]
 )
 
@@ -267,7 +281,9 @@ def rows(draw: st.DrawFn) -> RawRow:
     if sometimes(draw, 3):
         fields["evidence"] = draw(EVIDENCE)
     if sometimes(draw, 6):
-        fields["retracts"] = draw(st.sampled_from(["b-0", "b-1", " b-0", "", None, 3]))
+        fields["retracts"] = draw(
+            st.sampled_from(["b-0", "b-1", " b-0", "", None, 3, "b\u202e0", "b-0\x00"])
+        )
     if sometimes(draw, 3):
         for _ in range(draw(st.integers(1, 2))):
             name = draw(FIELD_CHANGES)

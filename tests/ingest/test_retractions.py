@@ -54,14 +54,14 @@ def test_a_retraction_may_carry_declared_attributes_only(ledger: Ledger, tmp_pat
     ]
 
 
-def test_retraction_targets_must_exist_before_and_belong_to_the_subject(
+def test_retraction_targets_must_exist_and_belong_to_the_subject(
     ledger: Ledger, tmp_path: Path
 ) -> None:
     ingest_files(
         ledger, [write_jsonl(tmp_path / "a.jsonl", [bill("e-1"), bill("e-b", subject_id="bob")])]
     )
     rows = [
-        retraction("r-1", "later"),  # its target comes after it
+        retraction("r-1", "later"),  # its target comes after it: fine
         bill("later"),
         retraction("r-2", "e-b"),  # bob's record, retracted for alice
         retraction("r-3", "e-1", subject_id="bob"),  # alice's record, retracted for bob
@@ -74,14 +74,44 @@ def test_retraction_targets_must_exist_before_and_belong_to_the_subject(
     [report] = ingest_files(ledger, [path])
     rejects = read_rejects(path)
     assert [(r["line"], r["code"], r["field"]) for r in rejects] == [
-        (1, "record.retracts", "retracts"),
         (3, "record.retracts", "retracts"),
         (4, "record.retracts", "retracts"),
         (5, "record.retracts", "retracts"),
         (7, "record.retracts", "retracts"),
     ]
-    assert "another subject" in rejects[1]["message"]
-    assert "earlier" in rejects[0]["message"]
-    assert report.inserted == 3
+    assert "another subject" in rejects[0]["message"]
+    assert "neither" not in rejects[2]["message"] and "in this file" in rejects[2]["message"]
+    assert report.inserted == 4
     # A rejected retraction creates no subject.
     assert ledger.store.counts()["subjects"] == 3
+
+
+def test_retraction_before_its_record_in_one_input(ledger: Ledger, tmp_path: Path) -> None:
+    # Batches of three (the fixture): the targets come later in the same batch, in a later
+    # batch, and in the last one; one retraction's target never comes.
+    rows = [
+        retraction("r-1", "e-1"),
+        retraction("r-2", "e-4"),
+        bill("e-1"),
+        retraction("r-3", "missing"),
+        bill("e-2"),
+        bill("e-3"),
+        bill("e-4"),
+    ]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    [report] = ingest_files(ledger, [path])
+    assert (report.rows, report.inserted, report.rejected) == (7, 6, 1)
+    assert [(r["line"], r["code"]) for r in read_rejects(path)] == [(4, "record.retracts")]
+    [records] = stored(ledger).values()
+    assert {(r[1], r[5]) for r in records} >= {("r-1", "e-1"), ("r-2", "e-4")}
+    # Sent again, the same file changes nothing, whichever order it holds.
+    [again] = ingest_files(ledger, [path])
+    assert (again.inserted, again.unchanged, again.rejected) == (0, 6, 1)
+
+
+def test_rejects_stay_in_line_order_when_a_retraction_waits(ledger: Ledger, tmp_path: Path) -> None:
+    rows = [retraction("r-1", "missing"), bill("e-1"), bill("e-2"), bill("e-3", type="nope")]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    [report] = ingest_files(ledger, [path])
+    assert report.rejected == 2
+    assert [r["line"] for r in read_rejects(path)] == [1, 4]
