@@ -201,8 +201,13 @@ class Rule(_Model):
     justifications: Justifications
 
     @property
-    def can_lower(self) -> bool:
-        """Whether a record under this rule can lower a score."""
+    def can_be_negative(self) -> bool:
+        """Whether a record under this rule can add negative points to its dimension.
+
+        A ``per`` attribute is any number, so ``points × attribute`` can be negative
+        whatever the sign of ``points``. Whether that lowers the *score* depends on the
+        dimension's weight: ask ``Policy.can_lower``.
+        """
         return self.points < 0 or self.per is not None
 
 
@@ -320,6 +325,34 @@ class Policy(_Model):
         default="7y", description="The longest any negative record may count (at most 10y)."
     )
     justifications: Justifications
+
+    def weight(self, dimension_id: str | None) -> float:
+        """A dimension's weight; the implicit ``general`` dimension (and an unknown one) weighs 1."""
+        dim = next((d for d in self.dimensions if d.id == dimension_id), None)
+        return 1.0 if dim is None else dim.weight
+
+    def lowers_because(self, rule: Rule) -> str | None:
+        """Why a record under ``rule`` can lower a score or a dimension, or None if it cannot.
+
+        Positive points into a dimension of negative weight lower the score as surely
+        as negative points do, so such a rule is negative too: it must expire.
+        """
+        if rule.per is not None:
+            return f"it scores {rule.points:g} × `{rule.per}`, and `{rule.per}` can be negative"
+        if rule.points < 0:
+            return f"it gives {rule.points:g} points"
+        weight = self.weight(rule.dimension)
+        if rule.points > 0 and weight < 0:
+            return (
+                f"it gives +{rule.points:g} points to dimension "
+                f"`{rule.dimension}`, whose weight is {weight:g}, "
+                "so each record lowers the score"
+            )
+        return None
+
+    def can_lower(self, rule: Rule) -> bool:
+        """Whether a record under ``rule`` can lower a score or a dimension (then it must expire)."""
+        return self.lowers_because(rule) is not None
 
     def event_type(self, type_id: str) -> EventType | None:
         """The event type with this id, if declared."""
