@@ -20,15 +20,24 @@ from credence.cli import render
 from credence.cli.common import (
     AsOfOption,
     DbOption,
+    JsonOption,
     as_of_micros,
     err,
+    json_errors,
     out,
+    print_json,
     settings_for,
     subject_ref,
 )
 from credence.errors import UsageError
 from credence.service.ledger import open_ledger
-from credence.service.scoring import decide_subject, explain_subject, score_all, score_subject
+from credence.service.scoring import (
+    access_log,
+    decide_subject,
+    explain_subject,
+    score_all,
+    score_subject,
+)
 from credence.service.setup import init_ledger
 
 SubjectArg = Annotated[
@@ -62,8 +71,14 @@ def ingest(
     ],
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Append records to the ledger; rejected rows go to <file>.rejects.jsonl with their reasons."""
+    with json_errors(as_json):
+        _ingest(files, db=db, quiet=quiet or as_json, as_json=as_json)
+
+
+def _ingest(files: list[Path], *, db: str | None, quiet: bool, as_json: bool) -> None:
     from credence.service.ingest import ingest_files
 
     with open_ledger(settings_for(db)) as ledger:
@@ -92,16 +107,20 @@ def ingest(
                     "same command again to add the rest (rows already stored are skipped)"
                 )
                 raise
-    rejected = 0
-    for r in reports:
-        out.print(
-            f"{r.path}: {r.rows} rows, {r.inserted} new, {r.unchanged} already stored, {r.rejected} rejected"
-            + (f" -> {r.rejects_path}" if r.rejected else "")
-        )
-        rejected += r.rejected
+    rejected = sum(r.rejected for r in reports)
+    if as_json:
+        print_json(render.ingest_dict(reports))
+    else:
+        for r in reports:
+            out.print(
+                f"{r.path}: {r.rows} rows, {r.inserted} new, {r.unchanged} already stored, {r.rejected} rejected"
+                + (f" -> {r.rejects_path}" if r.rejected else ""),
+                markup=False,
+            )
     if rejected:
         err.print(
-            f"error[record.invalid]: {rejected} row(s) rejected; each is in its .rejects.jsonl with line and reason"
+            f"error[record.invalid]: {rejected} row(s) rejected; each is in its .rejects.jsonl with line and reason",
+            markup=False,  # as markup, Rich would swallow "[record.invalid]"
         )
         raise typer.Exit(1)
 
@@ -144,11 +163,32 @@ def explain(
     subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
     as_of: AsOfOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Explain a subject's score: every counting record, the key factors, what would change it."""
-    with open_ledger(settings_for(db)) as ledger:
+    """Explain a subject's score: every counting record, the key factors, what would change it.
+
+    Records withdrawn by a retraction are listed beside their retractions.
+    """
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
         report = explain_subject(ledger, subject_ref(subject), as_of=as_of_micros(as_of))
-        out.print(render.explanation_text(ledger.policy, report), markup=False)
+        if as_json:
+            print_json(render.explanation_dict(ledger.policy, report))
+        else:
+            out.print(render.explanation_text(ledger.policy, report), markup=False)
+
+
+def access_log_command(
+    subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Who read SUBJECT's data: when, who, what they did and why (this read is logged too)."""
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
+        log = access_log(ledger, subject_ref(subject))
+    if as_json:
+        print_json(render.access_log_dict(log))
+    else:
+        out.print(render.access_log_text(log), markup=False)
 
 
 def decide(
@@ -197,3 +237,4 @@ def register(app: typer.Typer) -> None:
     """Add the core commands to the app."""
     for command in (init, ingest, score, explain, decide, demo):
         app.command()(command)
+    app.command("access-log")(access_log_command)

@@ -1,12 +1,14 @@
 """Use cases that read scores: score, explain and decide, for one subject or all.
 
 Every read of one subject's data is written to that subject's access log;
-a decision on a restriction issues the notice due process requires.
+a decision on a restriction issues the notice due process requires. The
+subject may see that log (``access_log``) and every record withdrawn by a
+retraction, beside the retraction (``SubjectReport.withdrawn``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from credence.engine import Decision, Explanation, Outcome, decide, explain, score
@@ -15,7 +17,7 @@ from credence.errors import SubjectNotFound
 from credence.ingest.identifiers import normalise
 from credence.ledger import Access, SubjectRow
 from credence.service.ledger import Ledger, identifier_of
-from credence.types import Notice, SubjectRef
+from credence.types import Notice, Record, SubjectRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +30,64 @@ class SubjectScore:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """A record its provider withdrew, with the retraction(s) that did it.
+
+    The record counts at no time, yet both stay in the ledger and are shown.
+    ``record`` is None once the withdrawn record itself has been purged.
+    """
+
+    provider: str
+    provider_event_id: str
+    record: Record | None
+    retractions: tuple[Record, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SubjectReport:
-    """What ``explain`` shows: the explanation, notices given, and who looked."""
+    """What ``explain`` shows: the explanation, withdrawn records, notices, and who looked."""
 
     ref: SubjectRef
     kind: str
     explanation: Explanation
     notices: tuple[Notice, ...]
     accesses: tuple[Access, ...]
+    withdrawn: tuple[Withdrawal, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLog:
+    """Every logged access to one subject's data, oldest first (this read included)."""
+
+    ref: SubjectRef
+    kind: str
+    accesses: tuple[Access, ...]
+
+
+def withdrawals(records: Sequence[Record]) -> tuple[Withdrawal, ...]:
+    """The records withdrawn by retractions among ``records``, in the order they occurred."""
+    by_target: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        if record.retracts is not None:
+            by_target.setdefault((record.provider, record.retracts), []).append(record)
+    if not by_target:
+        return ()
+    held = {r.key: r for r in records if r.key in by_target}
+    found = [
+        Withdrawal(
+            provider=provider,
+            provider_event_id=event_id,
+            record=held.get((provider, event_id)),
+            retractions=tuple(sorted(retractions, key=lambda r: r.order)),
+        )
+        for (provider, event_id), retractions in by_target.items()
+    ]
+    return tuple(sorted(found, key=_withdrawal_order))
+
+
+def _withdrawal_order(w: Withdrawal) -> tuple[int, str, str]:
+    first = w.record if w.record is not None else w.retractions[0]
+    return (first.occurred_at, w.provider, w.provider_event_id)
 
 
 def resolve(ledger: Ledger, ref: SubjectRef) -> SubjectRow:
@@ -75,21 +127,21 @@ def _log(ledger: Ledger, row: SubjectRow, action: str, purpose: str) -> None:
 
 def _read(
     ledger: Ledger, ref: SubjectRef, as_of: int | None, *, action: str, purpose: str
-) -> tuple[SubjectRow, Outcome]:
+) -> tuple[SubjectRow, Outcome, list[Record]]:
     """Find a subject, score it as of a time (default now), and log the access."""
     row = resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
     records = ledger.store.records(row.key)
     outcome = score(ledger.policy, records, as_of=when, subject_kind=row.kind)
     _log(ledger, row, action, purpose)
-    return row, outcome
+    return row, outcome, records
 
 
 def score_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "score lookup"
 ) -> SubjectScore:
     """One subject's score as of a time (default now); the read is logged."""
-    row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
+    row, outcome, _records = _read(ledger, ref, as_of, action="score", purpose=purpose)
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -112,14 +164,26 @@ def explain_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "explanation"
 ) -> SubjectReport:
     """A subject's full account: score, factors, what would change it, notices, accesses."""
-    row, outcome = _read(ledger, ref, as_of, action="explain", purpose=purpose)
+    row, outcome, records = _read(ledger, ref, as_of, action="explain", purpose=purpose)
     return SubjectReport(
         ref=identity(ledger, row),
         kind=row.kind,
         explanation=explain(ledger.policy, outcome),
         notices=tuple(ledger.store.notices(row.key)),
         accesses=tuple(ledger.store.accesses(row.key)),
+        withdrawn=withdrawals(records),
     )
+
+
+def access_log(ledger: Ledger, ref: SubjectRef, *, purpose: str = "access log review") -> AccessLog:
+    """Who has read a subject's data, when, how and why; this read is logged too.
+
+    Raises:
+        SubjectNotFound, IdentifierError.
+    """
+    row = resolve(ledger, ref)
+    _log(ledger, row, "access-log", purpose)
+    return AccessLog(identity(ledger, row), row.kind, tuple(ledger.store.accesses(row.key)))
 
 
 def decide_subject(
@@ -140,7 +204,7 @@ def decide_subject(
         SubjectNotFound, EntitlementNotFound, IdentifierError.
     """
     ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
-    row, outcome = _read(
+    row, outcome, _records = _read(
         ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
     )
     decision = decide(ledger.policy, outcome, entitlement_id, notices=ledger.store.notices(row.key))
