@@ -358,3 +358,35 @@ def test_a_per_rule_of_positive_points_can_lower_either_way() -> None:
     diagnostics = lint(Policy.model_validate(data))
     assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
     assert "`days_late` can be negative" in diagnostics[0].message
+
+
+def test_positive_points_towards_a_restriction_must_expire() -> None:
+    """A count that only ever rises, tested by a restriction with at_least, is a permanent mark."""
+    data = _data()
+    rule = _negative_weight_gain(data)
+    data["dimensions"][-1]["weight"] = 0  # it moves no score, only the restriction's count
+    _restriction(data)["when"] = {"all": [{"dimension": "complaints", "at_least": 15}]}
+    diagnostics = lint(Policy.model_validate(data))
+    assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
+    assert "restriction `credit_review` applies once `complaints` is at least 15" in (
+        diagnostics[0].message
+    )
+    rule["expires_after"] = "2y"
+    assert _codes(data) == []
+
+
+def test_positive_points_towards_losing_a_benefit_must_expire() -> None:
+    data = _data()
+    _negative_weight_gain(data)
+    data["dimensions"][-1]["weight"] = 1
+    data["entitlements"].append(
+        {
+            "id": "fast_track",
+            "kind": "benefit",
+            "context": "lending",
+            "when": {"dimension": "complaints", "below": 10},
+        }
+    )
+    diagnostics = lint(Policy.model_validate(data))
+    assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
+    assert "benefit `fast_track` is lost once `complaints` reaches 10" in diagnostics[0].message
