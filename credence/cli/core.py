@@ -199,14 +199,12 @@ def decide(
     db: DbOption = None,
 ) -> None:
     """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it."""
-    with open_ledger(settings_for(db)) as ledger:
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
         decision = decide_subject(
             ledger, subject_ref(subject), entitlement, as_of=as_of_micros(as_of)
         )
     if as_json:
-        out.print(
-            json.dumps(render.decision_dict(decision), ensure_ascii=False, indent=2), markup=False
-        )
+        print_json(render.decision_dict(decision))
     else:
         out.print(render.decision_text(decision), markup=False)
 

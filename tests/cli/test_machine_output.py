@@ -278,3 +278,18 @@ def test_verify_json_reports_tampering(tmp_path: Path) -> None:
     assert proc.returncode == 1 and proc.stderr.startswith("error[ledger.tampered]")
     error = json.loads(proc.stdout)["error"]
     assert error["code"] == "ledger.tampered" and error["details"]["seq"] == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["explain", "custom:nobody"], "subject.not_found"),
+        (["decide", "custom:alice", "deposit_free_rentals"], "entitlement.not_found"),
+        (["access-log", "cn.ric:123"], "identifier.invalid"),
+        (["ingest", "no-such-file.jsonl"], "input.invalid"),
+    ],
+)
+def test_json_errors_come_on_stdout_too(golden: Golden, args: list[str], code: str) -> None:
+    proc = golden.run(*args, "--json", ok=False)
+    assert proc.returncode == 1 and proc.stderr.startswith(f"error[{code}]")
+    assert json.loads(proc.stdout)["error"]["code"] == code
