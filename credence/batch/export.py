@@ -41,9 +41,35 @@ _BASE_ARROW: dict[str, pa.DataType] = {
     "retracts": pa.string(),
 }
 MONTH = "month"
-_RECORD_COLUMNS = (
-    "subject_key, provider, provider_event_id, type, occurred_at, attributes, evidence, retracts"
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("subject_key", pa.int64()),
+        ("provider", pa.string()),
+        ("provider_event_id", pa.string()),
+        ("type", pa.string()),
+        ("occurred_at", pa.int64()),
+        ("attributes", pa.string()),
+        ("evidence", pa.string()),
+        ("retracts", pa.string()),
+    ]
 )
+"""The records as they leave the ledger, whatever the first rows hold."""
+_RECORD_COLUMNS = ", ".join(LEDGER_SCHEMA.names)
+_LIVE = "FROM records WHERE purged_at IS NULL"
+# SQLite's ADBC reader infers each column's type from the first batch of rows
+# (1,024 of them) and refuses a later value of another type, so a ledger whose
+# first records all lack `retracts` or `evidence` fails at its first retraction
+# (an all-NULL column is taken for INT64). One typing row of the declared types
+# leads the stream so every column is inferred as declared; it is dropped before
+# anyone sees it. (PostgreSQL's driver types columns from the table itself.)
+_TYPING_ROW = ", ".join(
+    f"{0 if pa.types.is_integer(field.type) else repr('')} AS {field.name}"
+    for field in LEDGER_SCHEMA
+)
+_SQLITE_QUERY = (
+    f"SELECT {_TYPING_ROW}, 1 AS typing_row UNION ALL SELECT {_RECORD_COLUMNS}, 0 {_LIVE}"
+)
+_POSTGRES_QUERY = f"SELECT {_RECORD_COLUMNS} {_LIVE}"
 
 Progress = Callable[[int], None]
 
@@ -135,22 +161,40 @@ def flatten_batches(
 
 
 def ledger_batches(db: str) -> Iterator[pa.RecordBatch]:
-    """The ledger's records as Arrow batches, streamed through ADBC.
+    """The ledger's records as Arrow batches of ``LEDGER_SCHEMA``, streamed through ADBC.
+
+    Tombstones (purged or erased records) no longer count, as in the online reads.
 
     Raises:
         StoreUnavailable: when the driver is missing or the ledger cannot be read.
     """
-    # Tombstones (purged or erased) no longer count, as in the online reads.
-    query = f"SELECT {_RECORD_COLUMNS} FROM records WHERE purged_at IS NULL"
+    sqlite = _is_sqlite(db)
     with _adbc(db) as cursor:
         try:
-            cursor.execute(query)
-            reader = cursor.fetch_record_batch()
-            yield from reader
+            cursor.execute(_SQLITE_QUERY if sqlite else _POSTGRES_QUERY)
+            batches = iter(cursor.fetch_record_batch())
+            if sqlite:
+                batches = _without_typing_row(batches)
+            for batch in batches:
+                yield _as_ledger_schema(batch)
+        except StoreUnavailable:
+            raise
         except Exception as e:  # ADBC raises its own DB-API errors per driver
-            if isinstance(e, StoreUnavailable):
-                raise
             raise StoreUnavailable(f"cannot read the ledger's records: {e}") from e
+
+
+def _without_typing_row(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    first = next(batches, None)
+    if first is None:
+        return
+    if first.num_rows == 0 or first.column("typing_row")[0].as_py() != 1:
+        raise StoreUnavailable("cannot read the ledger's records: the typing row did not lead")
+    yield first.slice(1)
+    yield from batches
+
+
+def _as_ledger_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch.select(LEDGER_SCHEMA.names).cast(LEDGER_SCHEMA)
 
 
 def ledger_counts(db: str) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from credence.errors import UsageError
+from credence.errors import CredenceError, UsageError
 from credence.settings import Settings, load_settings
 from credence.text import escape
 from credence.types import SubjectRef, parse_time
@@ -41,6 +44,30 @@ AsOfOption = Annotated[
         "--as-of", help="Score as of this RFC 3339 time (default: now).", show_default=False
     ),
 ]
+
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print JSON in the shape docs/cli.md documents."),
+]
+
+
+def print_json(body: Any) -> None:
+    """One JSON document on stdout, exactly as encoded (no markup, emoji or wrapping)."""
+    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def json_errors(enabled: bool) -> Iterator[None]:
+    """With ``--json``, an expected failure is printed on stdout too, in the one error shape.
+
+    The one line on stderr and the exit code stay as for every command.
+    """
+    try:
+        yield
+    except CredenceError as e:
+        if enabled:
+            print_json(e.to_dict())
+        raise
 
 
 def settings_for(db: str | None) -> Settings:

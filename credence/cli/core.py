@@ -20,15 +20,24 @@ from credence.cli import render
 from credence.cli.common import (
     AsOfOption,
     DbOption,
+    JsonOption,
     as_of_micros,
     err,
+    json_errors,
     out,
+    print_json,
     settings_for,
     subject_ref,
 )
 from credence.errors import UsageError
 from credence.service.ledger import open_ledger
-from credence.service.scoring import decide_subject, explain_subject, score_all, score_subject
+from credence.service.scoring import (
+    access_log,
+    decide_subject,
+    explain_subject,
+    score_all,
+    score_subject,
+)
 from credence.service.setup import init_ledger
 
 SubjectArg = Annotated[
@@ -72,8 +81,14 @@ def ingest(
     ],
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Append records to the ledger; rejected rows go to <file>.rejects.jsonl with their reasons."""
+    with json_errors(as_json):
+        _ingest(files, db=db, quiet=quiet or as_json, as_json=as_json)
+
+
+def _ingest(files: list[Path], *, db: str | None, quiet: bool, as_json: bool) -> None:
     from credence.service.ingest import ingest_files, raise_if_rejected
 
     with open_ledger(settings_for(db)) as ledger:
@@ -102,10 +117,16 @@ def ingest(
                     "same command again to add the rest (rows already stored are skipped)"
                 )
                 raise
+    if as_json:
+        print_json(render.ingest_dict(reports))
+        if any(r.rejected for r in reports):
+            raise typer.Exit(1)  # the JSON document says which rows and where; no second one
+        return
     for r in reports:
         out.print(
             f"{r.path}: {r.rows} rows, {r.inserted} new, {r.unchanged} already stored, {r.rejected} rejected"
-            + (f" -> {r.rejects_path}" if r.rejected else "")
+            + (f" -> {r.rejects_path}" if r.rejected else ""),
+            markup=False,
         )
     raise_if_rejected(reports)
 
@@ -148,11 +169,32 @@ def explain(
     subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
     as_of: AsOfOption = None,
     db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Explain a subject's score: every counting record, the key factors, what would change it."""
-    with open_ledger(settings_for(db)) as ledger:
+    """Explain a subject's score: every counting record, the key factors, what would change it.
+
+    Records withdrawn by a retraction are listed beside their retractions.
+    """
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
         report = explain_subject(ledger, subject_ref(subject), as_of=as_of_micros(as_of))
-        out.print(render.explanation_text(ledger.policy, report), markup=False)
+        if as_json:
+            print_json(render.explanation_dict(ledger.policy, report))
+        else:
+            out.print(render.explanation_text(ledger.policy, report), markup=False)
+
+
+def access_log_command(
+    subject: Annotated[str, typer.Argument(help="The subject as scheme:id.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Who read SUBJECT's data: when, who, what they did and why (this read is logged too)."""
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
+        log = access_log(ledger, subject_ref(subject))
+    if as_json:
+        print_json(render.access_log_dict(log))
+    else:
+        out.print(render.access_log_text(log), markup=False)
 
 
 def decide(
@@ -163,14 +205,12 @@ def decide(
     db: DbOption = None,
 ) -> None:
     """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it."""
-    with open_ledger(settings_for(db)) as ledger:
+    with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
         decision = decide_subject(
             ledger, subject_ref(subject), entitlement, as_of=as_of_micros(as_of)
         )
     if as_json:
-        out.print(
-            json.dumps(render.decision_dict(decision), ensure_ascii=False, indent=2), markup=False
-        )
+        print_json(render.decision_dict(decision))
     else:
         out.print(render.decision_text(decision), markup=False)
 
@@ -201,3 +241,4 @@ def register(app: typer.Typer) -> None:
     """Add the core commands to the app."""
     for command in (init, ingest, score, explain, decide, demo):
         app.command()(command)
+    app.command("access-log")(access_log_command)

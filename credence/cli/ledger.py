@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from credence.cli.common import DbOption, as_of_micros, out, settings_for, subject_ref
+from credence.cli import render
+from credence.cli.common import (
+    DbOption,
+    JsonOption,
+    as_of_micros,
+    json_errors,
+    out,
+    print_json,
+    settings_for,
+    subject_ref,
+)
 from credence.errors import UsageError
 from credence.service import safeguards
 from credence.service.ledger import open_ledger
@@ -28,9 +38,18 @@ CheckpointOption = Annotated[
 ]
 
 
-def verify_command(db: DbOption = None, checkpoint: CheckpointOption = None) -> None:
-    """Check the hash chain and every record's content hash; exit 1 at the first bad record."""
-    report = safeguards.verify_ledger(settings_for(db), checkpoint=checkpoint)
+def verify_command(
+    db: DbOption = None, checkpoint: CheckpointOption = None, as_json: JsonOption = False
+) -> None:
+    """Check the hash chain and every record's content hash; exit 1 at the first bad record.
+
+    Only reads: a read-only copy of a SQLite ledger (0444, read-only directory) verifies.
+    """
+    with json_errors(as_json):
+        report = safeguards.verify_ledger(settings_for(db), checkpoint=checkpoint)
+    if as_json:
+        print_json(render.verify_dict(report, checkpoint=checkpoint))
+        return
     head = report.head
     against = f"; matches checkpoint {checkpoint}" if checkpoint is not None else ""
     out.print(

@@ -10,11 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from credence.service.results import CompiledPolicy, Decision, Reason, weighted
-from credence.service.scoring import SubjectReport, SubjectScore
-from credence.types import format_date, format_time
+from credence.service.results import (
+    Access,
+    ChainReport,
+    Change,
+    CompiledPolicy,
+    Decision,
+    Reason,
+    weighted,
+)
+from credence.service.scoring import AccessLog, SubjectReport, SubjectScore, Withdrawal
+from credence.types import Notice, Record, format_date, format_time
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from credence.service.ingest import FileReport
     from credence.sim.demo import DemoReport
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -129,6 +140,13 @@ def explanation_text(
     stopped = [c for c in o.contributions if c.value == 0.0 and c.expires_at and c.capped]
     if stopped:
         lines.append(f"  ({len(stopped)} older records have expired and no longer count)")
+    if report.withdrawn:
+        lines += [
+            "",
+            f"Withdrawn records ({len(report.withdrawn)}; retracted by their provider, "
+            "they count at no time):",
+        ]
+        lines += [_withdrawal_line(w) for w in report.withdrawn]
     if o.lists:
         lines += ["", "On lists: " + ", ".join(sorted(o.lists))]
     lines += ["", "What lowers the score most:"]
@@ -150,6 +168,16 @@ def explanation_text(
         for a in report.accesses[-5:]:
             lines.append(f"  {format_time(a.at)}  {a.actor}  {a.action}  ({a.purpose})")
     return "\n".join(lines)
+
+
+def _withdrawal_line(w: Withdrawal) -> str:
+    by = ", ".join(f"{r.provider_event_id} ({format_date(r.occurred_at)})" for r in w.retractions)
+    if w.record is None:
+        return f"  {'':10}  {'(purged since)':<20} {w.provider}/{w.provider_event_id}  retracted by {by}"
+    return (
+        f"  {format_date(w.record.occurred_at)}  {w.record.type:<20} "
+        f"{w.provider}/{w.provider_event_id}  retracted by {by}"
+    )
 
 
 def _factor(reason: Reason) -> str:
@@ -244,4 +272,157 @@ def decision_text(decision: Decision) -> str:
     if d.changes:
         lines.append("  what would change it:")
         lines += [f"    - {c.text}" for c in d.changes]
+    return "\n".join(lines)
+
+
+# --- JSON: the shapes documented in docs/cli.md are a contract -------------------------
+
+
+def _record_ref(record: Record) -> dict[str, Any]:
+    return {
+        "provider": record.provider,
+        "provider_event_id": record.provider_event_id,
+        "type": record.type,
+        "occurred_at": format_time(record.occurred_at),
+    }
+
+
+def _reason_dict(reason: Reason) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "text": reason.text,
+        "points": round(reason.points, 6),
+        "records": reason.records,
+    }
+
+
+def _change_dict(change: Change) -> dict[str, Any]:
+    return {
+        "kind": change.kind,
+        "text": change.text,
+        "points": round(change.points, 6),
+        "at": format_time(change.at) if change.at is not None else None,
+    }
+
+
+def _notice_dict(notice: Notice) -> dict[str, Any]:
+    return {
+        "entitlement": notice.entitlement,
+        "issued_at": format_time(notice.issued_at),
+        "effective_at": format_time(notice.effective_at),
+        "ends_at": format_time(notice.ends_at) if notice.ends_at else None,
+    }
+
+
+def access_dict(access: Access) -> dict[str, Any]:
+    """One access-log entry: who, when, what they did, and why."""
+    return {
+        "at": format_time(access.at),
+        "actor": access.actor,
+        "action": access.action,
+        "purpose": access.purpose,
+    }
+
+
+def _withdrawal_dict(w: Withdrawal) -> dict[str, Any]:
+    record = _record_ref(w.record) if w.record is not None else None
+    return {
+        "provider": w.provider,
+        "provider_event_id": w.provider_event_id,
+        "record": record,
+        "retracted_by": [_record_ref(r) for r in w.retractions],
+    }
+
+
+def explanation_dict(policy: CompiledPolicy, report: SubjectReport) -> dict[str, Any]:
+    """``credence explain --json``: the same account as the text, field by field."""
+    ex = report.explanation
+    o = ex.outcome
+    labels = {d.id: d.label or d.id for d in policy.policy.dimensions}
+    dimensions = [
+        {
+            "id": dim_id,
+            "label": labels.get(dim_id, dim_id),
+            "value": o.dimensions[dim_id],
+            "weight": policy.weights[i],
+            "min": policy.lower[i],
+            "max": policy.upper[i],
+        }
+        for i, dim_id in enumerate(policy.dimension_ids)
+    ]
+    counting = [
+        _record_ref(c.record)
+        | {
+            "rule": c.rule.id,
+            "points": round(weighted(policy, c), 6),
+            "raw": c.raw,
+            "capped": c.capped,
+            "expires_at": format_time(c.expires_at) if c.expires_at else None,
+        }
+        for c in o.contributions
+        if c.value != 0.0
+    ]
+    return {
+        "subject": {"scheme": report.ref.scheme, "id": report.ref.id, "kind": report.kind},
+        "as_of": format_time(o.as_of),
+        "score": o.score,
+        "raw": o.raw,
+        "tier": o.tier,
+        "scale": {"base": policy.base, "min": policy.min, "max": policy.max},
+        "dimensions": dimensions,
+        "considered": o.considered,
+        "counting": counting,
+        "expired": sum(c.expired for c in o.contributions),
+        "withdrawn": [_withdrawal_dict(w) for w in report.withdrawn],
+        "lists": sorted(o.lists),
+        "lowering": [_reason_dict(r) for r in ex.lowering],
+        "raising": [_reason_dict(r) for r in ex.raising],
+        "changes": [_change_dict(c) for c in ex.changes],
+        "notices": [_notice_dict(n) for n in report.notices],
+        "accesses": [access_dict(a) for a in report.accesses],
+    }
+
+
+def ingest_dict(reports: Iterable[FileReport]) -> dict[str, Any]:
+    """``credence ingest --json``: totals, then one entry per file with its rejects file."""
+    reports = list(reports)
+    counts = ("rows", "inserted", "unchanged", "rejected")
+    files: list[dict[str, Any]] = [
+        {"path": str(r.path)}
+        | {key: getattr(r, key) for key in counts}
+        | {"rejects_path": str(r.rejects_path) if r.rejects_path is not None else None}
+        for r in reports
+    ]
+    totals = {key: sum(getattr(r, key) for r in reports) for key in counts}
+    rejects = [str(r.rejects_path) for r in reports if r.rejects_path is not None]
+    return {**totals, "rejects_paths": rejects, "files": files}
+
+
+def verify_dict(report: ChainReport, *, checkpoint: Path | None) -> dict[str, Any]:
+    """``credence verify --json``: the head recomputed, what was checked, the checkpoint."""
+    head = report.head
+    return {
+        "ok": report.ok,
+        "records": head.records,
+        "seq": head.seq,
+        "head": head.chain_hash.hex(),
+        "content_hashes_checked": report.checked_content,
+        "tombstones": report.tombstones,
+        "checkpoint": str(checkpoint) if checkpoint is not None else None,
+    }
+
+
+def access_log_dict(log: AccessLog) -> dict[str, Any]:
+    """``credence access-log --json``: the subject, then every access, oldest first."""
+    return {
+        "subject": {"scheme": log.ref.scheme, "id": log.ref.id, "kind": log.kind},
+        "accesses": [access_dict(a) for a in log.accesses],
+    }
+
+
+def access_log_text(log: AccessLog) -> str:
+    """The access log for people: one line per access, oldest first."""
+    lines = [f"{log.ref} ({log.kind}): {len(log.accesses)} accesses to their data"]
+    for a in log.accesses:
+        lines.append(f"  {format_time(a.at)}  {a.actor:<16} {a.action:<28} ({a.purpose})")
     return "\n".join(lines)

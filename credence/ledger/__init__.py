@@ -38,8 +38,12 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, read_only: bool = False) -> Store:
     """The store for a ledger address: ``memory:``, ``postgresql://…``, or a SQLite file path.
+
+    ``read_only`` opens a SQLite file without ever writing to it or beside it, so a
+    copy in a read-only directory can be verified; a PostgreSQL ledger is read
+    under the role's own permissions either way.
 
     Raises:
         StoreUnavailable: when the ledger cannot be opened.
@@ -60,6 +64,6 @@ def open_store(url: str) -> Store:
             raise missing("postgres", e, needed_for="a PostgreSQL ledger") from e
 
         return PostgresStore(url)
-    from credence.ledger.sqlite import SQLiteStore
+    from credence.ledger.sqlite import ReadOnlySQLiteStore, SQLiteStore
 
-    return SQLiteStore(url)
+    return ReadOnlySQLiteStore(url) if read_only else SQLiteStore(url)

@@ -297,3 +297,86 @@ class SQLiteStore(SQLLogStore):
             self._writer.close()
         self._writer_engine.dispose()
         super().close()
+
+
+class ReadOnlySQLiteStore(SQLiteStore):
+    """A SQLite ledger opened only to read, as an outside auditor holds a copy of it.
+
+    The file may be mode 0444 in a read-only directory: it is opened with
+    ``mode=ro`` and nothing is ever written (no WAL switch, no write lock). A
+    WAL ledger needs its ``-shm`` file to be read; when that cannot be created
+    beside it, the file is opened ``immutable=1``, reading the main file alone,
+    which is only the whole ledger when no ``-wal`` file holds frames. Every
+    write raises ``StoreUnavailable``.
+
+    Raises:
+        StoreUnavailable: when the file is missing, not a database, or has a WAL it cannot read.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        display = str(self.path)
+        if not self.path.is_file():
+            raise StoreUnavailable(f"no ledger file at {display}", path=display)
+        uri = self._uri(display)
+        timeout_ms = int(busy_timeout * 1000)
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            return conn
+
+        engine = create_engine(
+            "sqlite+pysqlite://", creator=connect, poolclass=QueuePool, pool_size=4
+        )
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        SQLLogStore.__init__(self, engine, display=display, location=display)
+
+    def _uri(self, display: str) -> str:
+        base = self.path.resolve().as_uri() + "?mode=ro"
+        try:
+            probe = sqlite3.connect(base, uri=True)
+            try:
+                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return base
+            finally:
+                probe.close()
+        except sqlite3.Error as e:
+            # A WAL file needs its -shm: SQLite cannot create it in a read-only directory
+            # (SQLITE_READONLY_DIRECTORY, _CANTINIT) or cannot open it (SQLITE_CANTOPEN).
+            name = getattr(e, "sqlite_errorname", "")
+            if not name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+                return base  # the first read reports it, translated
+        # A WAL ledger whose -shm cannot be created here: read the main file alone, which is
+        # the whole ledger only when no log beside it holds unfolded changes.
+        for suffix in ("-wal", "-journal"):
+            log = Path(f"{self.path}{suffix}")
+            if log.exists() and log.stat().st_size > 0:
+                raise StoreUnavailable(
+                    f"cannot read the ledger {display} read-only: {log.name} beside it holds "
+                    "changes SQLite cannot fold in without writing",
+                    path=display,
+                    suggestion="copy the ledger with `credence backup`, or into a writable directory",
+                )
+        return base + "&immutable=1"
+
+    @contextmanager
+    def _begin_write(self) -> Iterator[Connection]:
+        raise StoreUnavailable(
+            f"the ledger {self._display} is open read-only",
+            path=self._display,
+            suggestion="open a writable ledger to change it",
+        )
+        yield  # pragma: no cover  # makes this a generator
+
+    def close(self) -> None:
+        """Close every reader connection."""
+        SQLLogStore.close(self)

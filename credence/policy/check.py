@@ -100,19 +100,19 @@ def _rule_problems(policy: Policy) -> list[Problem]:
             problems.append(_unknown((*at, "type"), "event type", rule.type, list(types)))
         if rule.dimension is not None and rule.dimension not in dimensions:
             problems.append(_unknown((*at, "dimension"), "dimension", rule.dimension, dimensions))
-        if rule.can_lower and rule.expires_after is None:
-            why = "negative" if rule.points < 0 else "per-attribute (it can go negative)"
+        lowers = policy.lowers_because(rule)
+        if lowers is not None and rule.expires_after is None:
             problems.append(
                 Problem(
                     (*at, "points"),
-                    f"rule {rule.id!r} is {why} but has no expires_after; "
+                    f"rule {rule.id!r} can lower a score ({lowers}) but has no expires_after; "
                     "every record that can lower a score must expire",
                     "add e.g. `expires_after: 2y`",
                 )
             )
         if rule.cured_by is not None and rule.cured_by not in types:
             problems.append(_unknown((*at, "cured_by"), "event type", rule.cured_by, list(types)))
-        if rule.cured_by is not None and not rule.can_lower:
+        if rule.cured_by is not None and lowers is None:
             problems.append(
                 Problem((*at, "cured_by"), "only a rule that can lower a score can be cured")
             )

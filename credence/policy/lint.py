@@ -271,14 +271,15 @@ def _redemption_findings(policy: Policy) -> list[Finding]:
             )
         )
     for i, rule in enumerate(policy.rules):
-        if not rule.can_lower:
+        lowers = policy.lowers_because(rule)
+        if lowers is None:
             continue
         at: Path = ("rules", i)
         if rule.expires_after is None:
             findings.append(
                 Finding(
                     "redemption.no_expiry",
-                    f"rule `{rule.id}` can lower a score but never expires",
+                    f"rule `{rule.id}` can lower a score ({lowers}) but never expires",
                     at,
                     "add e.g. `expires_after: 2y`",
                 )

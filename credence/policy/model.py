@@ -216,8 +216,13 @@ class Rule(_Model):
     justifications: Justifications
 
     @property
-    def can_lower(self) -> bool:
-        """Whether a record under this rule can lower a score."""
+    def can_be_negative(self) -> bool:
+        """Whether a record under this rule can add negative points to its dimension.
+
+        A ``per`` attribute is any number, so ``points × attribute`` can be negative
+        whatever the sign of ``points``. Whether that lowers the *score* depends on the
+        dimension's weight: ask ``Policy.can_lower``.
+        """
         return self.points < 0 or self.per is not None
 
 
@@ -336,6 +341,55 @@ class Policy(_Model):
     )
     justifications: Justifications
 
+    def weight(self, dimension_id: str | None) -> float:
+        """A dimension's weight; the implicit ``general`` dimension (and an unknown one) weighs 1."""
+        dim = next((d for d in self.dimensions if d.id == dimension_id), None)
+        return 1.0 if dim is None else dim.weight
+
+    def lowers_because(self, rule: Rule) -> str | None:
+        """Why a record under ``rule`` can lower a score or a subject's standing, or None.
+
+        Positive points lower the score as surely as negative ones when their
+        dimension's weight is negative, and worsen an outcome when a restriction
+        or blacklist tests that dimension with ``at_least`` (or a benefit or
+        redlist with ``below``): such a rule is negative too, and must expire.
+        """
+        if rule.per is not None:
+            return f"it scores {rule.points:g} × `{rule.per}`, and `{rule.per}` can be negative"
+        if rule.points < 0:
+            return f"it gives {rule.points:g} points"
+        if rule.points == 0:
+            return None
+        dimension = rule.dimension or GENERAL_DIMENSION
+        weight = self.weight(rule.dimension)
+        if weight < 0:
+            return (
+                f"it gives +{rule.points:g} points to dimension `{dimension}`, "
+                f"whose weight is {weight:g}, so each record lowers the score"
+            )
+        adverse = self._adverse_when_raised(dimension)
+        if adverse is not None:
+            return f"it gives +{rule.points:g} points to dimension `{dimension}`, and {adverse}"
+        return None
+
+    def _adverse_when_raised(self, dimension_id: str) -> str | None:
+        """An entitlement or list that turns against a subject as this dimension rises."""
+        tests = [
+            (f"{e.kind.value} `{e.id}`", e.when, e.kind is EntitlementKind.RESTRICTION)
+            for e in self.entitlements
+        ] + [(f"{x.kind.value} `{x.id}`", x.when, x.kind is ListKind.BLACKLIST) for x in self.lists]
+        for what, condition, adverse_while_it_holds in tests:
+            for test in _dimension_tests(condition, dimension_id):
+                if adverse_while_it_holds and test.at_least is not None:
+                    return f"{what} applies once `{dimension_id}` is at least {test.at_least:g}"
+                if not adverse_while_it_holds and test.below is not None:
+                    return f"{what} is lost once `{dimension_id}` reaches {test.below:g}"
+        return None
+
+    def can_lower(self, rule: Rule) -> bool:
+        """Whether a record under ``rule`` can lower a score or a dimension (then it must expire)."""
+        return self.lowers_because(rule) is not None
+
     def event_type(self, type_id: str) -> EventType | None:
         """The event type with this id, if declared."""
         return next((e for e in self.event_types if e.id == type_id), None)
@@ -346,3 +400,13 @@ class Policy(_Model):
 
 
 GENERAL_DIMENSION = "general"
+
+
+def _dimension_tests(
+    condition: EntitlementCondition, dimension_id: str
+) -> list[EntitlementCondition]:
+    """The tests of one dimension inside a condition, through ``all`` and ``any``."""
+    found = [condition] if condition.dimension == dimension_id else []
+    for child in (condition.all or []) + (condition.any or []):
+        found += _dimension_tests(child, dimension_id)
+    return found

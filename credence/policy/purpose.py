@@ -32,9 +32,9 @@ def retention(policy: Policy) -> int:
     return parse_duration(policy.max_retention)
 
 
-def implied_severity(rule: Rule) -> RuleSeverity | None:
+def implied_severity(rule: Rule, *, policy: Policy) -> RuleSeverity | None:
     """A negative rule's severity: declared, or implied by its expiry (≤90d minor, ≤1y general)."""
-    if rule.severity is not None or not rule.can_lower:
+    if rule.severity is not None or not policy.can_lower(rule):
         return rule.severity
     if rule.expires_after is None:
         return RuleSeverity.SERIOUS
@@ -211,12 +211,19 @@ def _holds(cond: EntitlementCondition, state: _State, policy: Policy, seen: froz
     return any(_holds(c, state, policy, seen) for c in cond.any or [])
 
 
-def _one_record(rule: Rule) -> float:
-    """The most a single record of a negative rule can take away."""
+def _one_record(rule: Rule) -> list[float]:
+    """The extreme values one record of a rule can add to its dimension.
+
+    Either sign matters: negative points lower a dimension, and positive points lower
+    the score when the dimension's weight is negative. A ``per`` attribute may be
+    negative, so such a rule reaches both extremes.
+    """
     magnitude = math.inf if rule.per is not None else abs(rule.points)
     if rule.cap is not None:
         magnitude = min(magnitude, abs(rule.cap.points))
-    return -magnitude
+    if rule.per is not None:
+        return [-magnitude, magnitude]
+    return [math.copysign(magnitude, rule.points)]
 
 
 def _proportionality(
@@ -231,10 +238,10 @@ def _proportionality(
                 "restrict only on adverse records: lower the threshold below the base score",
             )
         ]
-    minor = [r for r in policy.rules if implied_severity(r) is RuleSeverity.MINOR]
+    minor = [r for r in policy.rules if implied_severity(r, policy=policy) is RuleSeverity.MINOR]
     for rule in minor:
-        state = _state(policy, {_dim(rule): _one_record(rule)})
-        if _holds(cond, state, policy, frozenset()):
+        states = [_state(policy, {_dim(rule): value}) for value in _one_record(rule)]
+        if any(_holds(cond, state, policy, frozenset()) for state in states):
             return [
                 Finding(
                     "process.single_minor",

@@ -168,8 +168,10 @@ def refuse_foreign(db: str) -> None:
         )
 
 
-def open_initialised_store(settings: Settings) -> Store:
+def open_initialised_store(settings: Settings, *, read_only: bool = False) -> Store:
     """The ledger's store, refusing a missing ledger or an old schema (never creating one).
+
+    ``read_only`` never writes to a SQLite ledger or its directory (an auditor's copy).
 
     Raises:
         StoreUnavailable, StoreNotInitialised: when it cannot be used.
@@ -180,7 +182,7 @@ def open_initialised_store(settings: Settings) -> Store:
             suggestion=f"create it with `credence init --db {shlex.quote(settings.db)} "
             "--policy FILE`",
         )
-    store = open_store(settings.db)
+    store = open_store(settings.db, read_only=read_only)
     try:
         store.check_schema()
     except StoreNotInitialised:

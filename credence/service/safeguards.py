@@ -82,7 +82,7 @@ def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> Chai
                 code="checkpoint.invalid",
                 suggestion="pass a checkpoint exported from this ledger",
             )
-    store = open_initialised_store(settings)
+    store = open_initialised_store(settings, read_only=True)  # an auditor's copy may be 0444
     try:
         report = store.verify(checkpoint=held.head if held is not None else None)
     finally:

@@ -1,12 +1,14 @@
 """Use cases that read scores: score, explain and decide, for one subject or all.
 
 Every read of one subject's data is written to that subject's access log;
-a decision on a restriction issues the notice due process requires.
+a decision on a restriction issues the notice due process requires. The
+subject may see that log (``access_log``) and every record withdrawn by a
+retraction, beside the retraction (``SubjectReport.withdrawn``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from credence.engine import Decision, Explanation, Outcome, decide, explain, score
@@ -18,7 +20,7 @@ from credence.service.history import log_access, log_decision
 from credence.service.ledger import Ledger
 from credence.service.parties import Party, PartyKind
 from credence.service.subjects import identity, resolve
-from credence.types import Notice, SubjectRef
+from credence.types import Notice, Record, SubjectRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,64 @@ class SubjectScore:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """A record its provider withdrew, with the retraction(s) that did it.
+
+    The record counts at no time, yet both stay in the ledger and are shown.
+    ``record`` is None once the withdrawn record itself has been purged.
+    """
+
+    provider: str
+    provider_event_id: str
+    record: Record | None
+    retractions: tuple[Record, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SubjectReport:
-    """What ``explain`` shows: the explanation, notices given, and who looked."""
+    """What ``explain`` shows: the explanation, withdrawn records, notices, and who looked."""
 
     ref: SubjectRef
     kind: str
     explanation: Explanation
     notices: tuple[Notice, ...]
     accesses: tuple[Access, ...]
+    withdrawn: tuple[Withdrawal, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLog:
+    """Every logged access to one subject's data, oldest first (this read included)."""
+
+    ref: SubjectRef
+    kind: str
+    accesses: tuple[Access, ...]
+
+
+def withdrawals(records: Sequence[Record]) -> tuple[Withdrawal, ...]:
+    """The records withdrawn by retractions among ``records``, in the order they occurred."""
+    by_target: dict[tuple[str, str], list[Record]] = {}
+    for record in records:
+        if record.retracts is not None:
+            by_target.setdefault((record.provider, record.retracts), []).append(record)
+    if not by_target:
+        return ()
+    held = {r.key: r for r in records if r.key in by_target}
+    found = [
+        Withdrawal(
+            provider=provider,
+            provider_event_id=event_id,
+            record=held.get((provider, event_id)),
+            retractions=tuple(sorted(retractions, key=lambda r: r.order)),
+        )
+        for (provider, event_id), retractions in by_target.items()
+    ]
+    return tuple(sorted(found, key=_withdrawal_order))
+
+
+def _withdrawal_order(w: Withdrawal) -> tuple[int, str, str]:
+    first = w.record if w.record is not None else w.retractions[0]
+    return (first.occurred_at, w.provider, w.provider_event_id)
 
 
 def _read(
@@ -52,7 +104,7 @@ def _read(
     context: str | None = None,
     consent_id: str | None = None,
     row: SubjectRow | None = None,
-) -> tuple[SubjectRow, Outcome]:
+) -> tuple[SubjectRow, Outcome, list[Record]]:
     """Find a subject, score it as of a time (default now), and log the access.
 
     The access is logged as ``party``, by default the operator the settings name.
@@ -70,7 +122,7 @@ def _read(
         consent_id=consent_id,
         purpose=purpose,
     )
-    return row, outcome
+    return row, outcome, records
 
 
 def score_subject(
@@ -78,7 +130,7 @@ def score_subject(
 ) -> SubjectScore:
     """One subject's score as of a time (default now), read by the operator; the read is logged."""
     with ledger.unit_of_work():
-        row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
+        row, outcome, _records = _read(ledger, ref, as_of, action="score", purpose=purpose)
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -98,7 +150,7 @@ def score_for_party(
         row, consent = require_consent(
             ledger, party, ref, context=context, entitlement=None, scope=Scope.DECISION_AND_SCORE
         )
-        row, outcome = _read(
+        row, outcome, _records = _read(
             ledger,
             ref,
             as_of,
@@ -132,7 +184,7 @@ def explain_subject(
 ) -> SubjectReport:
     """A subject's full account: score, factors, what would change it, notices, accesses."""
     with ledger.unit_of_work():
-        row, outcome = _read(ledger, ref, as_of, action="explain", purpose=purpose)
+        row, outcome, records = _read(ledger, ref, as_of, action="explain", purpose=purpose)
         notices = tuple(ledger.store.notices(row.key))
         accesses = tuple(ledger.store.accesses(row.key))
     return SubjectReport(
@@ -141,7 +193,29 @@ def explain_subject(
         explanation=explain(ledger.policy, outcome),
         notices=notices,
         accesses=accesses,
+        withdrawn=withdrawals(records),
     )
+
+
+def access_log(ledger: Ledger, ref: SubjectRef, *, purpose: str = "access log review") -> AccessLog:
+    """Who has read a subject's data, when, how and why; this read is logged too.
+
+    Raises:
+        SubjectNotFound, IdentifierError.
+    """
+    with ledger.unit_of_work():
+        row = resolve(ledger, ref)
+        log_access(
+            ledger,
+            row.key,
+            party=ledger.settings.actor,
+            action="access-log",
+            context=None,
+            consent_id=None,
+            purpose=purpose,
+        )
+        accesses = tuple(ledger.store.accesses(row.key))
+    return AccessLog(identity(ledger, row), row.kind, accesses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +300,7 @@ def _decide(
                 scope=Scope.DECISION,
             )
             consent_id = consent.id
-        row, outcome = _read(
+        row, outcome, _records = _read(
             ledger,
             ref,
             as_of,

@@ -340,3 +340,93 @@ def test_sex_is_only_a_warning_outside_credit() -> None:
     _event(data)["context"] = "housing"
     data["entitlements"][0]["context"] = "housing"
     assert set(_codes(data)) == {"protected.characteristic"}
+
+
+def _negative_weight_gain(data: Data) -> Data:
+    """A dimension that counts against the score, fed by a rule of positive points."""
+    data["dimensions"].append({"id": "complaints", "label": "Complaints", "weight": -2})
+    rule: Data = {
+        "id": "complaint_upheld",
+        "type": "bill.paid",
+        "points": 5,
+        "dimension": "complaints",
+        "reason": "Complaints upheld against you",
+    }
+    data["rules"].append(rule)
+    return rule
+
+
+def test_lint_requires_expiry_for_negative_weight_gain() -> None:
+    data = _data()
+    _negative_weight_gain(data)
+    diagnostics = lint(Policy.model_validate(data))
+    assert [(d.element, d.code) for d in diagnostics] == [
+        ("rule complaint_upheld", "redemption.no_expiry")
+    ]
+    message = diagnostics[0].message
+    assert "`complaints`" in message and "weight is -2" in message and "lowers the score" in message
+
+
+def test_negative_weight_gain_passes_once_it_expires() -> None:
+    data = _data()
+    _negative_weight_gain(data)["expires_after"] = "2y"
+    assert _codes(data) == []
+
+
+def test_positive_points_into_a_positive_weight_need_no_expiry() -> None:
+    data = _data()
+    _negative_weight_gain(data)
+    data["dimensions"][-1]["weight"] = 0.5
+    assert _codes(data) == []
+
+
+def test_a_negative_weight_gain_is_held_to_proportionality() -> None:
+    data = _data()
+    rule = _negative_weight_gain(data)
+    rule.update(points=60, expires_after="60d")  # minor by its expiry; 60 × -2 = -120
+    _restriction(data)["when"] = {"score_below": 500}
+    assert _codes(data) == ["process.single_minor"]
+    rule["points"] = 20  # one record takes 40 off 600: still above 500
+    assert _codes(data) == []
+
+
+def test_a_per_rule_of_positive_points_can_lower_either_way() -> None:
+    data = _data()
+    _negative_weight_gain(data)
+    rule = data["rules"][-1]
+    rule.update(per="days_late", points=1)
+    diagnostics = lint(Policy.model_validate(data))
+    assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
+    assert "`days_late` can be negative" in diagnostics[0].message
+
+
+def test_positive_points_towards_a_restriction_must_expire() -> None:
+    """A count that only ever rises, tested by a restriction with at_least, is a permanent mark."""
+    data = _data()
+    rule = _negative_weight_gain(data)
+    data["dimensions"][-1]["weight"] = 0  # it moves no score, only the restriction's count
+    _restriction(data)["when"] = {"all": [{"dimension": "complaints", "at_least": 15}]}
+    diagnostics = lint(Policy.model_validate(data))
+    assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
+    assert "restriction `credit_review` applies once `complaints` is at least 15" in (
+        diagnostics[0].message
+    )
+    rule["expires_after"] = "2y"
+    assert _codes(data) == []
+
+
+def test_positive_points_towards_losing_a_benefit_must_expire() -> None:
+    data = _data()
+    _negative_weight_gain(data)
+    data["dimensions"][-1]["weight"] = 1
+    data["entitlements"].append(
+        {
+            "id": "fast_track",
+            "kind": "benefit",
+            "context": "lending",
+            "when": {"dimension": "complaints", "below": 10},
+        }
+    )
+    diagnostics = lint(Policy.model_validate(data))
+    assert [d.code for d in diagnostics] == ["redemption.no_expiry"]
+    assert "benefit `fast_track` is lost once `complaints` reaches 10" in diagnostics[0].message

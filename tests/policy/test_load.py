@@ -133,3 +133,14 @@ def test_entitlement_references_are_checked():
         "did you mean `ok`?",
     ) in messages
     assert len(messages) == 3
+
+
+def test_positive_points_into_a_negative_weight_must_expire():
+    text = GOOD.replace(
+        "event_types:", "dimensions:\n  - {id: complaints, weight: -1.5}\nevent_types:"
+    ).replace(
+        "    points: -10\n    expires_after: 1y\n", "    points: 10\n    dimension: complaints\n"
+    )
+    [problem] = problems(text)
+    assert "no expires_after" in problem.message and "weight is -1.5" in problem.message
+    assert problem.line == 17
