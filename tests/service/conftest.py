@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_data import GOLDEN, MASTER, NOW
 
 from credence.clock import FixedClock
 from credence.crypto import KeyRing
@@ -17,6 +16,7 @@ from credence.service.ingest import ingest_files
 from credence.service.ledger import Ledger
 from credence.service.setup import bundled_policy
 from credence.settings import load_settings
+from tests.service.service_data import GOLDEN, MASTER, NOW
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from service_data import NOW, clock_of
 
 from credence.errors import (
     ConsentInvalid,
@@ -26,6 +25,7 @@ from credence.service.parties import Party, PartyKind, add_party
 from credence.service.scoring import decide_for_party, decide_subject, score_for_party
 from credence.service.sessions import SubjectSession, issue_sign_in_token, start_session
 from credence.types import DAY_US, SubjectRef
+from tests.service.service_data import NOW, clock_of
 
 ALICE = SubjectRef("custom", "alice")
 BOB = SubjectRef("custom", "bob")

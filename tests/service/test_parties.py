@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from service_data import NOW, clock_of
 
 from credence.errors import (
     ApiKeyNotFound,
@@ -27,6 +26,7 @@ from credence.service.parties import (
     revoke_key,
     rotate_key,
 )
+from tests.service.service_data import NOW, clock_of
 
 
 def test_add_list_and_get_parties(ledger: Ledger) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from service_data import NOW, clock_of
 
 from credence.errors import AuthenticationFailed, SubjectNotFound, UsageError
 from credence.service.ledger import Ledger
@@ -15,6 +14,7 @@ from credence.service.sessions import (
     start_session,
 )
 from credence.types import MICROS, SubjectRef
+from tests.service.service_data import NOW, clock_of
 
 ALICE = SubjectRef("custom", "alice")
 
