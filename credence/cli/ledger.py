@@ -32,10 +32,11 @@ def verify_command(db: DbOption = None, checkpoint: CheckpointOption = None) -> 
     report = safeguards.verify_ledger(settings_for(db), checkpoint=checkpoint)
     head = report.head
     against = f"; matches checkpoint {checkpoint}" if checkpoint is not None else ""
+    events = head.events.events if head.events is not None else 0
     out.print(
         f"ledger verifies: {head.records} records to seq {head.seq} "
-        f"({report.checked_content} content hashes recomputed, {report.tombstones} tombstones), "
-        f"head {head.chain_hash.hex()}{against}",
+        f"({report.checked_content} content hashes recomputed, {report.tombstones} tombstones, "
+        f"{events} events), head {head.chain_hash.hex()}{against}",
         markup=False,
     )
 
@@ -94,6 +95,13 @@ def erase_command(
 ) -> None:
     """Erase a subject: destroy its keys and identifier, tombstone its records."""
     report = safeguards.erase(settings_for(db), subject_ref(subject))
+    if report.subject_key is None:
+        out.print(
+            f"{subject} names no stored subject; finished an earlier erasure: no old copy of "
+            "the erased data is left in the ledger's files",
+            markup=False,
+        )
+        return
     out.print(
         f"erased subject {report.subject_key}: identifier destroyed, "
         f"{report.records} records tombstoned",

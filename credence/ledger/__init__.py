@@ -5,6 +5,7 @@ from __future__ import annotations
 from credence.ledger.store import (
     Access,
     AppendResult,
+    LedgerEvent,
     NewRecord,
     NewSubject,
     Store,
@@ -15,6 +16,7 @@ from credence.ledger.store import (
 __all__ = [
     "Access",
     "AppendResult",
+    "LedgerEvent",
     "NewRecord",
     "NewSubject",
     "Store",

@@ -17,16 +17,23 @@ from credence.engine.redemption import purgeable
 from credence.errors import (
     CredenceError,
     InputFileError,
+    StoreConflict,
     StoreError,
+    SubjectNotFound,
     UsageError,
 )
-from credence.ledger import Access
+from credence.ledger import Access, Store
 from credence.ledger.chain import ChainReport
+from credence.ledger.store import ShredResidue
 from credence.service.ledger import open_initialised_store, open_ledger
 from credence.service.scoring import resolve
 from credence.settings import Settings
 from credence.signing import Checkpoint, load, public_bytes, sign, signing_key
-from credence.types import MICROS, SubjectRef
+from credence.types import MICROS, SubjectRef, format_time
+
+# Seconds a purge or erasure waits for other connections to let go of the old pages
+# (SQLite's WAL) before it says what is left and until when, rather than blocking.
+SHRED_WAIT = 5.0
 
 
 def _master(settings: Settings) -> bytes:
@@ -38,12 +45,40 @@ def _master(settings: Settings) -> bytes:
 def _tampered(report: ChainReport) -> StoreError:
     problem = report.problem
     assert problem is not None
-    where = f"record seq {problem.seq}: " if problem.seq is not None else ""
+    where = ""
+    if problem.seq is not None:
+        where = f"record seq {problem.seq}: "
+    elif problem.event is not None:
+        where = f"event seq {problem.event}: "
     return StoreError(
         f"the ledger does not verify: {where}{problem.what}",
         code="ledger.tampered",
-        details={"seq": problem.seq, "what": problem.what},
+        details={"seq": problem.seq, "event": problem.event, "what": problem.what},
         suggestion="restore from a backup taken before that record and compare",
+    )
+
+
+def _finish_shred(store: Store, done: str, *, wait: float) -> None:
+    """Remove the old copies a purge or erasure left, or say plainly what is left and until when.
+
+    Raises:
+        StoreConflict: code ``ledger.wal_pending`` when another connection still holds them
+            after ``wait`` seconds; what was done is committed, and a rerun finishes it.
+    """
+    residue = store.finish_shred(wait=wait)
+    if residue is not None:
+        raise _wal_pending(residue, done, wait=wait)
+
+
+def _wal_pending(residue: ShredResidue, done: str, *, wait: float) -> StoreConflict:
+    return StoreConflict(
+        f"{done}, but old copies of the data it removed are still in {residue.where}: "
+        f"another connection is reading the ledger as it was before "
+        f"{format_time(residue.since)}, and they stay until {residue.until}; "
+        f"waited {wait:g}s",
+        code="ledger.wal_pending",
+        details={"since": residue.since, "wait_seconds": wait},
+        suggestion="end the other reader, then run the same command again: it finishes the removal",
     )
 
 
@@ -155,15 +190,20 @@ def purge(
                 subjects += 1
                 keys.extend(r.key for r in found)
         purged = ledger.store.purge(keys, at=now)
+        # Also after a purge of nothing: a rerun finishes what an earlier one left.
+        _finish_shred(
+            ledger.store, f"purged {purged} records of {subjects} subjects", wait=SHRED_WAIT
+        )
     return PurgeReport(as_of=when, grace_us=grace_us, purged=purged, subjects=subjects)
 
 
 # --- erase and backup -----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class EraseReport:
-    """What an erasure did."""
+    """What an erasure did. ``subject_key`` is None when a rerun only finished removing the
+    old copies an earlier erasure had left (the identifier names nobody any more)."""
 
-    subject_key: int
+    subject_key: int | None
     records: int
 
 
@@ -177,10 +217,21 @@ def erase(
     """Crypto-shred one subject and tombstone its records; the access log keeps the act.
 
     Raises:
-        SubjectNotFound: when the identifier names no stored subject (or one erased already).
+        SubjectNotFound: when the identifier names no stored subject (or one erased already,
+            with nothing left to finish).
+        StoreConflict: code ``ledger.wal_pending`` when the erasure is committed but another
+            connection still holds old copies after ``SHRED_WAIT`` seconds (run it again).
     """
     with open_ledger(settings, clock=clock) as ledger:
-        row = resolve(ledger, ref)
+        try:
+            row = resolve(ledger, ref)
+        except SubjectNotFound:
+            # Erased already? Its lookup is gone, so the rerun cannot tell; but when an
+            # erasure left old copies behind, finishing their removal is what it is for.
+            if not ledger.store.shred_pending():
+                raise
+            _finish_shred(ledger.store, "an earlier erasure is committed", wait=SHRED_WAIT)
+            return EraseReport(subject_key=None, records=0)
         now = ledger.clock.now()
         ledger.store.log_access(
             Access(
@@ -192,6 +243,11 @@ def erase(
             )
         )
         count = ledger.store.erase_subject(row.key, at=now, lookup=os.urandom(32))
+        _finish_shred(
+            ledger.store,
+            f"subject {row.key} is erased and its {count} records tombstoned",
+            wait=SHRED_WAIT,
+        )
     return EraseReport(subject_key=row.key, records=count)
 
 
