@@ -217,8 +217,8 @@ class SQLiteStore(SQLStore):
             return ShredResidue(
                 where=f"the ledger's files {self._display} and {self._display}-wal",
                 since=int(since),
-                until="another connection's read transaction, begun before it, ends "
-                "(at the latest when the last connection to the ledger closes)",
+                until="that reader's transaction ends (at the latest when the last "
+                "connection to the ledger closes)",
             )
         with self._errors(), self._write() as conn:
             conn.execute(t.meta.delete().where(t.meta.c.key == _SHRED_PENDING))
