@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from credence.ingest.canonical import content_hash
 from credence.types import Record
@@ -42,6 +44,9 @@ _SEQ = struct.Struct(">q")
 PURGE, ERASE, LEGACY_PURGE, LEGACY_ERASE = "purge", "erase", "legacy_purge", "legacy_erase"
 TOMBSTONING = frozenset({PURGE, ERASE, LEGACY_PURGE})
 ERASING = frozenset({ERASE, LEGACY_ERASE})
+# Kinds signed with the checkpoint key (credence.signing) by whoever holds the master key.
+SIGNED = frozenset({PURGE, ERASE})
+LEGACY = frozenset({LEGACY_PURGE, LEGACY_ERASE})
 
 # Every record in seq order with what verification needs, its subject's lookup hash and
 # kind, and the event that tombstoned it (last, so older readers' indexes still hold).
@@ -53,7 +58,7 @@ VERIFY_QUERY = (
 )
 HEAD_QUERY = "SELECT seq, chain_hash, records FROM chain_head WHERE id = 1"
 EVENTS_QUERY = (
-    "SELECT seq, subject_key, kind, at, records, targets, payload, chain_hash "
+    "SELECT seq, subject_key, kind, at, records, targets, payload, chain_hash, signature "
     "FROM events ORDER BY seq"
 )
 EVENTS_HEAD_QUERY = "SELECT events, chain_hash FROM event_head WHERE id = 1"
@@ -223,19 +228,30 @@ class Event:
     targets: bytes  # targets_digest of their seqs
     payload: str | None
     chain_hash: bytes
+    signature: bytes | None = None  # Ed25519 over chain_hash, for the SIGNED kinds
+
+
+Signer = Callable[[bytes], bytes]  # signs an event's chain hash (Ed25519PrivateKey.sign)
 
 
 def chain_events(
-    new: Sequence[tuple[int, str, int, Sequence[int], str | None]], *, head: EventsHead
+    new: Sequence[tuple[int, str, int, Sequence[int], str | None]],
+    *,
+    head: EventsHead,
+    sign: Signer | None = None,
 ) -> tuple[list[Event], EventsHead]:
-    """Events for ``(subject_key, kind, at, target seqs, payload)``, chained after ``head``."""
+    """Events for ``(subject_key, kind, at, target seqs, payload)``, chained after ``head``;
+    those of a ``SIGNED`` kind signed with ``sign`` when given."""
     out: list[Event] = []
     prev, seq = head.chain_hash, head.events
     for subject_key, kind, at, targets, payload in new:
         seq += 1
         digest = targets_digest(sorted(targets))
         prev = event_link(prev, seq, subject_key, kind, at, len(targets), digest, payload)
-        out.append(Event(seq, subject_key, kind, at, len(targets), digest, payload, prev))
+        signature = sign(prev) if sign is not None and kind in SIGNED else None
+        out.append(
+            Event(seq, subject_key, kind, at, len(targets), digest, payload, prev, signature)
+        )
     return out, EventsHead(seq, prev)
 
 
@@ -291,14 +307,44 @@ def _content_problem(row: Sequence[Any]) -> str | None:
     return None
 
 
+def _signature_problem(event: Event, key: Ed25519PublicKey, *, signed_before: bool) -> str | None:
+    """What is wrong with an event not vouched for by a checkpoint, given the ledger's key."""
+    if event.kind in LEGACY:
+        if signed_before:
+            return (
+                f"a {event.kind} event after purges or erasures began: only the upgrade to "
+                "the event chain writes those (it was written outside Credence)"
+            )
+        return None
+    if event.kind not in SIGNED:
+        return None
+    try:
+        key.verify(event.signature or b"", event.chain_hash)
+    except InvalidSignature:
+        return (
+            f"this {event.kind} event is not signed by the ledger's key (it was written "
+            "outside Credence)"
+        )
+    return None
+
+
 def _walk_events(
-    rows: Iterable[Sequence[Any]], *, stored: EventsHead, checkpoint: EventsHead | None
+    rows: Iterable[Sequence[Any]],
+    *,
+    stored: EventsHead,
+    checkpoint: EventsHead | None,
+    public_key: bytes | None = None,
 ) -> tuple[dict[int, Event], EventsHead, Problem | None]:
-    """Every event in seq order (rows of ``EVENTS_QUERY``), its chain checked."""
+    """Every event in seq order (rows of ``EVENTS_QUERY``), its chain checked; with the
+    ledger's public key, the signature of every event the checkpoint does not cover."""
     events: dict[int, Event] = {}
     prev, count = GENESIS, 0
+    key = None if public_key is None else Ed25519PublicKey.from_public_bytes(public_key)
+    covered = 0 if checkpoint is None else checkpoint.events
+    signed_before = False
     for row in rows:
-        seq, subject_key, kind, at, records, targets, payload, stored_hash = row
+        seq, subject_key, kind, at, records, targets, payload, stored_hash = row[:8]
+        signature = None if len(row) < 9 or row[8] is None else bytes(row[8])
         if seq != count + 1:
             return (
                 events,
@@ -324,7 +370,13 @@ def _walk_events(
                     event=seq,
                 ),
             )
-        events[seq] = Event(seq, subject_key, kind, at, records, digest, payload, computed)
+        event = Event(seq, subject_key, kind, at, records, digest, payload, computed, signature)
+        if key is not None and seq > covered:
+            wrong = _signature_problem(event, key, signed_before=signed_before)
+            if wrong is not None:
+                return events, EventsHead(count, prev), Problem(None, wrong, event=seq)
+        signed_before = signed_before or kind in SIGNED
+        events[seq] = event
         prev, count = computed, seq
         if (
             checkpoint is not None
@@ -395,6 +447,7 @@ def verify_rows(
     events: Iterable[Sequence[Any]],
     erased: Iterable[int] = (),
     checkpoint: Head | None = None,
+    public_key: bytes | None = None,
 ) -> ChainReport:
     """Walk every event, then every record in seq order, and report the first problem.
 
@@ -402,12 +455,15 @@ def verify_rows(
     ``erased`` the subject keys of ``ERASED_QUERY``; ``head`` is the stored
     chain head (``read_head``), ``checkpoint`` a head signed earlier, which the
     chains must pass through exactly (the event chain only when it covers it).
+    With ``public_key`` (the ledger's checkpoint key), every purge and erasure
+    event after the checkpoint must be signed by it.
     """
     stored_events = (head.events if head is not None else None) or NO_EVENTS
     by_seq, events_head, problem = _walk_events(
         events,
         stored=stored_events,
         checkpoint=checkpoint.events if checkpoint is not None else None,
+        public_key=public_key,
     )
     if problem is not None:
         return ChainReport(Head(0, GENESIS, 0, events_head), 0, 0, problem)

@@ -17,6 +17,7 @@ from credence.ledger.chain import (
     ChainReport,
     Event,
     Head,
+    Signer,
     chain_events,
     link,
     verify_rows,
@@ -219,30 +220,52 @@ class MemoryStore:
                 e.targets,
                 e.payload,
                 e.chain_hash,
+                e.signature,
             )
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
         with self._lock:
             rows = list(self._rows())
             events = list(self._event_rows())
             erased = sorted(k for k, row in self._subjects.items() if row.sealed_id is None)
             head = self._head
-        return verify_rows(rows, head=head, events=events, erased=erased, checkpoint=checkpoint)
+        return verify_rows(
+            rows,
+            head=head,
+            events=events,
+            erased=erased,
+            checkpoint=checkpoint,
+            public_key=public_key,
+        )
 
-    def _chain(self, new: Sequence[tuple[int, str, int, Sequence[int], str | None]]) -> list[Event]:
+    def _chain(
+        self,
+        new: Sequence[tuple[int, str, int, Sequence[int], str | None]],
+        sign: Signer | None = None,
+    ) -> list[Event]:
         """Chain events after the head; the caller holds the lock."""
-        chained, tip = chain_events(new, head=self._head.events or NO_EVENTS)
+        chained, tip = chain_events(new, head=self._head.events or NO_EVENTS, sign=sign)
         self._events.extend(chained)
         self._head = replace(self._head, events=tip)
         return chained
 
-    def _tombstone(self, targets: dict[int, list[tuple[str, str]]], *, kind: str, at: int) -> int:
+    def _tombstone(
+        self,
+        targets: dict[int, list[tuple[str, str]]],
+        *,
+        kind: str,
+        at: int,
+        sign: Signer | None,
+    ) -> int:
         """Tombstone these records (keys by subject) under one chained event per subject."""
         new = [
             (k, kind, at, sorted(self._records[key].seq for key in keys), None)
             for k, keys in sorted(targets.items())
         ]
-        for event, (_, keys) in zip(self._chain(new), sorted(targets.items()), strict=True):
+        chained = self._chain(new, sign)
+        for event, (_, keys) in zip(chained, sorted(targets.items()), strict=True):
             for key in keys:
                 stored = self._records[key]
                 kept = replace(stored.record, attributes={}, evidence=None)
@@ -250,16 +273,20 @@ class MemoryStore:
                 self._by_subject[stored.subject_key].remove(stored.record)
         return sum(len(keys) for keys in targets.values())
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
         with self._lock:
             targets: dict[int, list[tuple[str, str]]] = {}
             for key in dict.fromkeys(keys):
                 stored = self._records.get(key)
                 if stored is not None and stored.purged_at is None:
                     targets.setdefault(stored.subject_key, []).append(key)
-            return self._tombstone(targets, kind=PURGE, at=at)
+            return self._tombstone(targets, kind=PURGE, at=at, sign=sign)
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
         with self._lock:
             row = self._subjects[subject_key]
             del self._by_lookup[row.lookup]
@@ -272,7 +299,7 @@ class MemoryStore:
                 for key, s in self._records.items()
                 if s.subject_key == subject_key and s.purged_at is None
             ]
-            return self._tombstone({subject_key: keys}, kind=ERASE, at=at)
+            return self._tombstone({subject_key: keys}, kind=ERASE, at=at, sign=sign)
 
     def append_event(
         self, subject_key: int, *, kind: str, at: int, payload: str | None = None

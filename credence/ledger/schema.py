@@ -126,6 +126,8 @@ events = Table(
     Column("targets", LargeBinary, nullable=False),
     Column("payload", Text, nullable=True),
     Column("chain_hash", LargeBinary, nullable=False),
+    # Ed25519 over chain_hash with the checkpoint key, for purges and erasures.
+    Column("signature", LargeBinary, nullable=True),
 )
 
 # One row (id = 1): how many events there are and the last one's chain hash. Writers of

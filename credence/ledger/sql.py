@@ -36,6 +36,7 @@ from credence.ledger.chain import (
     ChainReport,
     EventsHead,
     Head,
+    Signer,
     chain_events,
     read_head,
     verify_rows,
@@ -543,7 +544,9 @@ class SQLStore(ABC):
             head = read_head(row, cursor.fetchone())
         return head or Head(0, bytes(32), 0, NO_EVENTS)
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
         """Walk both chains in one read snapshot, streaming records (``credence.ledger.chain``)."""
         with self._read() as conn:
             conn = self._snapshot(conn)
@@ -562,13 +565,24 @@ class SQLStore(ABC):
                 try:
                     rows.execute(VERIFY_QUERY)
                     return verify_rows(
-                        rows, head=head, events=events, erased=erased, checkpoint=checkpoint
+                        rows,
+                        head=head,
+                        events=events,
+                        erased=erased,
+                        checkpoint=checkpoint,
+                        public_key=public_key,
                     )
                 finally:
                     rows.close()
 
     def _tombstone(
-        self, conn: Connection, targets: Mapping[int, list[int]], *, kind: str, at: int
+        self,
+        conn: Connection,
+        targets: Mapping[int, list[int]],
+        *,
+        kind: str,
+        at: int,
+        sign: Signer | None,
     ) -> int:
         """Tombstone these records (seqs by subject) under one chained event per subject."""
         locked = select(t.event_head.c.events, t.event_head.c.chain_hash).where(
@@ -579,7 +593,7 @@ class SQLStore(ABC):
             raise self._not_initialised("has no event head (run the 0003 migration)")
         head = EventsHead(int(found[0]), bytes(found[1]))
         new = [(key, kind, at, sorted(seqs), None) for key, seqs in sorted(targets.items())]
-        chained, tip = chain_events(new, head=head)
+        chained, tip = chain_events(new, head=head, sign=sign)
         if not chained:
             return 0
         self._mark_shred(conn, at)
@@ -595,6 +609,7 @@ class SQLStore(ABC):
                     "targets": e.targets,
                     "payload": e.payload,
                     "chain_hash": e.chain_hash,
+                    "signature": e.signature,
                 }
                 for e in chained
             ],
@@ -620,7 +635,9 @@ class SQLStore(ABC):
         )
         return len(marks)
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return 0
@@ -633,9 +650,11 @@ class SQLStore(ABC):
                 )
                 for seq, subject_key in conn.execute(query):
                     targets.setdefault(subject_key, []).append(seq)
-            return self._tombstone(conn, targets, kind=PURGE, at=at)
+            return self._tombstone(conn, targets, kind=PURGE, at=at, sign=sign)
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
         with self._errors(), self._write() as conn:
             conn.execute(
                 t.subjects.update()
@@ -646,7 +665,7 @@ class SQLStore(ABC):
                 t.records.c.subject_key == subject_key, t.records.c.purged_at.is_(None)
             )
             seqs = [seq for (seq,) in conn.execute(live)]
-            return self._tombstone(conn, {subject_key: seqs}, kind=ERASE, at=at)
+            return self._tombstone(conn, {subject_key: seqs}, kind=ERASE, at=at, sign=sign)
 
     def append_event(
         self, subject_key: int, *, kind: str, at: int, payload: str | None = None

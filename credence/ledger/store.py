@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from credence.ledger.chain import ChainReport, Head
+from credence.ledger.chain import ChainReport, Head, Signer
 from credence.types import Notice, Record
 
 SCHEMA_VERSION = 3
@@ -200,28 +200,36 @@ class Store(Protocol):
     def chain_head(self) -> Head:
         """The last record's seq and chain hash, the number of records, and the events head."""
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
         """Walk both chains and recompute content hashes; report the first problem.
 
         Every tombstone must be named by the purge or erasure event that made it,
         and every such event must name exactly its tombstones. With
-        ``checkpoint``, the chains must also pass through that head exactly.
+        ``checkpoint``, the chains must also pass through that head exactly; with
+        ``public_key``, every purge and erasure event after it must be signed by it.
         """
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
         """Tombstone these records: drop attributes and evidence, set ``purged_at``.
 
         One ``purge`` event per subject is chained in the same transaction,
         naming the records it tombstoned. The chained fields stay, so the chain
         and the totals still verify, and the idempotency key stays, so a resend
-        is still ``unchanged``. Returns how many records were purged now
+        is still ``unchanged``. ``sign`` signs each event's chain hash (the
+        checkpoint key's ``sign``). Returns how many records were purged now
         (already purged ones are skipped). Call ``finish_shred`` after.
         """
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
         """Crypto-shred a subject: drop its sealed identifier and data key, replace its
         lookup hash by ``lookup`` (random bytes), and tombstone its records, under one
-        chained ``erase`` event.
+        chained ``erase`` event (signed with ``sign``, as for ``purge``).
 
         Returns how many records were tombstoned now. Call ``finish_shred`` after.
         """

@@ -102,6 +102,9 @@ def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> Chai
 
     Without a master key the checkpoint is trusted as the file it is (an
     outside party's copy); with one, it must be signed by this ledger's key.
+    Purge and erasure events after the checkpoint (all of them, without one)
+    must be signed by that key, when it is known (from the checkpoint or the
+    master key).
 
     Raises:
         StoreError: code ``ledger.tampered`` with the first bad seq and what is wrong.
@@ -117,14 +120,22 @@ def verify_ledger(settings: Settings, *, checkpoint: Path | None = None) -> Chai
                 code="checkpoint.invalid",
                 suggestion="pass a checkpoint exported from this ledger",
             )
+    key = held.public_key if held is not None else _our_public_key(settings)
     store = open_initialised_store(settings)
     try:
-        report = store.verify(checkpoint=held.head if held is not None else None)
+        report = store.verify(checkpoint=held.head if held is not None else None, public_key=key)
     finally:
         store.close()
     if not report.ok:
         raise _tampered(report)
     return report
+
+
+def _our_public_key(settings: Settings) -> bytes | None:
+    """The ledger's checkpoint public key, when the master key is at hand."""
+    if settings.master_key is None and not _key_file(settings):
+        return None
+    return public_bytes(signing_key(_master(settings)).public_key())
 
 
 def _key_file(settings: Settings) -> bool:
@@ -138,11 +149,12 @@ def make_checkpoint(settings: Settings, out: Path, *, clock: Clock | None = None
         StoreError: code ``ledger.tampered`` when the chain does not verify (nothing is signed).
     """
     now = (clock or SystemClock()).now()
+    key = signing_key(_master(settings))
     with open_ledger(settings) as ledger:
-        report = ledger.store.verify()
+        report = ledger.store.verify(public_key=public_bytes(key.public_key()))
     if not report.ok:
         raise _tampered(report)
-    signed = sign(report.head, at=now, key=signing_key(_master(settings)))
+    signed = sign(report.head, at=now, key=key)
     try:
         out.write_text(signed.to_json(), encoding="utf-8")
     except OSError as e:
@@ -189,7 +201,7 @@ def purge(
             if found:
                 subjects += 1
                 keys.extend(r.key for r in found)
-        purged = ledger.store.purge(keys, at=now)
+        purged = ledger.store.purge(keys, at=now, sign=signing_key(_master(settings)).sign)
         # Also after a purge of nothing: a rerun finishes what an earlier one left.
         _finish_shred(
             ledger.store, f"purged {purged} records of {subjects} subjects", wait=SHRED_WAIT
@@ -242,7 +254,9 @@ def erase(
                 purpose=purpose,
             )
         )
-        count = ledger.store.erase_subject(row.key, at=now, lookup=os.urandom(32))
+        count = ledger.store.erase_subject(
+            row.key, at=now, lookup=os.urandom(32), sign=signing_key(_master(settings)).sign
+        )
         _finish_shred(
             ledger.store,
             f"subject {row.key} is erased and its {count} records tombstoned",

@@ -37,6 +37,7 @@ __all__ = [
     "test_no_plaintext_identifiers_at_rest",
     "test_notices_and_access_log_round_trip",
     "test_policy_add_and_active",
+    "test_purge_and_erase_events_are_signed",
     "test_purge_leaves_tombstones_that_verify",
     "test_purges_and_erasures_are_chained_events",
     "test_records_come_back_in_count_order",
@@ -423,3 +424,32 @@ def test_events_of_other_kinds_are_chained(store: Store) -> None:
     head = store.chain_head()
     assert head.events is not None and head.events.events == 1
     assert store.verify().ok
+
+
+def test_purge_and_erase_events_are_signed(store: Store) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from credence.signing import public_bytes
+
+    key = Ed25519PrivateKey.generate()
+    public = public_bytes(key.public_key())
+    alice, bob = subject("alice"), subject("bob")
+    made = [record(alice.lookup, "a1"), record(alice.lookup, "a2"), record(bob.lookup, "b1")]
+    store.append([alice, bob], made, ingested_at=T0)
+    found = store.find_subjects([alice.lookup, bob.lookup])
+    assert store.purge([("bank-a", "a1")], at=T0 + 1, sign=key.sign) == 1
+    store.erase_subject(found[bob.lookup].key, at=T0 + 2, lookup=b"\x03" * 32, sign=key.sign)
+    assert store.verify(public_key=public).ok
+    other = public_bytes(Ed25519PrivateKey.generate().public_key())
+    problem = store.verify(public_key=other).problem
+    assert problem is not None and problem.event == 1 and "not signed" in problem.what
+    signed = store.chain_head()
+    store.purge([("bank-a", "a2")], at=T0 + 3)  # unsigned: as if written outside Credence
+    problem = store.verify(public_key=public).problem
+    assert problem is not None and problem.event == 3
+    assert store.verify().ok  # without the key it cannot be told
+    # A checkpoint vouches for the events it covers; after it, signatures are required.
+    covering = store.chain_head()
+    assert store.verify(checkpoint=covering, public_key=public).ok
+    problem = store.verify(checkpoint=signed, public_key=public).problem
+    assert problem is not None and problem.event == 3

@@ -23,6 +23,7 @@ from credence.ledger import StoredPolicy, open_store
 from credence.ledger.chain import EventsHead, chain_events
 from credence.ledger.sqlite import SQLiteStore
 from credence.service import safeguards
+from credence.settings import load_settings
 from credence.signing import sign, signing_key
 
 RUNS = 1_000
@@ -35,8 +36,9 @@ def _build(url: str) -> None:
         store.add_policy(StoredPolicy("purge-test", "1", "d", POLICY_TEXT, T0))
         people = fill(store)
         (row,) = store.find_subjects([people[3].lookup]).values()
-        store.erase_subject(row.key, at=T0 + 10**9, lookup=b"\x01" * 32)
-        store.purge([("bank-a", "e0"), ("city", "e1"), ("bank-a", "e4")], at=T0 + 10**9)
+        key = signing_key(MASTER).sign  # as the service signs them
+        store.erase_subject(row.key, at=T0 + 10**9, lookup=b"\x01" * 32, sign=key)
+        store.purge([("bank-a", "e0"), ("city", "e1"), ("bank-a", "e4")], at=T0 + 10**9, sign=key)
         report = store.verify()
         assert report.ok and report.tombstones >= 3, report
     finally:
@@ -224,8 +226,9 @@ def test_forged_tombstone_detected(
         assert f"record seq {seq}: this tombstone has no purge or erasure event" in message
 
 
-def test_purge_event_without_tombstone_detected(url: str) -> None:
-    """A purge event chained in SQL, naming a live record, is not a purge."""
+def test_purge_event_without_tombstone_detected(url: str, tmp_path: Path) -> None:
+    """A purge event chained in SQL, naming a live record, is not a purge (even to an
+    outside party without the key that would show it unsigned)."""
     _build(url)
     seq, subject_key = _late_record(url)
     mark = "%s" if "://" in url else "?"
@@ -247,7 +250,7 @@ def test_purge_event_without_tombstone_detected(url: str) -> None:
         )
         conn.commit()
     with pytest.raises(StoreError) as caught:
-        safeguards.verify_ledger(settings(url))
+        safeguards.verify_ledger(load_settings({}, db=url, key_file=tmp_path / "no-key"))
     assert caught.value.code == "ledger.tampered"
     assert caught.value.details["event"] == event.seq
     assert "names 1 records, but 0 tombstones name it" in caught.value.message
@@ -272,3 +275,57 @@ def test_a_checkpoint_from_before_the_event_chain_still_verifies(
         conn.execute("UPDATE records SET occurred_at = occurred_at + 1 WHERE seq = 3")
     with pytest.raises(StoreError, match="record seq 3"):
         safeguards.verify_ledger(config, checkpoint=held)
+
+
+def _forge_with_event(url: str, kind: str) -> int:
+    """The whole forgery: a live late bill tombstoned, and a purge event naming it chained
+    after the last one, event head rewritten. Returns the forged event's seq."""
+    seq, subject_key = _late_record(url)
+    mark = "%s" if "://" in url else "?"
+    at = T0 + 4 * 10**9
+    with closing(_connect(url)) as conn:
+        cursor = conn.cursor()
+        count, prev = cursor.execute("SELECT events, chain_hash FROM event_head").fetchone()
+        (event,), tip = chain_events(
+            [(subject_key, kind, at, [seq], None)], head=EventsHead(count, bytes(prev))
+        )
+        cursor.execute(
+            "INSERT INTO events (seq, subject_key, kind, at, records, targets, payload, "
+            f"chain_hash) VALUES ({', '.join([mark] * 8)})",
+            (event.seq, subject_key, kind, at, 1, event.targets, None, event.chain_hash),
+        )
+        cursor.execute(
+            f"UPDATE event_head SET events = {mark}, chain_hash = {mark}",
+            (tip.events, tip.chain_hash),
+        )
+        cursor.execute(
+            "UPDATE records SET attributes = NULL, evidence = NULL, "
+            f"purged_at = {mark}, purged_by = {mark} WHERE seq = {mark}",
+            (at, event.seq, seq),
+        )
+        conn.commit()
+    return event.seq
+
+
+@pytest.mark.parametrize("kind", ["purge", "legacy_purge"])
+def test_a_forged_purge_event_is_caught_by_the_ledgers_key(
+    url: str, tmp_path: Path, kind: str
+) -> None:
+    """Purge and erasure events are signed with the checkpoint key, which an intruder lacks."""
+    _build(url)
+    config = settings(url)
+    held = tmp_path / "checkpoint.json"
+    safeguards.make_checkpoint(config, held)
+    forged = _forge_with_event(url, kind)
+    store = open_store(url)
+    try:
+        assert store.verify().ok  # consistent to anyone without the key: see docs/ledger.md
+    finally:
+        store.close()
+    outside = load_settings({}, db=url, key_file=tmp_path / "no-key")  # an outside party
+    for checkpoint, who in ((held, outside), (None, config), (held, config)):
+        with pytest.raises(StoreError) as caught:
+            safeguards.verify_ledger(who, checkpoint=checkpoint)
+        assert caught.value.details["event"] == forged
+        expected = "not signed by the ledger's key" if kind == "purge" else "written outside"
+        assert expected in caught.value.message, caught.value.message

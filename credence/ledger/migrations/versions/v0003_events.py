@@ -5,7 +5,8 @@ Revises: 0002
 
 Tombstones that predate the event chain get ``legacy_purge`` events, one per
 subject and purge time, and subjects erased before it one ``legacy_erase``
-event each (at the time the revision runs), chained as the revision runs: the
+event each (at the time the revision runs), chained and unsigned (the revision
+has no master key) as the revision runs: the
 ledger verifies afterwards, and from then on a tombstone without its event is
 caught. See docs/ledger.md.
 """
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("targets", sa.LargeBinary(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=True),
         sa.Column("chain_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
     )
     op.create_index("ix_events_subject_key", "events", ["subject_key"])
