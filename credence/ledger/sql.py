@@ -641,16 +641,20 @@ class SQLStore(ABC):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return 0
-        columns = tuple_(t.records.c.provider, t.records.c.provider_event_id)
         with self._errors(), self._write() as conn:
             targets: dict[int, list[int]] = {}
-            for chunk in chunks(wanted):
-                query = select(t.records.c.seq, t.records.c.subject_key).where(
-                    columns.in_(chunk), t.records.c.purged_at.is_(None)
-                )
-                for seq, subject_key in conn.execute(query):
-                    targets.setdefault(subject_key, []).append(seq)
+            for seq, subject_key in self._live_records(conn, wanted):
+                targets.setdefault(subject_key, []).append(seq)
             return self._tombstone(conn, targets, kind=PURGE, at=at, sign=sign)
+
+    def _live_records(self, conn: Connection, keys: Sequence[Key]) -> Iterator[tuple[int, int]]:
+        """``(seq, subject_key)`` of the records with these keys that are not purged."""
+        columns = tuple_(t.records.c.provider, t.records.c.provider_event_id)
+        for chunk in chunks(keys):
+            query = select(t.records.c.seq, t.records.c.subject_key).where(
+                columns.in_(chunk), t.records.c.purged_at.is_(None)
+            )
+            yield from ((int(seq), int(key)) for seq, key in conn.execute(query))
 
     def erase_subject(
         self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None

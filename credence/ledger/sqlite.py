@@ -49,6 +49,10 @@ _INSERT_RECORD = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {ingested_at}) "
     "ON CONFLICT (provider, provider_event_id) DO NOTHING"
 )
+_LIVE_RECORD = (
+    "SELECT seq, subject_key FROM records "
+    "WHERE provider = ? AND provider_event_id = ? AND purged_at IS NULL"
+)
 _SHRED_PENDING = "shred_pending"  # meta key: a purge or erasure whose WAL is not truncated yet
 _UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records + ? WHERE id = 1"
 
@@ -196,6 +200,14 @@ class SQLiteStore(SQLStore):
         result = classify(records, firsts, stored)
         drop_unused_subjects(cursor, "?", subjects, records, result, ingested_at)
         return result
+
+    def _live_records(
+        self, conn: Connection, keys: Sequence[tuple[str, str]]
+    ) -> Iterator[tuple[int, int]]:
+        """One probe of the unique key each: SQLite scans the table for a row-value IN list."""
+        cursor: sqlite3.Cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for key in keys:
+            yield from cursor.execute(_LIVE_RECORD, key)
 
     def _mark_shred(self, conn: Connection, at: int) -> None:
         """Committed with the tombstones, so a later run knows the WAL may still hold old pages."""
