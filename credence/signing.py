@@ -1,11 +1,13 @@
 """Signed checkpoints of the ledger's hash chain, for an outside party to hold.
 
-A checkpoint is the chain head (last seq, its chain hash, the record count)
-and the time it was taken, signed with Ed25519. The signing key is derived
-from the master key by HKDF (its own label), so it is never in the ledger;
-the public key travels in the checkpoint file. An outside party keeps the
+A checkpoint is the chain head (last seq, its chain hash, the record count),
+the event chain's head (event count and chain hash) and the time it was
+taken, signed with Ed25519. Checkpoints written before the event chain
+(``credence-checkpoint/1``) still load and vouch for the records only. The
+signing key is derived from the master key by HKDF (its own label), so it is
+never in the ledger; the public key travels in the checkpoint file. An outside party keeps the
 file: a later ledger whose chain does not pass through that head exactly
-(a record edited, reordered, removed, or the tail truncated) fails
+(a record or event edited, reordered, removed, or the tail truncated) fails
 ``credence verify --checkpoint FILE``.
 """
 
@@ -23,10 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from credence.errors import CredenceError
-from credence.ledger.chain import Head
+from credence.ledger.chain import EventsHead, Head
 from credence.types import format_time
 
-FORMAT = "credence-checkpoint/1"
+FORMAT = "credence-checkpoint/2"
+RECORDS_ONLY = "credence-checkpoint/1"  # before the event chain: records only
 _INVALID = "checkpoint.invalid"
 
 
@@ -59,11 +62,7 @@ class Checkpoint:
     def to_json(self) -> str:
         """The checkpoint file's text."""
         body = {
-            "format": FORMAT,
-            "seq": self.head.seq,
-            "records": self.head.records,
-            "head": self.head.chain_hash.hex(),
-            "at": self.at,
+            **_body(self.head, self.at),
             "at_utc": format_time(self.at),
             "public_key": base64.b64encode(self.public_key).decode(),
             "signature": base64.b64encode(self.signature).decode(),
@@ -71,19 +70,26 @@ class Checkpoint:
         return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
 
-def _payload(head: Head, at: int) -> bytes:
-    body = {
-        "format": FORMAT,
+def _body(head: Head, at: int) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "format": FORMAT if head.events is not None else RECORDS_ONLY,
         "seq": head.seq,
         "records": head.records,
         "head": head.chain_hash.hex(),
         "at": at,
     }
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    if head.events is not None:
+        body["events"] = head.events.events
+        body["events_head"] = head.events.chain_hash.hex()
+    return body
+
+
+def _payload(head: Head, at: int) -> bytes:
+    return orjson.dumps(_body(head, at), option=orjson.OPT_SORT_KEYS)
 
 
 def sign(head: Head, *, at: int, key: Ed25519PrivateKey) -> Checkpoint:
-    """Sign a chain head taken at ``at``."""
+    """Sign a chain head taken at ``at`` (with its event chain's head, when it has one)."""
     return Checkpoint(head, at, public_bytes(key.public_key()), key.sign(_payload(head, at)))
 
 
@@ -95,9 +101,12 @@ def load(text: str, *, origin: str) -> Checkpoint:
     """
     try:
         body: Any = orjson.loads(text)
-        if not isinstance(body, dict) or body.get("format") != FORMAT:
+        if not isinstance(body, dict) or body.get("format") not in (FORMAT, RECORDS_ONLY):
             raise ValueError(f"not a {FORMAT} file")
-        head = Head(int(body["seq"]), bytes.fromhex(body["head"]), int(body["records"]))
+        events = None
+        if body["format"] == FORMAT:
+            events = EventsHead(int(body["events"]), bytes.fromhex(body["events_head"]))
+        head = Head(int(body["seq"]), bytes.fromhex(body["head"]), int(body["records"]), events)
         at = int(body["at"])
         public = base64.b64decode(body["public_key"], validate=True)
         signature = base64.b64decode(body["signature"], validate=True)

@@ -52,10 +52,11 @@ def verify_command(
         return
     head = report.head
     against = f"; matches checkpoint {checkpoint}" if checkpoint is not None else ""
+    events = head.events.events if head.events is not None else 0
     out.print(
         f"ledger verifies: {head.records} records to seq {head.seq} "
-        f"({report.checked_content} content hashes recomputed, {report.tombstones} tombstones), "
-        f"head {head.chain_hash.hex()}{against}",
+        f"({report.checked_content} content hashes recomputed, {report.tombstones} tombstones, "
+        f"{events} events), head {head.chain_hash.hex()}{against}",
         markup=False,
     )
 
@@ -118,6 +119,13 @@ def erase_command(
     """Erase a subject: destroy its keys and identifier, tombstone its records."""
     with open_ledger(settings_for(db)) as ledger:
         report = safeguards.erase(ledger, subject_ref(subject))
+    if report.subject_key is None:
+        out.print(
+            f"{subject} names no stored subject; finished an earlier erasure: no old copy of "
+            "the erased data is left in the ledger's files",
+            markup=False,
+        )
+        return
     out.print(
         f"erased subject {report.subject_key}: identifier destroyed, "
         f"{report.records} records tombstoned",

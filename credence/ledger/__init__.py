@@ -13,6 +13,7 @@ from credence.ledger.accounts import (
 from credence.ledger.store import (
     Access,
     AppendResult,
+    LedgerEvent,
     NewRecord,
     NewSubject,
     Store,
@@ -26,6 +27,7 @@ __all__ = [
     "ConsentRow",
     "DecisionRow",
     "KeyRow",
+    "LedgerEvent",
     "NewRecord",
     "NewSubject",
     "PartyRow",

@@ -18,13 +18,27 @@ from credence.ledger.accounts import (
     SessionRow,
     SignInRow,
 )
-from credence.ledger.chain import GENESIS, ChainReport, Head, link, verify_rows
-from credence.ledger.sql import encode_attributes
+from credence.ledger.chain import (
+    ERASE,
+    GENESIS,
+    NO_EVENTS,
+    PURGE,
+    ChainReport,
+    Event,
+    Head,
+    Signer,
+    chain_events,
+    link,
+    verify_rows,
+)
+from credence.ledger.sql import _check_kind, encode_attributes
 from credence.ledger.store import (
     Access,
     AppendResult,
+    LedgerEvent,
     NewRecord,
     NewSubject,
+    ShredResidue,
     StoredPolicy,
     SubjectRow,
     unused_subjects,
@@ -41,6 +55,7 @@ class _Stored:
     seq: int = 0
     chain_hash: bytes = GENESIS
     purged_at: int | None = None
+    purged_by: int | None = None
 
 
 _UNSAVED = frozenset({"_lock", "_depth"})
@@ -80,7 +95,8 @@ class MemoryStore:
         self._sessions: dict[str, SessionRow] = {}
         self._consents: dict[str, ConsentRow] = {}
         self._decisions: dict[int, list[DecisionRow]] = {}
-        self._head = Head(0, GENESIS, 0)
+        self._head = Head(0, GENESIS, 0, NO_EVENTS)
+        self._events: list[Event] = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -199,7 +215,7 @@ class MemoryStore:
                 self._records[key] = replace(stored, seq=seq, chain_hash=prev)
                 self._by_seq.append(key)
                 self._by_subject.setdefault(stored.subject_key, []).append(stored.record)
-            self._head = Head(seq, prev, self._head.records + len(pending))
+            self._head = Head(seq, prev, self._head.records + len(pending), self._head.events)
             result.inserted = len(pending)
             return result
 
@@ -242,29 +258,88 @@ class MemoryStore:
                 s.purged_at,
                 None if subject is None else subject.lookup,
                 None if subject is None else subject.kind,
+                s.purged_by,
             )
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
+    def _event_rows(self) -> Iterator[tuple[Any, ...]]:
+        """The events as rows of ``chain.EVENTS_QUERY``."""
+        for e in self._events:
+            yield (
+                e.seq,
+                e.subject_key,
+                e.kind,
+                e.at,
+                e.records,
+                e.targets,
+                e.payload,
+                e.chain_hash,
+                e.signature,
+            )
+
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
         with self._lock:
             rows = list(self._rows())
+            events = list(self._event_rows())
+            erased = sorted(k for k, row in self._subjects.items() if row.sealed_id is None)
             head = self._head
-        return verify_rows(rows, head=head, checkpoint=checkpoint)
+        return verify_rows(
+            rows,
+            head=head,
+            events=events,
+            erased=erased,
+            checkpoint=checkpoint,
+            public_key=public_key,
+        )
 
-    def _tombstone(self, key: tuple[str, str], at: int) -> bool:
-        stored = self._records.get(key)
-        if stored is None or stored.purged_at is not None:
-            return False
-        kept = replace(stored.record, attributes={}, evidence=None)
-        self._records[key] = replace(stored, record=kept, purged_at=at)
-        mine = self._by_subject[stored.subject_key]
-        mine.remove(stored.record)
-        return True
+    def _chain(
+        self,
+        new: Sequence[tuple[int, str, int, Sequence[int], str | None]],
+        sign: Signer | None = None,
+    ) -> list[Event]:
+        """Chain events after the head; the caller holds the lock."""
+        chained, tip = chain_events(new, head=self._head.events or NO_EVENTS, sign=sign)
+        self._events.extend(chained)
+        self._head = replace(self._head, events=tip)
+        return chained
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+    def _tombstone(
+        self,
+        targets: dict[int, list[tuple[str, str]]],
+        *,
+        kind: str,
+        at: int,
+        sign: Signer | None,
+    ) -> int:
+        """Tombstone these records (keys by subject) under one chained event per subject."""
+        new = [
+            (k, kind, at, sorted(self._records[key].seq for key in keys), None)
+            for k, keys in sorted(targets.items())
+        ]
+        chained = self._chain(new, sign)
+        for event, (_, keys) in zip(chained, sorted(targets.items()), strict=True):
+            for key in keys:
+                stored = self._records[key]
+                kept = replace(stored.record, attributes={}, evidence=None)
+                self._records[key] = replace(stored, record=kept, purged_at=at, purged_by=event.seq)
+                self._by_subject[stored.subject_key].remove(stored.record)
+        return sum(len(keys) for keys in targets.values())
+
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
         with self._lock:
-            return sum(self._tombstone(key, at) for key in dict.fromkeys(keys))
+            targets: dict[int, list[tuple[str, str]]] = {}
+            for key in dict.fromkeys(keys):
+                stored = self._records.get(key)
+                if stored is not None and stored.purged_at is None:
+                    targets.setdefault(stored.subject_key, []).append(key)
+            return self._tombstone(targets, kind=PURGE, at=at, sign=sign)
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
         with self._lock:
             row = self._subjects[subject_key]
             del self._by_lookup[row.lookup]
@@ -277,7 +352,29 @@ class MemoryStore:
                 for key, s in self._records.items()
                 if s.subject_key == subject_key and s.purged_at is None
             ]
-            return sum(self._tombstone(key, at) for key in keys)
+            return self._tombstone({subject_key: keys}, kind=ERASE, at=at, sign=sign)
+
+    def append_event(
+        self, subject_key: int, *, kind: str, at: int, payload: str | None = None
+    ) -> LedgerEvent:
+        _check_kind(kind)
+        with self._lock:
+            (event,) = self._chain([(subject_key, kind, at, [], payload)])
+        return LedgerEvent(event.seq, subject_key, kind, at, 0, payload)
+
+    def events(self, subject_key: int) -> list[LedgerEvent]:
+        return [
+            LedgerEvent(e.seq, e.subject_key, e.kind, e.at, e.records, e.payload)
+            for e in self._events
+            if e.subject_key == subject_key
+        ]
+
+    def shred_pending(self) -> bool:
+        return False
+
+    def finish_shred(self, *, wait: float) -> ShredResidue | None:
+        """Nothing is kept anywhere else."""
+        return None
 
     def backup(self, out: Path) -> None:
         raise StoreError("the memory store keeps nothing to back up", code="backup.unsupported")

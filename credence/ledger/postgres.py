@@ -189,6 +189,11 @@ class PostgresStore(SQLLogStore):
                 elif transaction.is_active:
                     transaction.rollback()
                 raise
+            try:
+                self._before_commit()
+            except BaseException:
+                transaction.rollback()
+                raise
             transaction.commit()
 
     def _snapshot(self, conn: Connection) -> Connection:

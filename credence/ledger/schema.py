@@ -92,6 +92,8 @@ records = Table(
     # sha256 over the previous record's chain hash and this record's kept fields (ledger/chain.py).
     Column("chain_hash", LargeBinary, nullable=False),
     Column("purged_at", BigInteger, nullable=True),
+    # The seq of the event (purge or erasure) that tombstoned it; its digest names this seq.
+    Column("purged_by", BigInteger, nullable=True),
     UniqueConstraint("provider", "provider_event_id"),
     # Serves records(subject_key) in occurred_at order; ties (same microsecond) are sorted
     # per subject. The wider index with provider and event id cost a third of append speed.
@@ -108,6 +110,34 @@ chain_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("chain_hash", LargeBinary, nullable=False),
     Column("records", BigInteger, nullable=False),
+)
+
+# The event chain (ledger/chain.py): purges, erasures and later kinds, each chained like a
+# record. ``records`` and ``targets`` are how many records it tombstoned and a digest of
+# their seqs. seq is given (1, 2, ...): the chain hash covers it.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("targets", LargeBinary, nullable=False),
+    Column("payload", Text, nullable=True),
+    Column("chain_hash", LargeBinary, nullable=False),
+    # Ed25519 over chain_hash with the checkpoint key, for purges and erasures.
+    Column("signature", LargeBinary, nullable=True),
+)
+
+# One row (id = 1): how many events there are and the last one's chain hash. Writers of
+# events lock it, so the event chain has one order.
+event_head = Table(
+    "event_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("events", BigInteger, nullable=False),
+    Column("chain_hash", LargeBinary, nullable=False),
 )
 
 notices = Table(

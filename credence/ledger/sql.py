@@ -25,17 +25,29 @@ from sqlalchemy.exc import SQLAlchemyError
 from credence.errors import CredenceError, StoreError, StoreNotInitialised
 from credence.ledger import schema as t
 from credence.ledger.chain import (
+    ERASE,
+    ERASED_QUERY,
+    EVENTS_HEAD_QUERY,
+    EVENTS_QUERY,
     HEAD_QUERY,
+    NO_EVENTS,
+    PURGE,
+    TOMBSTONING,
     VERIFY_QUERY,
     ChainReport,
+    EventsHead,
     Head,
+    Signer,
+    chain_events,
     read_head,
     verify_rows,
 )
 from credence.ledger.store import (
     AppendResult,
+    LedgerEvent,
     NewRecord,
     NewSubject,
+    ShredResidue,
     StoredPolicy,
     SubjectRow,
     unused_subjects,
@@ -265,6 +277,9 @@ class SQLStore(ABC):
         self._display = display  # the address shown to users: never carries a password
         self.location = location  # what ``open_store`` takes to open this ledger again
         self._local = threading.local()  # this thread's open unit of work, if any
+        # Called inside every write transaction just before it commits; what it raises rolls
+        # the transaction back (a ledger worker stops there once its parent is gone).
+        self.commit_guard: Callable[[], None] | None = None
 
     @property
     def display(self) -> str:
@@ -290,8 +305,16 @@ class SQLStore(ABC):
     def _translate(self, error: BaseException) -> CredenceError:
         """A Credence error for a driver or SQLAlchemy error."""
 
-    def _after_shred(self) -> None:  # noqa: B027  # optional hook
-        """After a purge or erasure commits: make sure no old copy of the data is left."""
+    def _mark_shred(self, conn: Connection, at: int) -> None:  # noqa: B027  # optional hook
+        """In a purge's or erasure's transaction: note that ``finish_shred`` has work to do."""
+
+    def shred_pending(self) -> bool:
+        """Nothing is ever pending here: old row versions are the server's (docs/ledger.md)."""
+        return False
+
+    def finish_shred(self, *, wait: float) -> ShredResidue | None:
+        """Nothing to do here: PostgreSQL keeps old row versions until VACUUM (docs/ledger.md)."""
+        return None
 
     def _snapshot(self, conn: Connection) -> Connection:
         """``conn`` set up so several statements read one snapshot."""
@@ -310,6 +333,10 @@ class SQLStore(ABC):
             conn.execute(t.meta.insert().values(key=key, value=value))
 
     # --- plumbing ------------------------------------------------------------
+    def _before_commit(self) -> None:
+        if self.commit_guard is not None:
+            self.commit_guard()
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Translate database errors at the edge, keeping the cause."""
@@ -556,11 +583,15 @@ class SQLStore(ABC):
             raw: Any = conn.connection.driver_connection
             cursor = raw.cursor()
             cursor.execute(HEAD_QUERY)
-            head = read_head(cursor.fetchone())
-        return head or Head(0, bytes(32), 0)
+            row = cursor.fetchone()
+            cursor.execute(EVENTS_HEAD_QUERY)
+            head = read_head(row, cursor.fetchone())
+        return head or Head(0, bytes(32), 0, NO_EVENTS)
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
-        """Walk the chain in one read snapshot, streaming rows (``credence.ledger.chain``)."""
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
+        """Walk both chains in one read snapshot, streaming records (``credence.ledger.chain``)."""
         with self._read() as conn:
             joined = conn.in_transaction()  # inside a unit of work, which is one snapshot
             conn = conn if joined else self._snapshot(conn)
@@ -568,47 +599,171 @@ class SQLStore(ABC):
                 raw: Any = conn.connection.driver_connection
                 cursor = raw.cursor()
                 cursor.execute(HEAD_QUERY)
-                head = read_head(cursor.fetchone())
+                row = cursor.fetchone()
+                cursor.execute(EVENTS_HEAD_QUERY)
+                head = read_head(row, cursor.fetchone())
+                cursor.execute(EVENTS_QUERY)
+                events = cursor.fetchall()
+                cursor.execute(ERASED_QUERY)
+                erased = [key for (key,) in cursor.fetchall()]
                 rows = self._cursor(raw)
                 try:
                     rows.execute(VERIFY_QUERY)
-                    return verify_rows(rows, head=head, checkpoint=checkpoint)
+                    return verify_rows(
+                        rows,
+                        head=head,
+                        events=events,
+                        erased=erased,
+                        checkpoint=checkpoint,
+                        public_key=public_key,
+                    )
                 finally:
                     rows.close()
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
-        statement = text(
-            "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
-            "WHERE provider = :p AND provider_event_id = :e AND purged_at IS NULL"
+    def _tombstone(
+        self,
+        conn: Connection,
+        targets: Mapping[int, list[int]],
+        *,
+        kind: str,
+        at: int,
+        sign: Signer | None,
+    ) -> int:
+        """Tombstone these records (seqs by subject) under one chained event per subject."""
+        locked = select(t.event_head.c.events, t.event_head.c.chain_hash).where(
+            t.event_head.c.id == 1
         )
-        params = [{"at": at, "p": p, "e": e} for p, e in dict.fromkeys(keys)]
-        if not params:
+        found = conn.execute(locked.with_for_update()).one_or_none()
+        if found is None:
+            raise self._not_initialised("has no event head (run the 0003 migration)")
+        head = EventsHead(int(found[0]), bytes(found[1]))
+        new = [(key, kind, at, sorted(seqs), None) for key, seqs in sorted(targets.items())]
+        chained, tip = chain_events(new, head=head, sign=sign)
+        if not chained:
             return 0
-        with self._errors():
-            with self._write() as conn:
-                purged = sum(
-                    conn.execute(statement, list(chunk)).rowcount for chunk in chunks(params, 5_000)
-                )
-            self._after_shred()
-        return int(purged)
+        self._mark_shred(conn, at)
+        conn.execute(
+            t.events.insert(),
+            [
+                {
+                    "seq": e.seq,
+                    "subject_key": e.subject_key,
+                    "kind": e.kind,
+                    "at": e.at,
+                    "records": e.records,
+                    "targets": e.targets,
+                    "payload": e.payload,
+                    "chain_hash": e.chain_hash,
+                    "signature": e.signature,
+                }
+                for e in chained
+            ],
+        )
+        statement = text(
+            "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at, "
+            "purged_by = :by WHERE seq = :s AND purged_at IS NULL"
+        )
+        marks = [
+            {"at": at, "by": e.seq, "s": seq}
+            for e, (_, _, _, seqs, _) in zip(chained, new, strict=True)
+            for seq in seqs
+        ]
+        done = sum(conn.execute(statement, list(chunk)).rowcount for chunk in chunks(marks, 5_000))
+        if done != len(marks):  # the head lock keeps other tombstoning writers out
+            raise StoreError(
+                f"the ledger {self._display} changed during the {kind}: nothing was written"
+            )
+        conn.execute(
+            t.event_head.update()
+            .where(t.event_head.c.id == 1)
+            .values(events=tip.events, chain_hash=tip.chain_hash)
+        )
+        return len(marks)
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
-        with self._errors():
-            with self._write() as conn:
-                conn.execute(
-                    t.subjects.update()
-                    .where(t.subjects.c.subject_key == subject_key)
-                    .values(sealed_id=None, wrapped_key=None, lookup=lookup)
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return 0
+        with self._errors(), self._write() as conn:
+            targets: dict[int, list[int]] = {}
+            for seq, subject_key in self._live_records(conn, wanted):
+                targets.setdefault(subject_key, []).append(seq)
+            return self._tombstone(conn, targets, kind=PURGE, at=at, sign=sign)
+
+    def _live_records(self, conn: Connection, keys: Sequence[Key]) -> Iterator[tuple[int, int]]:
+        """``(seq, subject_key)`` of the records with these keys that are not purged."""
+        columns = tuple_(t.records.c.provider, t.records.c.provider_event_id)
+        for chunk in chunks(keys):
+            query = select(t.records.c.seq, t.records.c.subject_key).where(
+                columns.in_(chunk), t.records.c.purged_at.is_(None)
+            )
+            yield from ((int(seq), int(key)) for seq, key in conn.execute(query))
+
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
+        with self._errors(), self._write() as conn:
+            conn.execute(
+                t.subjects.update()
+                .where(t.subjects.c.subject_key == subject_key)
+                .values(sealed_id=None, wrapped_key=None, lookup=lookup)
+            )
+            live = select(t.records.c.seq).where(
+                t.records.c.subject_key == subject_key, t.records.c.purged_at.is_(None)
+            )
+            seqs = [seq for (seq,) in conn.execute(live)]
+            return self._tombstone(conn, {subject_key: seqs}, kind=ERASE, at=at, sign=sign)
+
+    def append_event(
+        self, subject_key: int, *, kind: str, at: int, payload: str | None = None
+    ) -> LedgerEvent:
+        """Chain an event that tombstones nothing (e.g. a dispute's), in its own transaction.
+
+        Raises:
+            ValueError: for a kind that tombstones or erases (purge and erase write those).
+        """
+        _check_kind(kind)
+        with self._errors(), self._write() as conn:
+            locked = select(t.event_head.c.events, t.event_head.c.chain_hash).where(
+                t.event_head.c.id == 1
+            )
+            found = conn.execute(locked.with_for_update()).one_or_none()
+            if found is None:
+                raise self._not_initialised("has no event head (run the 0003 migration)")
+            (event,), tip = chain_events(
+                [(subject_key, kind, at, [], payload)],
+                head=EventsHead(int(found[0]), bytes(found[1])),
+            )
+            conn.execute(
+                t.events.insert().values(
+                    seq=event.seq,
+                    subject_key=subject_key,
+                    kind=kind,
+                    at=at,
+                    records=0,
+                    targets=event.targets,
+                    payload=payload,
+                    chain_hash=event.chain_hash,
                 )
-                erased = conn.execute(
-                    text(
-                        "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
-                        "WHERE subject_key = :k AND purged_at IS NULL"
-                    ),
-                    {"at": at, "k": subject_key},
-                ).rowcount
-            self._after_shred()
-        return int(erased)
+            )
+            conn.execute(
+                t.event_head.update()
+                .where(t.event_head.c.id == 1)
+                .values(events=tip.events, chain_hash=tip.chain_hash)
+            )
+        return LedgerEvent(event.seq, subject_key, kind, at, 0, payload)
+
+    def events(self, subject_key: int) -> list[LedgerEvent]:
+        query = (
+            select(t.events).where(t.events.c.subject_key == subject_key).order_by(t.events.c.seq)
+        )
+        with self._read() as conn:
+            return [
+                LedgerEvent(r.seq, r.subject_key, r.kind, r.at, r.records, r.payload)
+                for r in conn.execute(query)
+            ]
 
     def backup(self, out: Path) -> None:
         raise StoreError(
@@ -619,6 +774,14 @@ class SQLStore(ABC):
     def close(self) -> None:
         """Release every connection."""
         self._engine.dispose()
+
+
+def _check_kind(kind: str) -> None:
+    """Refuse, for ``append_event``, a kind only purge and erase may write."""
+    if kind in TOMBSTONING or kind.startswith("legacy_") or kind == ERASE:
+        raise ValueError(f"{kind!r} events are written by purge and erase only")
+    if not kind:
+        raise ValueError("an event needs a kind")
 
 
 def _is_driver_error(error: BaseException) -> bool:

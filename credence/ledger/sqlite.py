@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from credence.errors import (
     StoreUnavailable,
     UsageError,
 )
+from credence.ledger import schema as t
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
     EncodedRecord,
@@ -32,7 +32,7 @@ from credence.ledger.sql import (
     record_rows,
 )
 from credence.ledger.sql_logs import SQLLogStore
-from credence.ledger.store import AppendResult, NewSubject
+from credence.ledger.store import AppendResult, NewSubject, ShredResidue
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -49,6 +49,11 @@ _INSERT_RECORD = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {ingested_at}) "
     "ON CONFLICT (provider, provider_event_id) DO NOTHING"
 )
+_LIVE_RECORD = (
+    "SELECT seq, subject_key FROM records "
+    "WHERE provider = ? AND provider_event_id = ? AND purged_at IS NULL"
+)
+_SHRED_PENDING = "shred_pending"  # meta key: a purge or erasure whose WAL is not truncated yet
 _UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records + ? WHERE id = 1"
 
 
@@ -96,6 +101,7 @@ class SQLiteStore(SQLLogStore):
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self._busy_timeout = busy_timeout
         display = str(self.path)
         if not self.path.parent.is_dir():
             raise StoreUnavailable(
@@ -164,6 +170,7 @@ class SQLiteStore(SQLLogStore):
     def _begin_write(self) -> Iterator[Connection]:
         with self._lock, self._writer.begin():
             yield self._writer
+            self._before_commit()
 
     def _append(
         self,
@@ -225,32 +232,53 @@ class SQLiteStore(SQLLogStore):
         drop_unused_subjects(cursor, "?", subjects, records, result, ingested_at)
         return result
 
-    def _after_shred(self) -> None:
+    def _live_records(
+        self, conn: Connection, keys: Sequence[tuple[str, str]]
+    ) -> Iterator[tuple[int, int]]:
+        """One probe of the unique key each: SQLite scans the table for a row-value IN list."""
+        cursor: sqlite3.Cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for key in keys:
+            yield from cursor.execute(_LIVE_RECORD, key)
+
+    def _mark_shred(self, conn: Connection, at: int) -> None:
+        """Committed with the tombstones, so a later run knows the WAL may still hold old pages."""
+        self._upsert_meta(conn, _SHRED_PENDING, str(at))
+
+    def shred_pending(self) -> bool:
+        return self.get_meta(_SHRED_PENDING) is not None
+
+    def finish_shred(self, *, wait: float) -> ShredResidue | None:
         """Fold the WAL into the database file and truncate it, so no old page survives there.
 
-        Inside a unit of work this waits for the commit (``_committed``): the
-        writer holds the lock until then, and the shredded pages are not yet written.
+        A connection inside a read transaction begun before the purge or erasure
+        keeps the old pages in use; this waits at most ``wait`` seconds for it.
         """
-        if self._joined() is not None:
-            self._local.shred = True
-            return
-        with self._lock:
-            raw: Any = self._writer.connection.driver_connection
-            for _ in range(50):
-                busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    return
-                time.sleep(0.1)
-        raise StoreConflict(
-            f"the ledger {self._display} is busy: its WAL could not be truncated after erasing",
-            path=self._display,
-            suggestion="stop other readers and run the command again",
-        )
+        since = self.get_meta(_SHRED_PENDING)
+        if since is None:
+            return None
+        if not self._truncate_wal(wait):
+            return ShredResidue(
+                where=f"the ledger's files {self._display} and {self._display}-wal",
+                since=int(since),
+                until="that reader's transaction ends (at the latest when the last "
+                "connection to the ledger closes)",
+            )
+        with self._errors(), self._write() as conn:
+            conn.execute(t.meta.delete().where(t.meta.c.key == _SHRED_PENDING))
+        # Only the flag's own page is in the WAL now; truncate it too if nobody is reading.
+        self._truncate_wal(min(wait, 1.0))
+        return None
 
-    def _committed(self) -> None:
-        if getattr(self._local, "shred", False):
-            self._local.shred = False
-            self._after_shred()
+    def _truncate_wal(self, wait: float) -> bool:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``, waiting at most ``wait`` seconds for readers."""
+        with self._errors(), self._lock:
+            raw: Any = self._writer.connection.driver_connection
+            raw.execute(f"PRAGMA busy_timeout={max(0, int(wait * 1000))}")
+            try:
+                busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        return not busy
 
     def backup(self, out: Path) -> None:
         """A consistent, compacted copy by ``VACUUM INTO`` (no free pages, no WAL)."""

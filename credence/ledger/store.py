@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from credence.ledger.accounts import ConsentStore, DecisionLog, PartyStore, SessionStore
-from credence.ledger.chain import ChainReport, Head
+from credence.ledger.chain import ChainReport, Head, Signer
 from credence.types import Notice, Record
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,31 @@ class StoredPolicy:
     digest: str
     source: str
     activated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShredResidue:
+    """Old copies of purged or erased data a store could not remove yet: where, since when,
+    and until when they stay, in plain words."""
+
+    where: str
+    since: int  # when the purge or erasure that left them committed
+    until: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    """An event of the ledger's event chain (purge, erase, or a later kind such as a dispute's).
+
+    ``records`` is how many records it tombstoned; ``payload`` is the kind's own JSON text.
+    """
+
+    seq: int
+    subject_key: int
+    kind: str
+    at: int
+    records: int
+    payload: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,27 +239,62 @@ class RecordStore(Protocol):
 
     # --- tamper evidence, redemption and erasure ------------------------------
     def chain_head(self) -> Head:
-        """The last record's seq and chain hash, and the number of records."""
+        """The last record's seq and chain hash, the number of records, and the events head."""
 
-    def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
-        """Walk the whole chain and recompute content hashes; report the first problem.
+    def verify(
+        self, *, checkpoint: Head | None = None, public_key: bytes | None = None
+    ) -> ChainReport:
+        """Walk both chains and recompute content hashes; report the first problem.
 
-        With ``checkpoint``, the chain must also pass through that head exactly.
+        Every tombstone must be named by the purge or erasure event that made it,
+        and every such event must name exactly its tombstones. With
+        ``checkpoint``, the chains must also pass through that head exactly; with
+        ``public_key``, every purge and erasure event after it must be signed by it.
         """
 
-    def purge(self, keys: Collection[tuple[str, str]], *, at: int) -> int:
+    def purge(
+        self, keys: Collection[tuple[str, str]], *, at: int, sign: Signer | None = None
+    ) -> int:
         """Tombstone these records: drop attributes and evidence, set ``purged_at``.
 
-        The chained fields stay, so the chain and the totals still verify, and
-        the idempotency key stays, so a resend is still ``unchanged``. Returns
-        how many records were purged now (already purged ones are skipped).
+        One ``purge`` event per subject is chained in the same transaction,
+        naming the records it tombstoned. The chained fields stay, so the chain
+        and the totals still verify, and the idempotency key stays, so a resend
+        is still ``unchanged``. ``sign`` signs each event's chain hash (the
+        checkpoint key's ``sign``). Returns how many records were purged now
+        (already purged ones are skipped). Call ``finish_shred`` after.
         """
 
-    def erase_subject(self, subject_key: int, *, at: int, lookup: bytes) -> int:
+    def erase_subject(
+        self, subject_key: int, *, at: int, lookup: bytes, sign: Signer | None = None
+    ) -> int:
         """Crypto-shred a subject: drop its sealed identifier and data key, replace its
-        lookup hash by ``lookup`` (random bytes), and tombstone its records.
+        lookup hash by ``lookup`` (random bytes), and tombstone its records, under one
+        chained ``erase`` event (signed with ``sign``, as for ``purge``).
 
-        Returns how many records were tombstoned now.
+        Returns how many records were tombstoned now. Call ``finish_shred`` after.
+        """
+
+    def append_event(
+        self, subject_key: int, *, kind: str, at: int, payload: str | None = None
+    ) -> LedgerEvent:
+        """Chain an event of ``kind`` that tombstones nothing, in its own transaction.
+
+        Raises:
+            ValueError: for the kinds only purge and erase write.
+        """
+
+    def events(self, subject_key: int) -> list[LedgerEvent]:
+        """Every event about a subject, in chain order."""
+
+    def shred_pending(self) -> bool:
+        """Whether a purge or erasure left old copies of its data that ``finish_shred`` removes."""
+
+    def finish_shred(self, *, wait: float) -> ShredResidue | None:
+        """Remove the old copies a purge or erasure left (SQLite: fold and truncate the WAL).
+
+        Waits at most ``wait`` seconds for other connections; returns what is
+        left, and until when, if they still hold it. None once nothing is left.
         """
 
     def subject(self, subject_key: int) -> SubjectRow | None:

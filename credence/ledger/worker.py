@@ -12,16 +12,26 @@ the child has committed it.
 
 The child runs in its own session, so Ctrl-C at a terminal reaches only the
 parent, which lets the batch in flight end (a batch is one transaction
-either way) and then closes the pipe; a child whose parent is gone finds its
-pipe closed and exits.
+either way) and then closes the pipe. The child dies with its parent: on
+Linux the kernel sends it SIGTERM when the parent goes (``PR_SET_PDEATHSIG``;
+the kernel ties this to the thread that started the worker, so a worker is
+started and closed by one thread, as ingest does), which ends it even inside
+a database call, and what it had not committed is rolled back. Everywhere,
+before each batch and again just before each commit, it checks that its
+parent is still the process that started it and still holds its end of the
+pipe; if not, it rolls the batch back and exits. So no batch is committed
+after the parent is gone, and none is lost: the parent only counts a batch
+once the child has answered it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -44,6 +54,8 @@ from credence.ledger.store import AppendResult, NewRecord, NewSubject
 _OPEN, _APPEND, _CLOSE = "open", "append", "close"
 _OK, _FAILED = "ok", "failed"
 _EXIT_WAIT = 120.0  # seconds a closing child may take to end the batch in flight
+_GONE_WAIT = 5.0  # seconds for a child whose pipe closed to finish exiting, to say how it ended
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # Both sides must run the same code: where the child's own path lacks the directory
 # the parent imported this package from, it goes first (never moved ahead of the
 # standard library when it is site-packages, which is on the path already).
@@ -53,7 +65,7 @@ import sys
 if sys.argv[1] not in sys.path:
     sys.path.insert(0, sys.argv[1])
 from credence.ledger.worker import serve
-serve(int(sys.argv[2]), int(sys.argv[3]))
+serve(int(sys.argv[2]), int(sys.argv[3]), parent=int(sys.argv[4]))
 """
 
 
@@ -81,7 +93,15 @@ class StoreWorker:
         child_read, parent_write = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, _ROOT, str(child_read), str(child_write)],
+                [
+                    sys.executable,
+                    "-c",
+                    _BOOT,
+                    _ROOT,
+                    str(child_read),
+                    str(child_write),
+                    str(os.getpid()),
+                ],
                 pass_fds=(child_read, child_write),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -200,14 +220,32 @@ class StoreWorker:
                 self._awaiting.popleft().set_exception(self._gone_error)
 
     def _gone(self) -> StoreError:
-        code = self._process.poll()
-        how = "is still running" if code is None else f"exited with status {code}"
+        # Its end of the pipe closes as it exits, a moment before the system says it has.
+        try:
+            code: int | None = self._process.wait(timeout=_GONE_WAIT)
+        except subprocess.TimeoutExpired:
+            code = None
         return StoreError(
-            f"the ledger worker process for {self._display} stopped answering ({how})",
+            f"the ledger worker process for {self._display} stopped answering: "
+            f"{_how_it_ended(self._process.pid, code)}",
             path=self._display,
             suggestion="batches appended before it stopped stay appended; ingest the same "
             "files again to add the rest (a resend changes nothing)",
         )
+
+
+def _how_it_ended(pid: int, code: int | None) -> str:
+    """What happened to a child process, from its exit status, in plain words."""
+    if code is None:
+        return f"it closed its pipe, but process {pid} was still running {_GONE_WAIT:g}s later"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "an unknown signal"
+        why = "; it was killed from outside (or the system ran out of memory)"
+        return f"process {pid} was killed by signal {-code} ({name}){why if -code == 9 else ''}"
+    return f"process {pid} exited with status {code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +256,57 @@ class _Batch:
     ingested_at: int
 
 
-def serve(read_fd: int, write_fd: int) -> None:
-    """The child's loop: open the ledger, append each batch, answer, until told to stop."""
+class _ParentGone(BaseException):
+    """The parent that started this worker is gone: stop, committing nothing more.
+
+    A BaseException, so no ``except Exception`` on the way turns it into an answer.
+    """
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel end this process when its parent goes (Linux); elsewhere, a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl here: the checks in _Watch still hold
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # ends the process, even inside a C call
+    if os.getppid() != parent:  # the parent went before the signal was set up
+        os._exit(0)
+
+
+class _Watch:
+    """Whether the parent that started this worker is still there, checked without blocking:
+    it is still this process's parent, and still holds the reading end of the answer pipe."""
+
+    def __init__(self, parent: int | None, answers: int) -> None:
+        self._parent = parent
+        self._poll = select.poll()
+        self._poll.register(answers, select.POLLOUT)
+
+    def parent_alive(self) -> bool:
+        if self._parent is not None and os.getppid() != self._parent:
+            return False
+        return not any(ev & (select.POLLERR | select.POLLHUP) for _, ev in self._poll.poll(0))
+
+    def before_commit(self) -> None:
+        """The store's commit guard: what this raises rolls the batch back."""
+        if not self.parent_alive():
+            raise _ParentGone
+
+
+def serve(read_fd: int, write_fd: int, *, parent: int | None = None) -> None:
+    """The child's loop: open the ledger, append each batch, answer, until told to stop.
+
+    ``parent`` is the pid of the process that started it: once that is gone,
+    the batch in hand is rolled back and the loop ends.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if parent is not None:
+        _die_with_parent(parent)
+    watch = _Watch(parent, write_fd)
     inbox = Connection(read_fd, writable=False)
     outbox = Connection(write_fd, readable=False)
     store: SQLStore | None = None
@@ -231,14 +317,15 @@ def serve(read_fd: int, write_fd: int) -> None:
                 message = inbox.recv()
             except EOFError:
                 return  # the parent is gone
-            if message[0] == _CLOSE:
-                return
+            if message[0] == _CLOSE or not watch.parent_alive():
+                return  # batches still in the pipe were never acknowledged: drop them
             if broken is not None:
                 outbox.send((_FAILED, broken))
                 continue
             try:
                 if message[0] == _OPEN:
                     store = _open(message[1])
+                    store.commit_guard = watch.before_commit
                     outbox.send((_OK, None))
                     continue
                 assert store is not None
@@ -250,6 +337,8 @@ def serve(read_fd: int, write_fd: int) -> None:
                 failure = _portable(e)
                 outbox.send((_FAILED, failure))
                 broken = failure if message[0] == _OPEN else _not_written(failure)
+    except _ParentGone:
+        return  # the batch was rolled back before its commit
     except OSError:
         return  # the pipe to the parent broke: the parent is gone
     finally:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from credence.errors import StoreUnavailable
+from credence.ledger import open_store
 from credence.ledger import worker as worker_module
 from credence.service import ingest
 from credence.service.ingest import FileReport, ingest_files
@@ -165,3 +172,78 @@ def test_resending_an_erased_subjects_records_does_not_register_it_again(
         assert ledger.store.verify().ok
     finally:
         ledger.store.close()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_killing_ingest_loses_and_duplicates_nothing(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Ingest killed at random moments, then run again: every record once, workers gone."""
+    url = (
+        str(tmp_path / "ledger.db")
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    rows = [
+        bill(f"e-{i}", subject_id=f"s-{i % 300}", occurred_at=f"2026-03-{i % 28 + 1:02d}T09:00:00Z")
+        for i in range(20_000)
+    ]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    env = {
+        **os.environ,
+        "CREDENCE_MASTER_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "CREDENCE_INGEST_WORKER": "on",
+        "CREDENCE_BATCH_SIZE": "250",
+    }
+    policy = str(Path(__file__).parents[2] / "examples" / "policies" / "consumer-trust.yaml")
+    command = ["credence", "ingest", "--db", url, str(path)]
+    subprocess.run(["credence", "init", "--db", url, "--policy", policy], env=env, check=True)
+    rng = random.Random(13)
+    kills = 0
+    for _ in range(4):
+        ingest = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while not (workers := _children(ingest.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 1.0))  # somewhere in the worker's batches
+        ingest.kill()
+        ingest.wait()
+        kills += bool(workers)
+        deadline = time.monotonic() + 3
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(_running(w) for w in workers), "a worker outlived its parent"
+    assert kills == 4  # every kill caught a worker at work
+    subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "20000 already stored" in again.stdout.replace(",", ""), again.stdout
+    store = open_store(url)
+    try:
+        assert store.counts()["records"] == 20_000  # none lost, none twice
+        assert store.verify().ok
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ledger_data import KEYS, T0, batch, record, subject
 
 from credence.errors import StoreNotInitialised
 from credence.ledger import Access, Store, StoredPolicy, open_store
-from credence.ledger.chain import GENESIS, Head
+from credence.ledger.chain import GENESIS, NO_EVENTS, EventsHead, Head
 from credence.types import Notice
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "test_conflicting_resend_is_reported_and_not_written",
     "test_duplicates_inside_one_batch",
     "test_erase_shreds_the_subject_and_keeps_the_chain",
+    "test_events_of_other_kinds_are_chained",
     "test_find_record_subjects",
     "test_find_subjects_by_lookup",
     "test_meta_round_trip",
@@ -35,7 +37,9 @@ __all__ = [
     "test_no_plaintext_identifiers_at_rest",
     "test_notices_and_access_log_round_trip",
     "test_policy_add_and_active",
+    "test_purge_and_erase_events_are_signed",
     "test_purge_leaves_tombstones_that_verify",
+    "test_purges_and_erasures_are_chained_events",
     "test_records_come_back_in_count_order",
     "test_retractions_are_stored_as_records",
     "test_subjects_are_registered_once",
@@ -285,7 +289,7 @@ def test_no_plaintext_identifiers_at_rest(store: Store, store_url: str) -> None:
 
 
 def test_chain_covers_every_append_and_verifies(store: Store) -> None:
-    assert store.chain_head() == Head(0, GENESIS, 0)
+    assert store.chain_head() == Head(0, GENESIS, 0, NO_EVENTS)
     assert store.verify().ok
     people, records = batch(60, subjects=7)
     store.append(people, records[:30], ingested_at=T0)
@@ -316,7 +320,9 @@ def test_purge_leaves_tombstones_that_verify(store: Store) -> None:
     assert store.records(row.key) == [kept.record]
     assert [r for _, r in store.subjects_with_records()] == [[kept.record]]
     assert store.counts() == {"subjects": 1, "records": 2}
-    assert store.chain_head() == head
+    after = store.chain_head()
+    assert (after.seq, after.chain_hash, after.records) == (head.seq, head.chain_hash, head.records)
+    assert after.events is not None and after.events.events == 1  # one purge event
     report = store.verify()
     assert report.ok and (report.checked_content, report.tombstones) == (1, 1)
     again = store.append([alice], [old], ingested_at=T0 + 7)  # the key is kept
@@ -366,3 +372,84 @@ def test_a_subject_is_not_created_for_records_all_stored_before(store: Store) ->
     assert set(store.find_subjects([dave.lookup])) == {dave.lookup}
     assert store.counts() == {"subjects": 4, "records": 4}
     assert store.verify().ok
+
+
+def test_purges_and_erasures_are_chained_events(store: Store) -> None:
+    alice, bob = subject("alice"), subject("bob")
+    made = [record(alice.lookup, f"a{i}") for i in range(4)] + [record(bob.lookup, "b1")]
+    store.append([alice, bob], made, ingested_at=T0)
+    found = store.find_subjects([alice.lookup, bob.lookup])
+    a, b = found[alice.lookup].key, found[bob.lookup].key
+    before = store.chain_head()
+    assert before.events == NO_EVENTS
+    # One purge over two subjects: one event for each, naming its own records.
+    assert store.purge([("bank-a", "a0"), ("bank-a", "a2"), ("bank-a", "b1")], at=T0 + 5) == 3
+    assert [(e.kind, e.at, e.records) for e in store.events(a)] == [("purge", T0 + 5, 2)]
+    assert [(e.kind, e.records) for e in store.events(b)] == [("purge", 1)]
+    assert store.purge([("bank-a", "a0")], at=T0 + 6) == 0  # nothing purged: no event
+    purged = store.chain_head()
+    assert purged.events is not None and purged.events.events == 2
+    # Erasure tombstones the rest under one erase event; an already purged record keeps its own.
+    assert store.erase_subject(a, at=T0 + 9, lookup=b"\x05" * 32) == 2
+    assert [(e.kind, e.records) for e in store.events(a)] == [("purge", 2), ("erase", 2)]
+    # A subject with no live record is erased by an event all the same.
+    assert store.erase_subject(b, at=T0 + 10, lookup=b"\x06" * 32) == 0
+    assert [(e.kind, e.records) for e in store.events(b)] == [("purge", 1), ("erase", 0)]
+    report = store.verify()
+    assert report.ok and report.tombstones == 5
+    head = store.chain_head()
+    assert report.head == head and head.events is not None and head.events.events == 4
+    # Checkpoints cover the event chain: one taken before still passes, a forged one fails.
+    assert store.verify(checkpoint=purged).checkpoint_seen
+    assert store.verify(checkpoint=replace(purged, events=None)).ok  # an older checkpoint
+    forged = replace(purged, events=EventsHead(2, bytes(32)))
+    problem = store.verify(checkpoint=forged).problem
+    assert problem is not None and problem.event == 2
+    beyond = replace(head, events=EventsHead(9, head.events.chain_hash))
+    problem = store.verify(checkpoint=beyond).problem
+    assert problem is not None and "removed from the tail" in problem.what
+
+
+def test_events_of_other_kinds_are_chained(store: Store) -> None:
+    alice = subject("alice")
+    store.append([alice], [record(alice.lookup, "a1")], ingested_at=T0)
+    (row,) = store.find_subjects([alice.lookup]).values()
+    event = store.append_event(row.key, kind="dispute.filed", at=T0 + 1, payload='{"record":"a1"}')
+    assert (event.seq, event.kind, event.records) == (1, "dispute.filed", 0)
+    assert store.events(row.key) == [event]
+    assert store.events(row.key + 1) == []
+    for kind in ("purge", "erase", "legacy_purge", "legacy_erase", ""):
+        with pytest.raises(ValueError):
+            store.append_event(row.key, kind=kind, at=T0 + 2)
+    head = store.chain_head()
+    assert head.events is not None and head.events.events == 1
+    assert store.verify().ok
+
+
+def test_purge_and_erase_events_are_signed(store: Store) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from credence.signing import public_bytes
+
+    key = Ed25519PrivateKey.generate()
+    public = public_bytes(key.public_key())
+    alice, bob = subject("alice"), subject("bob")
+    made = [record(alice.lookup, "a1"), record(alice.lookup, "a2"), record(bob.lookup, "b1")]
+    store.append([alice, bob], made, ingested_at=T0)
+    found = store.find_subjects([alice.lookup, bob.lookup])
+    assert store.purge([("bank-a", "a1")], at=T0 + 1, sign=key.sign) == 1
+    store.erase_subject(found[bob.lookup].key, at=T0 + 2, lookup=b"\x03" * 32, sign=key.sign)
+    assert store.verify(public_key=public).ok
+    other = public_bytes(Ed25519PrivateKey.generate().public_key())
+    problem = store.verify(public_key=other).problem
+    assert problem is not None and problem.event == 1 and "not signed" in problem.what
+    signed = store.chain_head()
+    store.purge([("bank-a", "a2")], at=T0 + 3)  # unsigned: as if written outside Credence
+    problem = store.verify(public_key=public).problem
+    assert problem is not None and problem.event == 3
+    assert store.verify().ok  # without the key it cannot be told
+    # A checkpoint vouches for the events it covers; after it, signatures are required.
+    covering = store.chain_head()
+    assert store.verify(checkpoint=covering, public_key=public).ok
+    problem = store.verify(checkpoint=signed, public_key=public).problem
+    assert problem is not None and problem.event == 3

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from ledger_data import T0, batch
+from sqlalchemy import text
 
 from credence.ledger import open_store
 from credence.ledger.sql import SQLStore, alembic_config
@@ -100,5 +101,66 @@ def test_access_rows_logged_before_0004_keep_working(url: str) -> None:
             None,
         )
         assert store.parties() == [] and store.consents(7) == []
+    finally:
+        store.close()
+
+
+def test_upgrade_from_0002_chains_the_tombstones_it_holds(url: str) -> None:
+    """Tombstones and erasures from before the event chain get legacy events, and verify."""
+    store = open_store(url)
+    assert isinstance(store, SQLStore)
+    try:
+        with store._write() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+        people, records = batch(30, subjects=4)
+        store.append(people, records, ingested_at=T0)  # 0002's columns are all an append writes
+        keys = store.find_subjects([p.lookup for p in people])
+        erased = keys[people[0].lookup].key
+        with store._write() as conn:  # what purge and erase did under 0002
+            conn.execute(
+                text(
+                    "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
+                    "WHERE subject_key = :k OR seq IN (3, 4, 9)"
+                ),
+                {"at": T0 + 5, "k": erased},
+            )
+            conn.execute(
+                text(
+                    "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = :at "
+                    "WHERE seq = 12 AND purged_at IS NULL"
+                ),
+                {"at": T0 + 7},
+            )
+            conn.execute(
+                text(
+                    "UPDATE subjects SET sealed_id = NULL, wrapped_key = NULL WHERE subject_key = :k"
+                ),
+                {"k": erased},
+            )
+        store.migrate()
+        store.check_schema()
+        report = store.verify()
+        assert report.ok, report.problem
+        assert report.tombstones >= 4
+        kinds = [e.kind for e in store.events(erased)]
+        assert kinds.count("legacy_erase") == 1 and "legacy_purge" in kinds
+        legacy = sum(e.records for k in keys.values() for e in store.events(k.key))
+        assert legacy == report.tombstones
+        # From now on a tombstone needs its event: one made the old way is caught.
+        with store._write() as conn:
+            live = conn.execute(
+                text("SELECT min(seq) FROM records WHERE purged_at IS NULL")
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "UPDATE records SET attributes = NULL, evidence = NULL, purged_at = 1 "
+                    "WHERE seq = :s"
+                ),
+                {"s": live},
+            )
+        problem = store.verify().problem
+        assert problem is not None and problem.seq == live
     finally:
         store.close()

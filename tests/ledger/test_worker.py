@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import pickle
-from collections.abc import Iterator
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ledger_data import T0, batch, record, subject
@@ -12,6 +20,7 @@ from ledger_data import T0, batch, record, subject
 from credence.errors import StoreError, StoreUnavailable
 from credence.ledger import open_store
 from credence.ledger.sql import SQLStore
+from credence.ledger.sqlite import SQLiteStore
 from credence.ledger.worker import StoreWorker
 
 
@@ -133,3 +142,122 @@ def test_errors_keep_their_fields_when_pickled() -> None:
     assert copy.to_dict() == error.to_dict()
     assert copy.one_line() == error.one_line()
     assert copy.args == error.args and copy.__notes__ == ["raised elsewhere"]
+
+
+# A parent process: starts a worker, sends it batches, says the worker's pid, then waits
+# to be killed. With "portable" its worker gets no parent-death signal, so only the
+# checks before each batch and each commit stop it.
+_PARENT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from ledger_data import T0, batch
+from credence.ledger import worker
+if sys.argv[3] == "portable":
+    worker._BOOT = worker._BOOT.replace(
+        "from credence.ledger.worker import serve",
+        "import credence.ledger.worker as w\\nw._die_with_parent = lambda parent: None\\n"
+        "serve = w.serve",
+    )
+people, records = batch(50, subjects=5)
+w = worker.StoreWorker(sys.argv[2], display="the test ledger")
+futures = [w.submit(people, records[i : i + 10], ingested_at=T0) for i in range(0, 50, 10)]
+print(w._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process (not our child: it was reparented) still runs, zombies excluded."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@contextmanager
+def _hold_writes(store: SQLStore) -> Iterator[Callable[[], None]]:
+    """Keep every append waiting (the SQLite write lock, or PostgreSQL's chain-head row)."""
+    if isinstance(store, SQLiteStore):
+        conn: Any = sqlite3.connect(store.path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        release = lambda: conn.execute("ROLLBACK")  # noqa: E731
+    else:
+        import psycopg
+
+        conn = psycopg.connect(store.location)
+        conn.execute("SELECT 1 FROM chain_head WHERE id = 1 FOR UPDATE")
+        release = conn.rollback
+    try:
+        yield release
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["signal", "portable"])
+def test_worker_dies_with_parent(sql_store: SQLStore, how: str) -> None:
+    """Killed with its parent, a worker lived on and could commit one more batch."""
+    here = str(Path(__file__).parent)
+    with _hold_writes(sql_store) as release:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", _PARENT, here, sql_store.location, how],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            time.sleep(1.5)  # the batches are in the pipe; the first waits for the lock
+            assert _alive(child)
+            parent.kill()
+            parent.wait()
+            if how == "signal":  # the kernel ends it at once, even waiting on the database
+                assert _wait_until(lambda: not _alive(child), 2.0)
+            else:  # it stops at the commit, once the lock lets it get there
+                time.sleep(0.5)
+                assert _alive(child)
+            release()
+            assert _wait_until(lambda: not _alive(child), 10.0)
+        finally:
+            parent.kill()
+            parent.wait()
+            if parent.stdout is not None:
+                parent.stdout.close()
+    time.sleep(0.2)
+    assert sql_store.counts()["records"] == 0  # nothing committed after the parent went
+    assert sql_store.verify().ok
+
+
+def test_worker_killed_message(tmp_path: Path) -> None:
+    """Killing only the worker sometimes said it "is still running"."""
+    store = open_store(str(tmp_path / "ledger.db"))
+    assert isinstance(store, SQLStore)
+    store.migrate()
+    alice = subject("alice")
+    try:
+        for attempt in range(8):
+            worker = StoreWorker(store.location, display="the test ledger")
+            first = record(alice.lookup, f"e-{attempt}")
+            assert worker.submit([alice], [first], ingested_at=T0).result(60).inserted == 1
+            pid = worker._process.pid
+            os.kill(pid, signal.SIGKILL)
+            lost = worker.submit([], [record(alice.lookup, f"x-{attempt}")], ingested_at=T0)
+            with pytest.raises(StoreError) as caught:
+                lost.result(timeout=60)
+            message = caught.value.message
+            assert f"process {pid} was killed by signal 9 (SIGKILL)" in message, message
+            assert "still running" not in message
+            worker.close()
+        assert store.counts()["records"] == 8
+    finally:
+        store.close()

@@ -15,9 +15,14 @@ import orjson
 
 from credence.canonical import content_hash
 from credence.ledger.chain import (
+    ERASED_QUERY,
+    EVENTS_HEAD_QUERY,
+    EVENTS_QUERY,
     HEAD_QUERY,
+    TOMBSTONING,
     VERIFY_QUERY,
     ChainReport,
+    Head,
     link,
     read_head,
     verify_rows,
@@ -38,17 +43,77 @@ COLUMNS = [
     "ingested_at",
     "chain_hash",
     "purged_at",
+    "purged_by",
 ]
-KINDS = ["edit", "delete", "reorder", "insert"]
+EVENT_COLUMNS = [
+    "seq",
+    "subject_key",
+    "kind",
+    "at",
+    "records",
+    "targets",
+    "payload",
+    "chain_hash",
+]
+KINDS = [
+    "edit",
+    "delete",
+    "reorder",
+    "insert",
+    "forged_tombstone",
+    "forged_erasure",
+    "event_edit",
+    "event_delete",
+    "event_reorder",
+]
 
 
-def verify(conn: Any) -> ChainReport:
+def verify(conn: Any, *, checkpoint: Head | None = None) -> ChainReport:
     """The same check ``credence verify`` runs, on this connection's view of the data."""
     cursor = conn.cursor()
     cursor.execute(HEAD_QUERY)
-    head = read_head(cursor.fetchone())
+    row = cursor.fetchone()
+    cursor.execute(EVENTS_HEAD_QUERY)
+    head = read_head(row, cursor.fetchone())
+    cursor.execute(EVENTS_QUERY)
+    events = cursor.fetchall()
+    cursor.execute(ERASED_QUERY)
+    erased = [key for (key,) in cursor.fetchall()]
     cursor.execute(VERIFY_QUERY)
-    return verify_rows(cursor.fetchall(), head=head)
+    return verify_rows(
+        cursor.fetchall(), head=head, events=events, erased=erased, checkpoint=checkpoint
+    )
+
+
+def _events(conn: Any) -> list[tuple[Any, ...]]:
+    cursor = conn.cursor()
+    cursor.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events ORDER BY seq")
+    return [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+        for row in cursor.fetchall()
+    ]
+
+
+def forge_tombstone(conn: Any, rng: random.Random, row: tuple[Any, ...], *, mark: str = "?") -> str:
+    """Tombstone a live record as an intruder would: content gone, marked purged, and at
+    best pointed at a real purge event of the same subject with its time."""
+    events = [e for e in _events(conn) if e[2] in TOMBSTONING]
+    own = [e for e in events if e[1] == row[1]]
+    choice = rng.random()
+    if own and choice < 0.5:
+        event = rng.choice(own)
+        by, at = event[0], event[3]
+    elif events and choice < 0.75:
+        event = rng.choice(events)
+        by, at = event[0], event[3]
+    else:
+        by, at = None, row[10] + rng.randrange(1, 10**9)
+    conn.cursor().execute(
+        "UPDATE records SET attributes = NULL, evidence = NULL, "
+        f"purged_at = {mark}, purged_by = {mark} WHERE seq = {mark}",
+        (at, by, row[0]),
+    )
+    return f"forged tombstone of seq {row[0]} (purged_by {by})"
 
 
 def _rows(conn: Any) -> list[tuple[Any, ...]]:
@@ -66,8 +131,18 @@ def _changed(rng: random.Random, column: str, value: Any, row: tuple[Any, ...]) 
         return os.urandom(32)
     if column in ("subject_key", "occurred_at", "ingested_at"):
         return value + rng.choice([-1, 1]) * rng.randrange(1, 10**6)
-    if column == "purged_at":  # a live record marked purged, or a tombstone marked live
-        return None if value is not None else row[10] + 1
+    if column == "purged_at":  # a live record marked purged, a tombstone marked live or moved
+        if value is None:
+            return row[10] + 1
+        return None if rng.random() < 0.5 else value + rng.randrange(1, 10**6)
+    if column == "purged_by":  # a tombstone's event moved or dropped, or a live record's set
+        if value is None:
+            return rng.randrange(1, 6)
+        return None if rng.random() < 0.5 else value + rng.choice([-1, 1])
+    if column in ("at", "records"):
+        return value + rng.choice([-1, 1]) * rng.randrange(1, 10**6)
+    if column == "targets":
+        return os.urandom(32)
     if column == "attributes":
         if value is None:
             return '{"days_late":0}'
@@ -95,6 +170,17 @@ def tamper(conn: Any, rng: random.Random, kind: str, *, mark: str = "?") -> str:
     rows = _rows(conn)
     cursor = conn.cursor()
     seqs = [r[0] for r in rows]
+    if kind == "forged_tombstone":
+        return forge_tombstone(conn, rng, rng.choice([r for r in rows if r[12] is None]), mark=mark)
+    if kind == "forged_erasure":
+        cursor.execute("SELECT subject_key FROM subjects WHERE sealed_id IS NOT NULL")
+        (key,) = rng.choice(cursor.fetchall())
+        column = rng.choice(["sealed_id", "wrapped_key", "sealed_id, wrapped_key"])
+        sets = ", ".join(f"{c} = NULL" for c in column.split(", "))
+        cursor.execute(f"UPDATE subjects SET {sets} WHERE subject_key = {mark}", (key,))
+        return f"forged erasure of subject {key} ({column})"
+    if kind.startswith("event_"):
+        return _tamper_events(conn, rng, kind, mark=mark)
     if kind == "edit":
         row = rng.choice(rows)
         column = rng.choice(COLUMNS)
@@ -120,6 +206,43 @@ def tamper(conn: Any, rng: random.Random, kind: str, *, mark: str = "?") -> str:
         cursor.execute(f"UPDATE records SET {sets} WHERE seq = {mark}", (*a[1:], b[0]))
         cursor.execute(f"UPDATE records SET {sets} WHERE seq = {mark}", (*b[1:], a[0]))
         return f"swap seq {a[0]} and {b[0]}"
+    return _insert(conn, rng, rows, mark=mark)
+
+
+def _tamper_events(conn: Any, rng: random.Random, kind: str, *, mark: str) -> str:
+    """Edit, delete or reorder the event chain."""
+    events = _events(conn)
+    cursor = conn.cursor()
+    if kind == "event_edit":
+        event = rng.choice(events)
+        column = rng.choice(EVENT_COLUMNS)
+        value = event[EVENT_COLUMNS.index(column)]
+        if column == "seq":
+            new: Any = len(events) + rng.randrange(1, 1000) if rng.random() < 0.5 else -value
+        elif column == "kind":
+            new = rng.choice(
+                [k for k in ("purge", "erase", "legacy_purge", "dispute") if k != value]
+            )
+        elif column == "payload":
+            new = '{"forged":1}' if value is None else None
+        else:
+            new = _changed(rng, column, value, event)
+        cursor.execute(f"UPDATE events SET {column} = {mark} WHERE seq = {mark}", (new, event[0]))
+        return f"edit {column} of event {event[0]}"
+    if kind == "event_delete":
+        seq = rng.choice(events)[0]
+        cursor.execute(f"DELETE FROM events WHERE seq = {mark}", (seq,))
+        return f"delete event {seq}"
+    a, b = rng.sample(events, 2)
+    names = EVENT_COLUMNS[1:]
+    sets = ", ".join(f"{c} = {mark}" for c in names)
+    cursor.execute(f"UPDATE events SET {sets} WHERE seq = {mark}", (*a[1:], b[0]))
+    cursor.execute(f"UPDATE events SET {sets} WHERE seq = {mark}", (*b[1:], a[0]))
+    return f"swap events {a[0]} and {b[0]}"
+
+
+def _insert(conn: Any, rng: random.Random, rows: list[tuple[Any, ...]], *, mark: str) -> str:
+    cursor = conn.cursor()
     # insert: a forged record with a correct content hash and a correct chain hash for its
     # place; the rows after it are renumbered to make room.
     position = rng.randrange(1, len(rows) + 2)

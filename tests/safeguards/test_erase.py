@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,82 @@ def test_backup_is_refused_for_postgres_with_a_pointer_to_pg_dump(
     assert main(["backup", "--db", postgres_url, "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error[backup.unsupported]") and "pg_dump" in err
+
+
+def _ledger_with_marker(tmp_path: Path) -> Path:
+    db = tmp_path / "ledger.db"
+    store = SQLiteStore(db)
+    store.migrate()
+    store.add_policy(StoredPolicy("purge-test", "1", "d", POLICY_TEXT, T0))
+    who, other = subject("erase-me-4242"), subject("keep-me")
+    made = [
+        new_record(who, Record("bank-a", f"m-{k}", "bill.paid", T0 + k, {"note": f"{MARKER}"}))
+        for k in range(20)
+    ]
+    made.append(new_record(other, Record("bank-a", "k", "bill.paid", T0, {"note": "kept"})))
+    store.append([who, other], made, ingested_at=T0)
+    store.close()
+    return db
+
+
+def _erase_behind_reader(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[sqlite3.Connection, float, str]:
+    """Erase while another connection holds a read snapshot from before; return it open."""
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM records").fetchone() == (21,)
+    started = time.monotonic()
+    code = main(["erase", "--db", str(db), "custom:erase-me-4242"])
+    elapsed = time.monotonic() - started
+    assert code == 1
+    return reader, elapsed, capsys.readouterr().err
+
+
+def test_erase_behind_reader_finishes_promptly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a reader, erase committed and then blocked for up to 25 minutes."""
+    monkeypatch.setenv("CREDENCE_MASTER_KEY", base64.b64encode(MASTER).decode())
+    db = _ledger_with_marker(tmp_path)
+    reader, elapsed, err = _erase_behind_reader(db, capsys)
+    try:
+        assert elapsed < safeguards.SHRED_WAIT + 10, elapsed  # the stated wait, not the busy one
+        assert err.startswith("error[ledger.wal_pending]: subject 1 is erased"), err
+        assert f"{db}-wal" in err and "until that reader's transaction ends" in err
+        assert "run the same command again" in err
+        # The erasure itself is committed: the identifier names nobody now.
+        store = SQLiteStore(db)
+        try:
+            assert store.find_subjects([subject("erase-me-4242").lookup]) == {}
+            assert [e.kind for e in store.events(1)] == ["erase"]
+        finally:
+            store.close()
+    finally:
+        reader.close()
+
+
+def test_erase_rerun_completes_wal_truncation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun answered subject.not_found and left the plaintext in the WAL."""
+    monkeypatch.setenv("CREDENCE_MASTER_KEY", base64.b64encode(MASTER).decode())
+    monkeypatch.setattr(safeguards, "SHRED_WAIT", 0.5)
+    db = _ledger_with_marker(tmp_path)
+    wal = Path(f"{db}-wal")
+    reader, _, _ = _erase_behind_reader(db, capsys)
+    assert MARKER.encode() in _scan(db, wal)  # the old pages are still there
+    # A rerun while the reader holds on says the same, promptly.
+    assert main(["erase", "--db", str(db), "custom:erase-me-4242"]) == 1
+    assert capsys.readouterr().err.startswith("error[ledger.wal_pending]: an earlier erasure")
+    reader.execute("ROLLBACK")
+    reader.close()
+    assert main(["erase", "--db", str(db), "custom:erase-me-4242"]) == 0
+    assert "finished an earlier erasure" in capsys.readouterr().out
+    assert not wal.exists() or wal.stat().st_size == 0
+    haystack = _scan(db, wal)
+    assert MARKER.encode() not in haystack and b"kept" in haystack
+    # Nothing is left to finish: the identifier names nobody, as before.
+    assert main(["erase", "--db", str(db), "custom:erase-me-4242"]) == 1
+    assert "error[subject.not_found]" in capsys.readouterr().err
+    assert safeguards.verify_ledger(settings(str(db))).ok
