@@ -120,7 +120,7 @@ def score(
         raise UsageError("give either a SUBJECT (scheme:id) or --all")
     when = as_of_micros(as_of)
     with open_ledger(settings_for(db)) as ledger:
-        dims = ledger.policy.dimension_ids
+        dims = ledger.policy_at(ledger.clock.now() if when is None else when).dimension_ids
         items = (
             score_all(ledger, as_of=when)
             if all_subjects
@@ -148,7 +148,8 @@ def explain(
     """Explain a subject's score: every counting record, the key factors, what would change it."""
     with open_ledger(settings_for(db)) as ledger:
         report = explain_subject(ledger, subject_ref(subject), as_of=as_of_micros(as_of))
-        out.print(render.explanation_text(ledger.policy, report), markup=False)
+        policy = ledger.policy_at(report.explanation.outcome.as_of)
+        out.print(render.explanation_text(policy, report), markup=False)
 
 
 def decide(

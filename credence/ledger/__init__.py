@@ -8,6 +8,7 @@ from credence.ledger.store import (
     NewRecord,
     NewSubject,
     Store,
+    StoredCandidate,
     StoredPolicy,
     SubjectRow,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "NewRecord",
     "NewSubject",
     "Store",
+    "StoredCandidate",
     "StoredPolicy",
     "SubjectRow",
     "open_store",

@@ -80,7 +80,8 @@ def _read(
     row = resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
     records = ledger.store.records(row.key)
-    outcome = score(ledger.policy, records, as_of=when, subject_kind=row.kind)
+    # Scores as of a time use the policy version in effect at that time.
+    outcome = score(ledger.policy_at(when), records, as_of=when, subject_kind=row.kind)
     _log(ledger, row, action, purpose)
     return row, outcome
 
@@ -100,7 +101,7 @@ def score_all(ledger: Ledger, *, as_of: int | None = None) -> Iterator[SubjectSc
     not listed, exactly as in batch rescoring.
     """
     when = ledger.clock.now() if as_of is None else as_of
-    policy = ledger.policy
+    policy = ledger.policy_at(when)
     for row, records in ledger.store.subjects_with_records():
         if not records or row.sealed_id is None:
             continue
@@ -116,7 +117,7 @@ def explain_subject(
     return SubjectReport(
         ref=identity(ledger, row),
         kind=row.kind,
-        explanation=explain(ledger.policy, outcome),
+        explanation=explain(ledger.policy_at(outcome.as_of), outcome),
         notices=tuple(ledger.store.notices(row.key)),
         accesses=tuple(ledger.store.accesses(row.key)),
     )
@@ -139,11 +140,12 @@ def decide_subject(
     Raises:
         SubjectNotFound, EntitlementNotFound, IdentifierError.
     """
-    ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
+    policy = ledger.policy_at(ledger.clock.now() if as_of is None else as_of)
+    ent = entitlement(policy, entitlement_id)  # an unknown one fails before any read
     row, outcome = _read(
         ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
     )
-    decision = decide(ledger.policy, outcome, entitlement_id, notices=ledger.store.notices(row.key))
+    decision = decide(policy, outcome, entitlement_id, notices=ledger.store.notices(row.key))
     if decision.notice_needed and decision.notice is not None and as_of is None:
         ledger.store.add_notice(row.key, decision.notice)
         decision = replace(decision, notice_issued=True)
