@@ -275,10 +275,53 @@ def activate_command(
         out.print("activated under its recorded fairness_justification", markup=False)
 
 
+def simulate_command(
+    policy: Annotated[Path, typer.Option("--policy", help="The policy YAML file to simulate.")],
+    population: Annotated[
+        Path, typer.Option("--population", help="Population spec YAML: segments and rates.")
+    ],
+    months: Annotated[int, typer.Option("--months", help="How many months to run.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same report.")] = 0,
+    out_dir: OutDir = None,
+    groups: GroupsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a synthetic population month by month through a scratch ledger and the batch plan."""
+    from credence.lab.simulate import simulate, simulation_markdown
+
+    result = simulate(policy, population, months=months, seed=seed, scratch=out_dir, groups=groups)
+    report = result.report
+    files: list[Path] = []
+    if out_dir is not None:
+        from credence.lab.plots import simulation_plots
+        from credence.lab.report import write_report
+
+        files = write_report(report, out_dir, markdown=simulation_markdown, plots=simulation_plots)
+    if as_json:
+        out.print(json.dumps(report, indent=2, ensure_ascii=False), markup=False)
+        return
+    last = report["months"][-1]
+    tiers = ", ".join(f"{t} {n}" for t, n in last["tiers"].items())
+    out.print(
+        f"simulated {report['months_run']} months (seed {report['seed']}): "
+        f"{last['subjects']} synthetic subjects; final tiers: {tiers}",
+        markup=False,
+    )
+    for ent, share in last["restricted"].items():
+        out.print(f"  {ent}: {share:.1%} restricted", markup=False)
+    if report["rejected_records"]:
+        out.print(f"warning: {report['rejected_records']} records were rejected", markup=False)
+    if "fairness" in report:
+        _print_failures(report["fairness"])
+    if files:
+        out.print(f"wrote {len(files)} files to {out_dir}", markup=False)
+
+
 def register(app: typer.Typer, policy_app: typer.Typer) -> None:
     """Add the lab's commands to the CLI and the version commands to ``credence policy``."""
     app.command("backtest")(backtest_command)
     app.command("audit-fairness")(audit_command)
+    app.command("simulate")(simulate_command)
     policy_app.command("propose")(propose_command)
     policy_app.command("list")(list_command)
     policy_app.command("diff")(diff_command)

@@ -106,11 +106,15 @@ def simulation_plots(report: dict[str, Any], out: Path) -> list[Path]:
     tiers = report["tiers"]
     figure, axes = plt.subplots(figsize=(8, 4))
     stacks = [[m["tiers"].get(t, 0) for m in report["months"]] for t in tiers]
-    axes.stackplot(months, stacks, labels=tiers)
+    # Lowest tier at the bottom of the stack, the legend in tier order beside it.
+    axes.stackplot(months, stacks[::-1], labels=tiers[::-1])
     axes.set_xlabel("month")
     axes.set_ylabel("subjects")
     axes.set_title("Tiers over time")
-    axes.legend(loc="upper left", fontsize="small")
+    handles, labels = axes.get_legend_handles_labels()
+    axes.legend(
+        handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small"
+    )
     written = _save(figure, out, "tiers-over-time")
     figure, axes = plt.subplots(figsize=(8, 4))
     for ent in report["restrictions"]:
@@ -119,6 +123,6 @@ def simulation_plots(report: dict[str, Any], out: Path) -> list[Path]:
     axes.set_ylabel("share of subjects restricted")
     axes.set_title("Restrictions over time")
     if report["restrictions"]:
-        axes.legend(loc="upper left", fontsize="small")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     written += _save(figure, out, "restrictions")
     return written
