@@ -119,33 +119,50 @@ def run_policies(
     *,
     as_of: int,
     kinds: Mapping[int, str],
+    engine: str = "duckdb",
+    spark: Any | None = None,
 ) -> list[PolicyRun]:
     """Score every subject of ``source`` under each policy as of ``as_of``, over one input.
+
+    With ``engine="spark"`` the batch plans run on Spark (``source`` must then
+    be Parquet: a directory or an export); rule totals always come from DuckDB
+    over the same input, since their per-record caps use DuckDB's SQL.
 
     Raises:
         PlanError: when a policy cannot be run as a batch plan.
         InputFileError: when the records cannot be read.
+        UsageError: for an unknown engine, or Arrow input on Spark.
     """
     import duckdb
 
     from credence.batch.duckdb_runner import connect, open_records
-    from credence.errors import InputFileError
+    from credence.errors import InputFileError, UsageError
 
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(f"unknown engine {engine!r}", suggestion="use duckdb or spark")
+    if engine == "spark" and not isinstance(source, Path):
+        raise UsageError("the Spark engine reads Parquet: give an export directory")
     attributes = union_attributes(policies)
     plans = [build_plan(p, as_of=as_of) for p in policies]
     con = connect()
     try:
-        # One input view holding every column any plan reads, materialised once.
+        # One input view holding every column any plan reads.
         open_records(con, replace(plans[0], attributes=attributes), source)
-        con.execute("CREATE TEMP TABLE lab_records AS SELECT * FROM records")
-        con.execute("CREATE OR REPLACE TEMP VIEW records AS SELECT * FROM lab_records")
         retracting = bool(
             con.execute("SELECT 1 FROM records WHERE retracts IS NOT NULL LIMIT 1").fetchall()
         )
         runs = []
         for policy, plan in zip(policies, plans, strict=True):
             try:
-                scores = con.sql(plan.sql if retracting else plan.unretracted_sql).to_arrow_table()
+                if engine == "spark":
+                    from credence.batch.spark_runner import run_spark
+
+                    assert isinstance(source, Path)
+                    spark_plan = build_plan(policy, as_of=as_of, dialect="spark")
+                    scores = run_spark(spark_plan, source, spark=spark)
+                else:
+                    chosen = plan.sql if retracting else plan.unretracted_sql
+                    scores = con.sql(chosen).to_arrow_table()
                 totals = con.execute(rule_totals_sql(policy, as_of=as_of)).fetchall()
             except duckdb.Error as e:
                 raise InputFileError(f"the batch plan failed on this input: {e}") from e
@@ -199,26 +216,40 @@ def outcomes(
 ) -> dict[int, SubjectOutcome]:
     """Each scored subject's entitlements, by the engine's own conditions."""
     dims = policy.dimension_ids
-    columns: dict[str, list[Any]] = {c: scores.column(c).to_pylist() for c in scores.column_names}
+    keys = scores.column("subject_key").to_pylist()
+    score_list = scores.column("score").to_pylist()
+    tier_list = scores.column("tier").to_pylist()
+    dim_lists = [scores.column("dim_" + d).to_pylist() for d in dims]
     rank = {t: i for i, t in enumerate(policy.tier_ids)}
     none_rank = len(policy.tier_ids)
-    ents = list(policy.policy.entitlements)
+    ents = [
+        (e.id, e.when, GRANTED if e.kind is EntitlementKind.BENEFIT else RESTRICTED)
+        for e in policy.policy.entitlements
+    ]
+    opposite = {GRANTED: DENIED, RESTRICTED: NOT_RESTRICTED}
+    has_lists = bool(policy.lists)
+    no_lists: frozenset[str] = frozenset()
     result: dict[int, SubjectOutcome] = {}
-    for i, key in enumerate(columns["subject_key"]):
-        score = int(columns["score"][i])
-        tier = columns["tier"][i]
-        tier_rank = rank.get(tier, none_rank) if tier is not None else none_rank
-        values = {d: float(columns["dim_" + d][i]) for d in dims}
-        lists = list_memberships(policy, score, tier_rank, values, subject_kind=kinds.get(key))
-        found: dict[str, str] = {}
-        for ent in ents:
-            cond = holds(
-                ent.when, policy, score=score, tier_rank=tier_rank, dimensions=values, lists=lists
+    for i, key in enumerate(keys):
+        score = int(score_list[i])
+        tier = tier_list[i]
+        tier_rank = none_rank if tier is None else rank.get(tier, none_rank)
+        values = {d: float(column[i]) for d, column in zip(dims, dim_lists, strict=True)}
+        lists = (
+            list_memberships(policy, score, tier_rank, values, subject_kind=kinds.get(key))
+            if has_lists
+            else no_lists
+        )
+        found = {
+            ent_id: (
+                yes
+                if holds(
+                    when, policy, score=score, tier_rank=tier_rank, dimensions=values, lists=lists
+                )
+                else opposite[yes]
             )
-            if ent.kind is EntitlementKind.BENEFIT:
-                found[ent.id] = GRANTED if cond else DENIED
-            else:
-                found[ent.id] = RESTRICTED if cond else NOT_RESTRICTED
+            for ent_id, when, yes in ents
+        }
         result[int(key)] = SubjectOutcome(score, tier, found)
     return result
 
