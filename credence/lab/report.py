@@ -21,6 +21,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(name, 0o644)  # mkstemp makes it private; a report is for reading
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
