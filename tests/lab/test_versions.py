@@ -64,9 +64,13 @@ def test_a_harmful_change_waits_out_its_notice_and_every_harmed_subject_is_told(
         assert told == set(expected)
         statuses = {v.version: v.status for v in list_versions(ledger)}
         assert statuses == {"2026.11.1": IN_EFFECT, "2026.12.1": SCHEDULED}
-        with pytest.raises(UsageError) as pending:
+        with pytest.raises(UsageError) as again:
             activate(ledger, "2026.11.1")
-        assert pending.value.code in ("policy.scheduled", "usage.invalid")
+        assert again.value.code == "usage.invalid"  # already a version
+        propose(ledger, candidate(tmp_path, version="2026.12.9", edits=KINDER, extra=JUSTIFIED))
+        with pytest.raises(UsageError) as pending:
+            activate(ledger, "2026.12.9")
+        assert pending.value.code == "policy.scheduled"
 
 
 def test_scores_as_of_a_time_use_the_version_in_effect_then(
