@@ -18,7 +18,7 @@ import credence
 PACKAGE = Path(credence.__file__).parent
 
 # The base every part may use: plain values, the error tree, the clock, settings, keys.
-BASE = {"types", "errors", "clock", "settings", "crypto", "canonical"}
+BASE = {"types", "errors", "clock", "settings", "crypto", "canonical", "text", "extras"}
 
 ALLOWED: dict[str, set[str]] = {
     "types": {"errors"},
@@ -27,6 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"errors"},
     "crypto": {"errors"},
     "canonical": {"types"},  # a record's canonical form and content hash
+    "text": set(),  # what may be printed: control and bidirectional characters refused
+    "extras": {"errors"},  # which optional extra a feature needs
     "policy": BASE,
     "engine": BASE | {"policy"},
     "ledger": BASE,
@@ -36,7 +38,9 @@ ALLOWED: dict[str, set[str]] = {
     "service": BASE | {"policy", "engine", "ledger", "ingest", "batch", "signing"},
     "sim": BASE | {"policy", "engine", "service"},
     # The edges: the service, and the policy tools (lint, audit, schema) that need no ledger.
-    "cli": BASE | {"policy", "service", "sim"},  # sim: `credence demo` runs the simulator
+    # The analyst's lab runs batch plans side by side over the service's ledger.
+    "lab": BASE | {"policy", "engine", "service", "batch"},
+    "cli": BASE | {"policy", "service", "sim", "lab"},  # sim: `credence demo`; lab: backtests
     "api": BASE | {"policy", "service"},
     "web": BASE | {"policy", "service"},
 }
@@ -102,7 +106,7 @@ def test_web_never_touches_the_ledger_and_the_engine_no_adapter() -> None:
     for adapter in ("ledger", "ingest", "batch", "service"):
         assert adapter not in ALLOWED["engine"]
     for edge in ("cli", "api", "web"):
-        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim"}
+        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim", "lab"}
 
 
 def test_the_checker_catches_each_kind_of_forbidden_import(tmp_path: Path) -> None:

@@ -7,10 +7,19 @@ from typing import Annotated
 
 import typer
 
-from credence import __version__
-from credence.cli import batch, core, ledger, parties, policy_cmds, safeguards
+from credence.cli import batch, core, lab, ledger, parties, policy_cmds, safeguards
 from credence.cli.common import err
 from credence.errors import CredenceError
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("credence")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
 
 app = typer.Typer(
     name="credence",
@@ -23,7 +32,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"credence {__version__}")
+        typer.echo(f"credence {_version()}")
         raise typer.Exit()
 
 
@@ -48,6 +57,7 @@ app.add_typer(policy_cmds.app, name="policy")
 safeguards.register(app)
 ledger.register(app)
 parties.register(app)
+lab.register(app, policy_cmds.app)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it

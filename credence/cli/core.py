@@ -145,7 +145,7 @@ def score(
         raise UsageError("give either a SUBJECT (scheme:id) or --all")
     when = as_of_micros(as_of)
     with open_ledger(settings_for(db)) as ledger:
-        dims = ledger.policy.dimension_ids
+        dims = ledger.policy_at(ledger.clock.now() if when is None else when).dimension_ids
         items = (
             score_all(ledger, as_of=when)
             if all_subjects
@@ -177,10 +177,11 @@ def explain(
     """
     with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
         report = explain_subject(ledger, subject_ref(subject), as_of=as_of_micros(as_of))
+        policy = ledger.policy_at(report.explanation.outcome.as_of)
         if as_json:
-            print_json(render.explanation_dict(ledger.policy, report))
+            print_json(render.explanation_dict(policy, report))
         else:
-            out.print(render.explanation_text(ledger.policy, report), markup=False)
+            out.print(render.explanation_text(policy, report), markup=False)
 
 
 def access_log_command(

@@ -17,6 +17,7 @@ from credence.ledger.store import (
     NewRecord,
     NewSubject,
     Store,
+    StoredCandidate,
     StoredPolicy,
     SubjectRow,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "SessionRow",
     "SignInRow",
     "Store",
+    "StoredCandidate",
     "StoredPolicy",
     "SubjectRow",
     "open_store",

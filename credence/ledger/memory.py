@@ -39,6 +39,7 @@ from credence.ledger.store import (
     NewRecord,
     NewSubject,
     ShredResidue,
+    StoredCandidate,
     StoredPolicy,
     SubjectRow,
     unused_subjects,
@@ -82,6 +83,7 @@ class MemoryStore:
         self._depth = 0
         self._meta: dict[str, str] = {}
         self._policies: list[StoredPolicy] = []
+        self._candidates: list[StoredCandidate] = []
         self._subjects: dict[int, SubjectRow] = {}
         self._by_lookup: dict[bytes, int] = {}
         self._records: dict[tuple[str, str], _Stored] = {}
@@ -138,6 +140,17 @@ class MemoryStore:
 
     def active_policy(self) -> StoredPolicy | None:
         return self._policies[-1] if self._policies else None
+
+    def policy_versions(self) -> list[StoredPolicy]:
+        return list(self._policies)
+
+    def propose_policy(self, candidate: StoredCandidate) -> None:
+        with self._lock:
+            if all(c.digest != candidate.digest for c in self._candidates):
+                self._candidates.append(candidate)
+
+    def candidates(self) -> list[StoredCandidate]:
+        return list(self._candidates)
 
     def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
         found = {}

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 # The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 # SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
 KeyType = BigInteger().with_variant(Integer(), "sqlite")
@@ -50,6 +50,20 @@ policies = Table(
     Column("digest", Text, nullable=False),
     Column("source", Text, nullable=False),
     Column("activated_at", BigInteger, nullable=False),
+    # When the version takes effect; a change that worsens outcomes waits out its notice.
+    Column("effective_at", BigInteger, nullable=True),
+)
+
+# Proposed versions kept beside the active one; activating one adds it to ``policies``.
+policy_candidates = Table(
+    "policy_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("digest", Text, nullable=False, unique=True),
+    Column("source", Text, nullable=False),
+    Column("proposed_at", BigInteger, nullable=False),
 )
 
 providers = Table(

@@ -48,6 +48,7 @@ from credence.ledger.store import (
     NewRecord,
     NewSubject,
     ShredResidue,
+    StoredCandidate,
     StoredPolicy,
     SubjectRow,
     unused_subjects,
@@ -227,6 +228,12 @@ def drop_unused_subjects(
     if unused:
         drop = _DROP_UNUSED_SUBJECT.format(mark=mark)
         cursor.executemany(drop, [(lookup, ingested_at) for lookup in unused])
+
+
+def _policy(row: Row[*tuple[Any, ...]]) -> StoredPolicy:
+    return StoredPolicy(
+        row.name, row.version, row.digest, row.source, row.activated_at, row.effective_at
+    )
 
 
 def _subject(row: Row[*tuple[Any, ...]]) -> SubjectRow:
@@ -462,6 +469,7 @@ class SQLStore(ABC):
                     digest=policy.digest,
                     source=policy.source,
                     activated_at=policy.activated_at,
+                    effective_at=policy.effective_at,
                 )
             )
 
@@ -470,9 +478,37 @@ class SQLStore(ABC):
             row = conn.execute(
                 select(t.policies).order_by(t.policies.c.id.desc()).limit(1)
             ).one_or_none()
-        if row is None:
-            return None
-        return StoredPolicy(row.name, row.version, row.digest, row.source, row.activated_at)
+        return None if row is None else _policy(row)
+
+    def policy_versions(self) -> list[StoredPolicy]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.policies).order_by(t.policies.c.id)).fetchall()
+        return [_policy(row) for row in rows]
+
+    def propose_policy(self, candidate: StoredCandidate) -> None:
+        with self._errors(), self._write() as conn:
+            found = conn.execute(
+                select(t.policy_candidates.c.id).where(
+                    t.policy_candidates.c.digest == candidate.digest
+                )
+            ).first()
+            if found is None:
+                conn.execute(
+                    t.policy_candidates.insert().values(
+                        name=candidate.name,
+                        version=candidate.version,
+                        digest=candidate.digest,
+                        source=candidate.source,
+                        proposed_at=candidate.proposed_at,
+                    )
+                )
+
+    def candidates(self) -> list[StoredCandidate]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(t.policy_candidates).order_by(t.policy_candidates.c.id)
+            ).fetchall()
+        return [StoredCandidate(r.name, r.version, r.digest, r.source, r.proposed_at) for r in rows]
 
     # --- subjects and records ------------------------------------------------
     def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:

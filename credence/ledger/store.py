@@ -98,13 +98,31 @@ def unused_subjects(
 
 @dataclass(frozen=True, slots=True)
 class StoredPolicy:
-    """A policy version as kept in the ledger: the exact text and when it became active."""
+    """A policy version as kept in the ledger: the exact text, when it was activated,
+    and when it takes effect (``None``: at activation)."""
 
     name: str
     version: str
     digest: str
     source: str
     activated_at: int
+    effective_at: int | None = None
+
+    @property
+    def effective(self) -> int:
+        """When this version takes effect."""
+        return self.activated_at if self.effective_at is None else self.effective_at
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCandidate:
+    """A proposed policy version kept beside the active one, not yet activated."""
+
+    name: str
+    version: str
+    digest: str
+    source: str
+    proposed_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +214,16 @@ class PolicyStore(Protocol):
         """Store a policy version and make it the active one."""
 
     def active_policy(self) -> StoredPolicy | None:
-        """The most recently activated policy, if any."""
+        """The most recently activated policy, if any (it may not have taken effect yet)."""
+
+    def policy_versions(self) -> list[StoredPolicy]:
+        """Every policy version ever activated, in activation order."""
+
+    def propose_policy(self, candidate: StoredCandidate) -> None:
+        """Keep a proposed version beside the active one (once per digest)."""
+
+    def candidates(self) -> list[StoredCandidate]:
+        """Every proposed version, in proposal order (activated ones included)."""
 
 
 class RecordStore(Protocol):

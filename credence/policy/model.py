@@ -339,6 +339,18 @@ class Policy(_Model):
     max_retention: Duration = Field(
         default="7y", description="The longest any negative record may count (at most 10y)."
     )
+    change_notice_days: int = Field(
+        default=30,
+        ge=14,
+        description="Days between activating this version and its taking effect when it "
+        "worsens any subject's outcome (at least 14).",
+    )
+    fairness_justification: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Why this version may be activated although an entitlement fails the "
+        "four-fifths rule of `credence audit-fairness`, or without an audit.",
+    )
     justifications: Justifications
 
     def weight(self, dimension_id: str | None) -> float:

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from credence.engine import CompiledPolicy
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
 from credence.extras import require
@@ -90,8 +91,16 @@ def _staging(out: Path, suffix: str) -> Path:
     return Path(name)
 
 
-def export(ledger: Ledger, out: Path, *, reporter: Reporter | None = None) -> int:
+def export(
+    ledger: Ledger,
+    out: Path,
+    *,
+    reporter: Reporter | None = None,
+    policy: CompiledPolicy | None = None,
+) -> int:
     """Export the ledger's records to Parquet under ``out`` (hive-partitioned by month).
+
+    Attributes are flattened as ``policy`` (default: the one in effect now) declares them.
 
     Raises:
         UsageError: when ``out`` exists, or the ledger is in memory.
@@ -107,7 +116,7 @@ def export(ledger: Ledger, out: Path, *, reporter: Reporter | None = None) -> in
     db = ledger.settings.db
     if not _is_store_file(db):
         raise UsageError("an in-memory ledger cannot be exported; use a SQLite or PostgreSQL one")
-    attributes = attribute_columns(ledger.policy)
+    attributes = attribute_columns(policy or ledger.policy)
     report.stage("exporting records", ledger_counts(db))
     return export_ledger(db, out, attributes=attributes, progress=report.advance)
 
@@ -137,13 +146,14 @@ def rescore(
     _require_extras(db if from_dir is None and _is_store_file(db) else None, engine=engine)
     report = reporter or _Quiet()
     started = time.perf_counter()
-    plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)
+    policy = ledger.policy_at(as_of)  # the version in effect at as_of
+    plan = build_plan(policy, as_of=as_of, dialect=engine)
     scratch: Path | None = None
     try:
         if from_dir is None and _is_store_file(ledger.settings.db):
             scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
             from_dir = scratch / "records"
-            export(ledger, from_dir, reporter=report)
+            export(ledger, from_dir, reporter=report, policy=policy)
         report.stage(f"scoring on {engine}")
         scores = _run(ledger, plan, engine=engine, from_dir=from_dir, scratch=_parent(out))
         report.advance(scores.num_rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +20,7 @@ from credence.errors import (
     StoreNotInitialised,
     StoreUnavailable,
 )
-from credence.ledger import Store, SubjectRow, open_store
+from credence.ledger import Store, StoredPolicy, SubjectRow, open_store
 from credence.ledger.sqlite import foreign_tables
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
@@ -38,6 +38,10 @@ class Ledger:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
 
+    _compiled: dict[str, tuple[LoadedPolicy, CompiledPolicy]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
     def unit_of_work(self) -> AbstractContextManager[None]:
         """One transaction for every store call inside the block (reads included).
 
@@ -48,23 +52,71 @@ class Ledger:
         return self.store.transaction()
 
     @cached_property
-    def loaded_policy(self) -> LoadedPolicy:
-        """The active policy, parsed from the exact text stored.
+    def versions(self) -> list[StoredPolicy]:
+        """Every policy version the ledger has had, in activation order."""
+        return self.store.policy_versions()
+
+    def stored_policy_at(self, at: int) -> StoredPolicy:
+        """The policy version in effect at ``at``; the first version covers every earlier time.
 
         Raises:
             PolicyNotFound: when the ledger has no policy yet.
         """
-        stored = self.store.active_policy()
-        if stored is None:
+        found = version_in_effect(self.versions, at)
+        if found is None:
             raise PolicyNotFound(
                 "the ledger has no policy", suggestion="run `credence init --policy FILE`"
             )
-        return parse_policy(stored.source, origin=f"ledger policy {stored.name} {stored.version}")
+        return found
+
+    def _load(self, stored: StoredPolicy) -> tuple[LoadedPolicy, CompiledPolicy]:
+        hit = self._compiled.get(stored.digest)
+        if hit is None:
+            loaded = parse_policy(
+                stored.source, origin=f"ledger policy {stored.name} {stored.version}"
+            )
+            hit = self._compiled[stored.digest] = (loaded, compile_policy(loaded.policy))
+        return hit
+
+    def policy_at(self, at: int) -> CompiledPolicy:
+        """The version in effect at ``at``, compiled (scores as of ``at`` use it).
+
+        Raises:
+            PolicyNotFound: when the ledger has no policy yet.
+        """
+        return self._load(self.stored_policy_at(at))[1]
+
+    @cached_property
+    def loaded_policy(self) -> LoadedPolicy:
+        """The policy in effect now, parsed from the exact text stored.
+
+        Raises:
+            PolicyNotFound: when the ledger has no policy yet.
+        """
+        return self._load(self.stored_policy_at(self.clock.now()))[0]
 
     @cached_property
     def policy(self) -> CompiledPolicy:
-        """The active policy, compiled for the engine."""
-        return compile_policy(self.loaded_policy.policy)
+        """The policy in effect now, compiled for the engine."""
+        return self._load(self.stored_policy_at(self.clock.now()))[1]
+
+    def forget_policies(self) -> None:
+        """Read the versions again after a new one was stored."""
+        for name in ("versions", "loaded_policy", "policy"):
+            self.__dict__.pop(name, None)
+
+
+def version_in_effect(versions: Sequence[StoredPolicy], at: int) -> StoredPolicy | None:
+    """The version in effect at ``at``: the latest to take effect by then, else the first.
+
+    Of versions taking effect at the same time, the one activated last wins.
+    """
+    if not versions:
+        return None
+    started = [(v.effective, i) for i, v in enumerate(versions) if v.effective <= at]
+    if not started:
+        return min(enumerate(versions), key=lambda p: (p[1].effective, p[0]))[1]
+    return versions[max(started)[1]]
 
 
 ERASED = "[erased]"  # what an erased subject's identifier reads as

@@ -10,7 +10,7 @@ from __future__ import annotations
 from credence.engine import Decision, Explanation, Outcome, Reason
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.reasons import Change, weighted
-from credence.ledger import Access
+from credence.ledger import Access, StoredPolicy
 from credence.ledger.chain import ChainReport
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "Explanation",
     "Outcome",
     "Reason",
+    "StoredPolicy",
     "weighted",
 ]

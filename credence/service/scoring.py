@@ -112,7 +112,8 @@ def _read(
     row = row or resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
     records = ledger.store.records(row.key)
-    outcome = score(ledger.policy, records, as_of=when, subject_kind=row.kind)
+    # Scores as of a time use the policy version in effect at that time.
+    outcome = score(ledger.policy_at(when), records, as_of=when, subject_kind=row.kind)
     log_access(
         ledger,
         row.key,
@@ -171,7 +172,7 @@ def score_all(ledger: Ledger, *, as_of: int | None = None) -> Iterator[SubjectSc
     not listed, exactly as in batch rescoring.
     """
     when = ledger.clock.now() if as_of is None else as_of
-    policy = ledger.policy
+    policy = ledger.policy_at(when)
     for row, records in ledger.store.subjects_with_records():
         if not records or row.sealed_id is None:
             continue
@@ -190,7 +191,7 @@ def explain_subject(
     return SubjectReport(
         ref=identity(ledger, row),
         kind=row.kind,
-        explanation=explain(ledger.policy, outcome),
+        explanation=explain(ledger.policy_at(outcome.as_of), outcome),
         notices=notices,
         accesses=accesses,
         withdrawn=withdrawals(records),
@@ -283,7 +284,8 @@ def _decide(
     purpose: str | None,
     party: Party | None,
 ) -> DecisionMade:
-    ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
+    policy = ledger.policy_at(ledger.clock.now() if as_of is None else as_of)
+    ent = entitlement(policy, entitlement_id)  # an unknown one fails before any read
     if party is not None and party.kind is PartyKind.PROVIDER:
         raise Forbidden(f"{party.name} is a data provider: it may send records, not ask decisions")
     name = party.name if party is not None else ledger.settings.actor
@@ -312,7 +314,7 @@ def _decide(
             row=row,
         )
         notices = ledger.store.notices(row.key)
-        decision = decide(ledger.policy, outcome, entitlement_id, notices=notices)
+        decision = decide(policy, outcome, entitlement_id, notices=notices)
         if decision.notice_needed and decision.notice is not None and as_of is None:
             ledger.store.add_notice(row.key, decision.notice)
             decision = replace(decision, notice_issued=True)

@@ -8,6 +8,8 @@ from credence.ledger import SubjectRow
 from credence.service.ledger import Ledger, identifier_of
 from credence.types import SubjectRef
 
+__all__ = ["identity", "normalise", "resolve"]  # normalise: how an identifier is compared
+
 
 def resolve(ledger: Ledger, ref: SubjectRef) -> SubjectRow:
     """The stored subject an identifier names.

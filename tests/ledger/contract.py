@@ -16,7 +16,7 @@ import pytest
 from ledger_data import KEYS, T0, batch, record, subject
 
 from credence.errors import StoreNotInitialised
-from credence.ledger import Access, Store, StoredPolicy, open_store
+from credence.ledger import Access, Store, StoredCandidate, StoredPolicy, open_store
 from credence.ledger.chain import GENESIS, NO_EVENTS, EventsHead, Head
 from credence.types import Notice
 
@@ -37,6 +37,7 @@ __all__ = [
     "test_no_plaintext_identifiers_at_rest",
     "test_notices_and_access_log_round_trip",
     "test_policy_add_and_active",
+    "test_policy_versions_keep_effective_times_and_candidates",
     "test_purge_and_erase_events_are_signed",
     "test_purge_leaves_tombstones_that_verify",
     "test_purges_and_erasures_are_chained_events",
@@ -79,6 +80,21 @@ def test_policy_add_and_active(store: Store) -> None:
     assert store.active_policy() == first
     store.add_policy(second)
     assert store.active_policy() == second
+
+
+def test_policy_versions_keep_effective_times_and_candidates(store: Store) -> None:
+    assert store.policy_versions() == [] and store.candidates() == []
+    first = StoredPolicy("consumer-trust", "1", "d1", "credence: 1\n", T0)
+    later = StoredPolicy("consumer-trust", "2", "d2", "credence: 1\n#2\n", T0 + 5, T0 + 99)
+    store.add_policy(first)
+    store.add_policy(later)
+    assert store.policy_versions() == [first, later]
+    assert [v.effective for v in store.policy_versions()] == [T0, T0 + 99]
+    proposal = StoredCandidate("consumer-trust", "3", "d3", "credence: 1\n#3\n", T0 + 7)
+    store.propose_policy(proposal)
+    store.propose_policy(proposal)  # once per digest
+    assert store.candidates() == [proposal]
+    assert store.active_policy() == later  # a proposal is not a version
 
 
 def test_append_is_idempotent(store: Store) -> None:
