@@ -43,6 +43,7 @@ class CompiledRule:
     reason: str
     cured_by: str | None = None  # an event type whose record ends this rule's effect early
     min_period_us: int = 0  # with cured_by: the least time a record counts
+    context: str = ""  # its event type's context: the purpose its records were given for
     # The fields the fold reads per record, as one tuple: unpacking beats attribute reads.
     # (index, points, per, |cap|, cap period, expiry µs, decay rate per µs, dimension)
     step: tuple[int, float, str | None, float | None, int, int | None, float | None, int] = field(
@@ -89,7 +90,9 @@ def _seconds(duration: str | None) -> int | None:
     return parse_duration(duration) if duration is not None else None
 
 
-def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> CompiledRule:
+def _compile_rule(
+    index: int, rule: Rule, dim_index: dict[str, int], contexts: Mapping[str, str]
+) -> CompiledRule:
     expires = _seconds(rule.expires_after)
     half_life = _seconds(rule.half_life)
     return CompiledRule(
@@ -107,6 +110,7 @@ def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> Compiled
         reason=rule.reason,
         cured_by=rule.cured_by,
         min_period_us=(_seconds(rule.min_period) or 0) * MICROS,
+        context=contexts.get(rule.type, ""),
     )
 
 
@@ -115,7 +119,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     dims = list(policy.dimensions)
     ids = [d.id for d in dims] + [GENERAL_DIMENSION]
     dim_index = {d: i for i, d in enumerate(ids)}
-    rules = tuple(_compile_rule(i, r, dim_index) for i, r in enumerate(policy.rules))
+    contexts = {e.id: e.context for e in policy.event_types}
+    rules = tuple(_compile_rule(i, r, dim_index, contexts) for i, r in enumerate(policy.rules))
     by_type: dict[str, list[CompiledRule]] = {}
     for compiled in rules:
         by_type.setdefault(compiled.type, []).append(compiled)

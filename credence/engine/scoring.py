@@ -59,6 +59,10 @@ class Outcome:
     early: tuple[tuple[int, ...], tuple[int, ...]]
     considered: int  # records of step 1 (occurred by as_of, not withdrawn)
     lists: frozenset[str]
+    # base + the weighted sum of clamped dimensions, before the scale's clamp: what points
+    # added to the score move (``raw`` is this clamped, so it cannot say how far a floor is).
+    total: float
+    sums: tuple[float, ...]  # dimension sums before their bounds, by policy.dimension_ids
 
 
 EARLY = 3
@@ -243,19 +247,10 @@ def _finish(
     as_of: int,
     subject_kind: str | None,
 ) -> Outcome:
-    dimensions: dict[str, float] = {}
-    total = policy.base
-    for i, dim_id in enumerate(policy.dimension_ids):
-        value = _clamp(sums[i], policy.lower[i], policy.upper[i])
-        dimensions[dim_id] = value
-        total += policy.weights[i] * value
+    dimensions, total = combine(policy, sums)
     raw = _clamp(total, policy.min, policy.max)
     final = round_half_up(raw)
-    rank = len(policy.tier_mins)
-    for i, minimum in enumerate(policy.tier_mins):
-        if minimum <= final:
-            rank = i
-            break
+    rank = tier_rank(policy, final)
     tier = policy.tier_ids[rank] if rank < len(policy.tier_ids) else None
     outcome = Outcome(
         as_of=as_of,
@@ -269,8 +264,97 @@ def _finish(
         early=early,
         considered=considered,
         lists=frozenset(),
+        total=total,
+        sums=tuple(sums),
     )
     if policy.lists:
         lists = list_memberships(policy, final, rank, dimensions, subject_kind=subject_kind)
         return replace(outcome, lists=lists)
     return outcome
+
+
+def combine(policy: CompiledPolicy, sums: Sequence[float]) -> tuple[dict[str, float], float]:
+    """Step 7 before the scale: clamped dimension values, and base + their weighted sum."""
+    dimensions: dict[str, float] = {}
+    total = policy.base
+    for i, dim_id in enumerate(policy.dimension_ids):
+        value = _clamp(sums[i], policy.lower[i], policy.upper[i])
+        dimensions[dim_id] = value
+        total += policy.weights[i] * value
+    return dimensions, total
+
+
+def scaled(policy: CompiledPolicy, total: float) -> int:
+    """Step 7's last part: a weighted total clamped to the scale and rounded half up."""
+    return round_half_up(_clamp(total, policy.min, policy.max))
+
+
+def score_of_sums(policy: CompiledPolicy, sums: Sequence[float]) -> int:
+    """Step 7 from dimension sums to the score: ``combine`` then ``scaled``, without the dict."""
+    total = policy.base
+    for weight, low, high, value in zip(
+        policy.weights, policy.lower, policy.upper, sums, strict=True
+    ):
+        total += weight * _clamp(value, low, high)
+    return round_half_up(_clamp(total, policy.min, policy.max))
+
+
+def tier_rank(policy: CompiledPolicy, final: int) -> int:
+    """Step 8: the index of the first tier whose min the score reaches; len(tiers) for none."""
+    for i, minimum in enumerate(policy.tier_mins):
+        if minimum <= final:
+            return i
+    return len(policy.tier_mins)
+
+
+def clamp_dimension(policy: CompiledPolicy, index: int, value: float) -> float:
+    """A dimension's sum clamped to its bounds (step 7)."""
+    return _clamp(value, policy.lower[index], policy.upper[index])
+
+
+def with_points(policy: CompiledPolicy, outcome: Outcome, *, dimension: int, points: float) -> int:
+    """The score had ``points`` more counted in one dimension (its own units, before weight).
+
+    Exactly what a new record adding ``points`` there, counted after the others, would
+    give: the same bounds, weights, scale clamp and rounding as ``score``.
+    """
+    sums = list(outcome.sums)
+    sums[dimension] += points
+    return score_of_sums(policy, sums)
+
+
+def scores_at(policy: CompiledPolicy, outcome: Outcome, times: Sequence[int]) -> list[int]:
+    """The scores at later ``times`` of the records ``outcome`` considered, none added.
+
+    Equal to ``score(records, as_of=t).score`` for each t >= ``outcome.as_of``
+    when no record occurs after ``outcome.as_of``. Caps and cures were fixed
+    by those records (steps 1-4), so only expiry and decay (steps 5-6) move:
+    a rule's records all decay at its one rate, so its sum at t is its current
+    sum, less the records expired by t, times 0.5^((t - as_of) / half-life).
+    That reorders the additions of ``score``; the difference is a few units
+    in the last place, which the 1e-9 snap before rounding absorbs.
+    """
+    as_of = outcome.as_of
+    last = max(times, default=as_of)
+    # Records counting now that stop counting by the last time asked about, soonest first.
+    ending = sorted(
+        (c for c in outcome.contributions if c[5] is not None and as_of < c[5] <= last),
+        key=lambda c: c[5] or 0,
+    )
+    rule_sums = [up + down for up, _, down, _ in outcome.by_rule]
+    rules = policy.rules
+    scores: dict[int, int] = {}
+    gone = 0
+    for at in sorted(times):
+        while gone < len(ending) and (ending[gone].expires_at or 0) <= at:
+            c = ending[gone]
+            rule_sums[c.rule.index] -= c.value
+            gone += 1
+        sums = [0.0] * len(policy.dimension_ids)
+        delta = at - as_of
+        for rule, value in zip(rules, rule_sums, strict=True):
+            if value:
+                rate = rule.step[6]
+                sums[rule.dimension] += value if rate is None else value * exp(delta * rate)
+        scores[at] = score_of_sums(policy, sums)
+    return [scores[at] for at in times]

@@ -182,4 +182,4 @@ def test_soonest_expiries_from_each_rules_first_records_equal_a_full_scan(
     ]
     full.sort(key=lambda c: (c.expires_at, c.record.order))
     assert [change.at for change in fast] == [c.expires_at for c in full[:3]]
-    assert [change.points for change in fast] == [-c.value for c in full[:3]]
+    assert [change.record for change in fast] == [c.record.key for c in full[:3]]
