@@ -215,6 +215,19 @@ def test_decide_benefit_and_restriction(ledger: str, tmp_path: Path):
     )
     assert denied["outcome"] == "denied" and denied["allowed"] is False
     assert denied["reason_codes"][0] == "rental_damaged"
+    # Each change carries what a reader can check by rescoring.
+    first, *_, gap = denied["changes"]
+    assert first["at"] == "2027-02-01T00:00:00Z" and first["record"]["provider_event_id"] == "a7"
+    assert (first["score_before"], first["score_after"], first["points"]) == (615, 640, 25)
+    assert gap == {
+        "kind": "threshold",
+        "text": "31 more points reach tier 'good' (from 650)",
+        "points": 31,
+        "dimension": "general",
+        "measure": "tier",
+        "target": "good",
+        "level": 650,
+    }
     pending = run(
         "decide",
         "--db",
