@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credence.engine import CompiledPolicy, Decision, decide, explain, score
-from credence.engine.reasons import Change, Reason
+from credence.engine.reasons import Change, Reason, soonest_expiring
 from credence.engine.scoring import Outcome, scores_at
 from credence.types import DAY_US, Record
 from tests.engine.helpers import policy, t
@@ -302,3 +302,32 @@ def test_scores_at_later_times_equal_scoring_again(
     times = [as_of + offset for offset in offsets] + [as_of]
     expected = [score(p, records, as_of=at).score for at in times]
     assert scores_at(p, outcome, times) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    policies(),
+    subjects(),
+    st.sampled_from([-1, 1]),
+    st.sets(st.sampled_from(CONTEXTS)),
+    st.integers(1, 9),
+)
+def test_soonest_expiring_equals_a_full_scan_with_weights_and_contexts(
+    p: CompiledPolicy,
+    subject: tuple[list[Record], int],
+    direction: int,
+    contexts: set[str],
+    limit: int,
+):
+    records, as_of = subject
+    outcome = score(p, records, as_of=as_of)
+    fast = soonest_expiring(p, outcome, direction=direction, contexts=contexts, limit=limit)
+    full = [
+        c
+        for c in outcome.contributions
+        if c.expires_at is not None
+        and c.value * p.weights[c.rule.dimension] * direction > 0
+        and c.rule.context in contexts
+    ]
+    full.sort(key=lambda c: (c.expires_at or 0, c.record.order))
+    assert fast == full[:limit]

@@ -139,13 +139,23 @@ def test_absorbed_expiry_does_not_claim_a_rise():
     records = [at(-60, "1", "2026-06-01"), at(-70, "2", "2026-06-02")]
     outcome = score(p, records, as_of=AS_OF)
     assert outcome.dimensions["pay"] == -50  # -130 held at the floor
-    soonest = explain(p, outcome).changes[0]
-    assert soonest.kind == "expiry" and soonest.record == ("p", "1")
-    assert soonest.at == t("2026-06-01") + 90 * DAY_US
-    assert soonest.before == soonest.after == 450 and soonest.points == 0
-    assert "rises" not in soonest.text and soonest.text.endswith("the score stays at 450")
-    # Rescoring at that date shows it: -70 is still below the floor.
-    assert score(p, records, as_of=soonest.at).score == 450
+    # The first record's expiry leaves -70, still below the floor: nothing moves then.
+    first_expiry = t("2026-06-01") + 90 * DAY_US
+    assert score(p, records, as_of=first_expiry).score == 450
+    changes = [c for c in explain(p, outcome).changes if c.kind == "expiry"]
+    assert [c.record for c in changes] == [("p", "2")]  # not the absorbed one
+    assert (changes[0].before, changes[0].after) == (450, 500)
+    assert changes[0].text.endswith("expires on 2027-06-02; the score rises from 450 to 500")
+
+
+def test_expiry_absorbed_by_rounding_says_the_score_stays():
+    p = policy([rule("minus", -0.25, expires_after="90d")])
+    records = [at(-0.25, "1", "2026-06-01")]
+    outcome = score(p, records, as_of=AS_OF)
+    assert (outcome.raw, outcome.score) == (499.75, 500)
+    (change,) = [c for c in explain(p, outcome).changes if c.kind == "expiry"]
+    assert change.before == change.after == 500 and change.points == 0
+    assert "rises" not in change.text and change.text.endswith("the score stays at 500")
 
 
 def test_expiry_that_moves_the_score_says_from_and_to():
