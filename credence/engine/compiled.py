@@ -84,6 +84,8 @@ class CompiledPolicy:
     entitlements: dict[str, Entitlement]
     lists: tuple[SubjectList, ...]
     cure_types: frozenset[str]  # event types some rule is cured by
+    # Per rule, (dimension index, decay rate per µs or None): what rescoring at a later time reads.
+    rescore_steps: tuple[tuple[int, float | None], ...] = ()
 
 
 def _seconds(duration: str | None) -> int | None:
@@ -142,6 +144,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         entitlements={e.id: e for e in policy.entitlements},
         lists=tuple(policy.lists),
         cure_types=frozenset(r.cured_by for r in rules if r.cured_by is not None),
+        rescore_steps=tuple((r.dimension, r.step[6]) for r in rules),
     )
 
 

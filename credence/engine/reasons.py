@@ -46,7 +46,6 @@ from credence.policy.model import EntitlementCondition
 from credence.types import format_date
 
 MAX_FACTORS = 4
-LOOK_FURTHER = 3  # past absorbed expiries, at most this many times ``limit`` records are rescored
 EXPIRY, TIER, THRESHOLD = "expiry", "tier", "threshold"
 SCORE, DIMENSION = "score", "dimension"
 
@@ -134,31 +133,19 @@ def expiring_soonest(
     """Counting records moving the score in ``direction`` that expire soonest, rescored.
 
     Each change says what the score is just before and at the moment the
-    record stops counting (see the module docstring). Expiries that would not
-    move the score (absorbed by a bound) give way to the next ones that do,
-    among the ``limit * LOOK_FURTHER`` soonest; when none of those do, the
-    soonest is given, saying the score stays.
+    record stops counting (see the module docstring), so an expiry a bound
+    absorbs says the score stays.
     """
 
-    def soonest(n: int) -> list[Contribution]:
-        return soonest_expiring(policy, outcome, direction=direction, contexts=contexts, limit=n)
-
-    pending = soonest(limit)
-    rescored = _rescore(policy, outcome, pending)
-    if any(rescored[c.record.key][0] == rescored[c.record.key][1] for c in pending):
-        # A bounded dimension, the scale or rounding absorbs some of them: say what the
-        # next few that do move the score will do instead, looking a bounded way further.
-        wider = soonest_expiring(
-            policy, outcome, direction=direction, contexts=contexts, limit=limit * LOOK_FURTHER
-        )
-        rescored = _rescore(policy, outcome, wider)
-        moving = [c for c in wider if rescored[c.record.key][0] != rescored[c.record.key][1]]
-        pending = moving[:limit] or wider[:1]
+    pending = soonest_expiring(policy, outcome, direction=direction, contexts=contexts, limit=limit)
+    # Just before and at each moment a record stops counting, all in one pass.
+    times = sorted({t for c in pending if (at := c.expires_at) is not None for t in (at - 1, at)})
+    rescored = dict(zip(times, scores_at(policy, outcome, times), strict=True))
     changes = []
     for c in pending:
         at = c.expires_at
         assert at is not None
-        before, after = rescored[c.record.key]
+        before, after = rescored[at - 1], rescored[at]
         if after > before:
             effect = f"the score rises from {before} to {after}"
         elif after < before:
@@ -190,38 +177,47 @@ def soonest_expiring(
 ) -> list[Contribution]:
     """The ``limit`` counting records moving the score in ``direction`` that expire first."""
     weights = policy.weights
-
-    def pulls(c: Contribution) -> bool:
-        # Indexing the named tuple (c[1] rule, c[4] value, c[5] expires_at) keeps this cheap.
-        return (
-            c[5] is not None
-            and c[4] * weights[c[1].dimension] * direction > 0
-            and (contexts is None or c[1].context in contexts)
-        )
-
+    # A record pulls the score in ``direction`` when its value's sign times its dimension's
+    # weight has that sign: by rule, which records of each sign qualify.
+    raising = [
+        rule.index
+        for rule in policy.rules
+        if weights[rule.dimension] * direction > 0
+        and (contexts is None or rule.context in contexts)
+    ]
+    lowering = [
+        rule.index
+        for rule in policy.rules
+        if weights[rule.dimension] * direction < 0
+        and (contexts is None or rule.context in contexts)
+    ]
+    contributions = outcome.contributions
     if limit <= EARLY:
         # A rule's records expire in the order they occurred, so the soonest expiring
         # of each sign are among each rule's first EARLY counting ones: no scan needed.
-        contributions = outcome.contributions
+        up_ok, down_ok = frozenset(raising), frozenset(lowering)
+        # Positions in count order, so equal expiry times keep the records' order.
         candidates = [
-            c for j in outcome.early[0] + outcome.early[1] if pulls(c := contributions[j])
+            contributions[j]
+            for j in sorted(
+                [j for j in outcome.early[0] if contributions[j][1].index in up_ok]
+                + [j for j in outcome.early[1] if contributions[j][1].index in down_ok]
+            )
         ]
     else:
-        candidates = [c for c in outcome.contributions if pulls(c)]
-    return heapq.nsmallest(limit, candidates, key=lambda c: (c.expires_at, c.record.order))
+        up_ok, down_ok = frozenset(raising), frozenset(lowering)
+        candidates = [
+            c
+            for c in contributions
+            if c[5] is not None
+            and ((c[4] > 0 and c[1].index in up_ok) or (c[4] < 0 and c[1].index in down_ok))
+        ]
+    # Candidates are in count order and nsmallest is stable: ties go by the records' order.
+    return heapq.nsmallest(limit, candidates, key=_expiry)
 
 
-def _rescore(
-    policy: CompiledPolicy, outcome: Outcome, expiring: list[Contribution]
-) -> dict[tuple[str, str], tuple[int, int]]:
-    """Each record's (score just before, score at) the moment it stops counting."""
-    times = sorted({t for c in expiring if (at := c.expires_at) is not None for t in (at - 1, at)})
-    scores = dict(zip(times, scores_at(policy, outcome, times), strict=True))
-    return {
-        c.record.key: (scores[at - 1], scores[at])
-        for c in expiring
-        if (at := c.expires_at) is not None
-    }
+def _expiry(c: Contribution) -> int:
+    return c[5] or 0
 
 
 def least_points(works: Callable[[int], bool], *, guess: int, bound: int) -> int | None:

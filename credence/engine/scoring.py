@@ -290,7 +290,12 @@ def score_of_sums(policy: CompiledPolicy, sums: Sequence[float]) -> int:
     for weight, low, high, value in zip(
         policy.weights, policy.lower, policy.upper, sums, strict=True
     ):
-        total += weight * _clamp(value, low, high)
+        # _clamp inlined: this runs for every moment rescored.
+        if low is not None and value < low:
+            value = low
+        elif high is not None and value > high:
+            value = high
+        total += weight * value
     return round_half_up(_clamp(total, policy.min, policy.max))
 
 
@@ -332,25 +337,29 @@ def scores_at(policy: CompiledPolicy, outcome: Outcome, times: Sequence[int]) ->
     """
     as_of = outcome.as_of
     last = max(times, default=as_of)
-    # Records counting now that stop counting by the last time asked about, soonest first.
-    ending = sorted(
-        (c for c in outcome.contributions if c[5] is not None and as_of < c[5] <= last),
-        key=lambda c: c[5] or 0,
-    )
+    # The records counting now that stop counting by the last time asked about, soonest first.
+    ending = [c for c in outcome.contributions if c[5] is not None and as_of < c[5] <= last]
+    ending.sort(key=_expiry)
     rule_sums = [up + down for up, _, down, _ in outcome.by_rule]
-    rules = policy.rules
+    # Only rules with records counting now can add anything later.
+    active = [(i, dim, rate) for i, (dim, rate) in enumerate(policy.rescore_steps) if rule_sums[i]]
+    n_dims = len(policy.dimension_ids)
     scores: dict[int, int] = {}
     gone = 0
     for at in sorted(times):
-        while gone < len(ending) and (ending[gone].expires_at or 0) <= at:
+        while gone < len(ending) and ending[gone][5] <= at:  # type: ignore[operator]
             c = ending[gone]
-            rule_sums[c.rule.index] -= c.value
+            rule_sums[c[1].index] -= c[4]
             gone += 1
-        sums = [0.0] * len(policy.dimension_ids)
+        sums = [0.0] * n_dims
         delta = at - as_of
-        for rule, value in zip(rules, rule_sums, strict=True):
+        for i, dim, rate in active:
+            value = rule_sums[i]
             if value:
-                rate = rule.step[6]
-                sums[rule.dimension] += value if rate is None else value * exp(delta * rate)
+                sums[dim] += value if rate is None else value * exp(delta * rate)
         scores[at] = score_of_sums(policy, sums)
     return [scores[at] for at in times]
+
+
+def _expiry(c: Contribution) -> int:
+    return c[5] or 0

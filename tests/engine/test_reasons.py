@@ -142,10 +142,12 @@ def test_absorbed_expiry_does_not_claim_a_rise():
     # The first record's expiry leaves -70, still below the floor: nothing moves then.
     first_expiry = t("2026-06-01") + 90 * DAY_US
     assert score(p, records, as_of=first_expiry).score == 450
-    changes = [c for c in explain(p, outcome).changes if c.kind == "expiry"]
-    assert [c.record for c in changes] == [("p", "2")]  # not the absorbed one
-    assert (changes[0].before, changes[0].after) == (450, 500)
-    assert changes[0].text.endswith("expires on 2027-06-02; the score rises from 450 to 500")
+    absorbed, moving = [c for c in explain(p, outcome).changes if c.kind == "expiry"]
+    assert absorbed.record == ("p", "1") and absorbed.at == first_expiry
+    assert absorbed.before == absorbed.after == 450 and absorbed.points == 0
+    assert "rises" not in absorbed.text and absorbed.text.endswith("the score stays at 450")
+    assert moving.record == ("p", "2") and (moving.before, moving.after) == (450, 500)
+    assert moving.text.endswith("expires on 2027-06-02; the score rises from 450 to 500")
 
 
 def test_expiry_absorbed_by_rounding_says_the_score_stays():
