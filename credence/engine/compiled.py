@@ -85,7 +85,7 @@ class CompiledPolicy:
     lists: tuple[SubjectList, ...]
     cure_types: frozenset[str]  # event types some rule is cured by
     # Per rule, (dimension index, decay rate per µs or None): what rescoring at a later time reads.
-    rescore_steps: tuple[tuple[int, float | None], ...] = ()
+    rescore_steps: tuple[tuple[int, float | None], ...]
 
 
 def _seconds(duration: str | None) -> int | None:
