@@ -227,6 +227,7 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
             {"code": r.code, "text": r.text, "points": round(r.points, 6)} for r in d.reasons
         ],
         "what_would_change_it": [c.text for c in d.changes],
+        "changes": [change_dict(c) for c in d.changes],
     }
     if d.kind == "restriction":
         body["legal_basis"] = d.legal_basis
@@ -240,6 +241,37 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
             "given_before": not d.notice_needed,
         }
     return body
+
+
+def change_dict(change: Change) -> dict[str, Any]:
+    """One "what would change it" claim as JSON, with the fields that make it checkable.
+
+    An expiry gives when the record stops counting and the score just before
+    and at that moment; a gap gives the least whole points, where they count
+    (``dimension``) and what they reach (``measure``, ``target``, ``level``);
+    ``points`` is null when no number of points would.
+    """
+    c = change
+    if c.kind == "expiry":
+        assert c.at is not None and c.record is not None
+        return {
+            "kind": c.kind,
+            "text": c.text,
+            "at": format_time(c.at),
+            "record": {"provider": c.record[0], "provider_event_id": c.record[1]},
+            "score_before": c.before,
+            "score_after": c.after,
+            "points": c.points,
+        }
+    return {
+        "kind": c.kind,
+        "text": c.text,
+        "points": c.points,
+        "dimension": c.dimension,
+        "measure": c.measure,
+        "target": c.target,
+        "level": c.level,
+    }
 
 
 def decision_text(decision: Decision) -> str:
@@ -300,7 +332,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
     return {
         "kind": change.kind,
         "text": change.text,
-        "points": round(change.points, 6),
+        "points": round(change.points, 6) if change.points is not None else None,
         "at": format_time(change.at) if change.at is not None else None,
     }
 

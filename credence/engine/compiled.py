@@ -45,6 +45,7 @@ class CompiledRule:
     cured_by: str | None = None  # an event type whose record ends this rule's effect early
     min_period_us: int = 0  # with cured_by: the least time a record counts
     group: str | None = None  # rules of one type and group form one first-hit chain
+    context: str = ""  # its event type's context: the purpose its records were given for
     # The fields the fold reads per record, as one tuple: unpacking beats attribute reads.
     # (index, points, per, |cap|, cap period, expiry µs, decay rate per µs, dimension)
     step: tuple[int, float, str | None, float | None, int, int | None, float | None, int] = field(
@@ -91,6 +92,8 @@ class CompiledPolicy:
     entitlements: dict[str, Entitlement]
     lists: tuple[SubjectList, ...]
     cure_types: frozenset[str]  # event types some rule is cured by
+    # Per rule, (dimension index, decay rate per µs or None): what rescoring at a later time reads.
+    rescore_steps: tuple[tuple[int, float | None], ...]
     grouped: bool = False  # some rule has a group: a points scorecard
 
 
@@ -98,7 +101,9 @@ def _seconds(duration: str | None) -> int | None:
     return parse_duration(duration) if duration is not None else None
 
 
-def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> CompiledRule:
+def _compile_rule(
+    index: int, rule: Rule, dim_index: dict[str, int], contexts: Mapping[str, str]
+) -> CompiledRule:
     expires = _seconds(rule.expires_after)
     half_life = _seconds(rule.half_life)
     return CompiledRule(
@@ -117,6 +122,7 @@ def _compile_rule(index: int, rule: Rule, dim_index: dict[str, int]) -> Compiled
         cured_by=rule.cured_by,
         min_period_us=(_seconds(rule.min_period) or 0) * MICROS,
         group=rule.group,
+        context=contexts.get(rule.type, ""),
     )
 
 
@@ -125,7 +131,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     dims = list(policy.dimensions)
     ids = [d.id for d in dims] + [GENERAL_DIMENSION]
     dim_index = {d: i for i, d in enumerate(ids)}
-    rules = tuple(_compile_rule(i, r, dim_index) for i, r in enumerate(policy.rules))
+    contexts = {e.id: e.context for e in policy.event_types}
+    rules = tuple(_compile_rule(i, r, dim_index, contexts) for i, r in enumerate(policy.rules))
     by_type: dict[str, list[CompiledRule]] = {}
     for compiled in rules:
         by_type.setdefault(compiled.type, []).append(compiled)
@@ -154,6 +161,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         entitlements={e.id: e for e in policy.entitlements},
         lists=tuple(policy.lists),
         cure_types=frozenset(r.cured_by for r in rules if r.cured_by is not None),
+        rescore_steps=tuple((r.dimension, r.step[6]) for r in rules),
         grouped=any(r.group is not None for r in rules),
     )
 

@@ -8,7 +8,7 @@ new episode). Notices are facts the service records; the engine only reads them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from credence.engine.adverse_action import is_scorecard, scorecard_reasons
@@ -126,10 +126,12 @@ def decide(
             notice = new_notice(ent, issued_at=outcome.as_of)
         in_effect = outcome.as_of >= notice.effective_at
         result, allowed = (RESTRICTED, False) if in_effect else (PENDING, True)
+    # Purpose binding: reasons and expiries come from the records this entitlement may draw on.
+    contexts = {ent.context, *ent.related_contexts}
     changes: list[Change] = []
     if result in (DENIED, RESTRICTED, PENDING):
-        changes += expiring_soonest(policy, outcome, direction=-1)
-        changes += condition_gaps(policy, ent.when, outcome)
+        changes += expiring_soonest(policy, outcome, direction=-1, contexts=contexts)
+        changes += _unique(condition_gaps(policy, ent.when, outcome, wanted=not cond))
     return Decision(
         entitlement=ent.id,
         kind=ent.kind.value,
@@ -143,7 +145,7 @@ def decide(
         reasons=tuple(
             scorecard_reasons(policy, outcome)  # points lost against each best bin
             if direction < 0 and is_scorecard(policy)
-            else key_factors(policy, outcome, direction=direction)
+            else key_factors(policy, outcome, direction=direction, contexts=contexts)
         ),
         changes=tuple(changes),
         notice=notice,
@@ -151,6 +153,17 @@ def decide(
         legal_basis=ent.legal_basis,
         reason=ent.reason,
     )
+
+
+def _unique(changes: Iterable[Change]) -> list[Change]:
+    """Changes in order, each said once (two tests of a condition may share a threshold)."""
+    seen: set[str] = set()
+    kept = []
+    for change in changes:
+        if change.text not in seen:
+            seen.add(change.text)
+            kept.append(change)
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +177,7 @@ class Explanation:
 
 
 def explain(policy: CompiledPolicy, outcome: Outcome) -> Explanation:
-    """Key factors both ways and what would change the score."""
+    """Key factors both ways and what would change the score, from records of every context."""
     changes = list(expiring_soonest(policy, outcome, direction=-1))
     changes += expiring_soonest(policy, outcome, direction=+1, limit=1)
     tier_change = next_tier(policy, outcome)

@@ -59,6 +59,10 @@ class Outcome:
     early: tuple[tuple[int, ...], tuple[int, ...]]
     considered: int  # records of step 1 (occurred by as_of, not withdrawn)
     lists: frozenset[str]
+    # base + the weighted sum of clamped dimensions, before the scale's clamp: what points
+    # added to the score move (``raw`` is this clamped, so it cannot say how far a floor is).
+    total: float
+    sums: tuple[float, ...]  # dimension sums before their bounds, by policy.dimension_ids
 
 
 EARLY = 3
@@ -284,19 +288,10 @@ def _finish(
     as_of: int,
     subject_kind: str | None,
 ) -> Outcome:
-    dimensions: dict[str, float] = {}
-    total = policy.base
-    for i, dim_id in enumerate(policy.dimension_ids):
-        value = _clamp(sums[i], policy.lower[i], policy.upper[i])
-        dimensions[dim_id] = value
-        total += policy.weights[i] * value
+    dimensions, total = combine(policy, sums)
     raw = _clamp(total, policy.min, policy.max)
     final = round_half_up(raw)
-    rank = len(policy.tier_mins)
-    for i, minimum in enumerate(policy.tier_mins):
-        if minimum <= final:
-            rank = i
-            break
+    rank = tier_rank(policy, final)
     tier = policy.tier_ids[rank] if rank < len(policy.tier_ids) else None
     outcome = Outcome(
         as_of=as_of,
@@ -310,8 +305,102 @@ def _finish(
         early=early,
         considered=considered,
         lists=frozenset(),
+        total=total,
+        sums=tuple(sums),
     )
     if policy.lists:
         lists = list_memberships(policy, final, rank, dimensions, subject_kind=subject_kind)
         return replace(outcome, lists=lists)
     return outcome
+
+
+def combine(policy: CompiledPolicy, sums: Sequence[float]) -> tuple[dict[str, float], float]:
+    """Step 7 before the scale: clamped dimension values, and base + their weighted sum."""
+    dimensions: dict[str, float] = {}
+    total = policy.base
+    for i, dim_id in enumerate(policy.dimension_ids):
+        value = _clamp(sums[i], policy.lower[i], policy.upper[i])
+        dimensions[dim_id] = value
+        total += policy.weights[i] * value
+    return dimensions, total
+
+
+def score_of_sums(policy: CompiledPolicy, sums: Sequence[float]) -> int:
+    """Step 7 from dimension sums to the score, in ``combine``'s order, without the dict."""
+    total = policy.base
+    for weight, low, high, value in zip(
+        policy.weights, policy.lower, policy.upper, sums, strict=True
+    ):
+        # _clamp inlined: this runs for every moment rescored.
+        if low is not None and value < low:
+            value = low
+        elif high is not None and value > high:
+            value = high
+        total += weight * value
+    return round_half_up(_clamp(total, policy.min, policy.max))
+
+
+def tier_rank(policy: CompiledPolicy, final: int) -> int:
+    """Step 8: the index of the first tier whose min the score reaches; len(tiers) for none."""
+    for i, minimum in enumerate(policy.tier_mins):
+        if minimum <= final:
+            return i
+    return len(policy.tier_mins)
+
+
+def clamp_dimension(policy: CompiledPolicy, index: int, value: float) -> float:
+    """A dimension's sum clamped to its bounds (step 7)."""
+    return _clamp(value, policy.lower[index], policy.upper[index])
+
+
+def with_points(policy: CompiledPolicy, outcome: Outcome, *, dimension: int, points: float) -> int:
+    """The score had ``points`` more counted in one dimension (its own units, before weight).
+
+    Exactly what a new record adding ``points`` there, counted after the others, would
+    give: the same bounds, weights, scale clamp and rounding as ``score``.
+    """
+    sums = list(outcome.sums)
+    sums[dimension] += points
+    return score_of_sums(policy, sums)
+
+
+def scores_at(policy: CompiledPolicy, outcome: Outcome, times: Sequence[int]) -> list[int]:
+    """The scores at later ``times`` of the records ``outcome`` considered, none added.
+
+    Equal to ``score(records, as_of=t).score`` for each t >= ``outcome.as_of``
+    when no record occurs after ``outcome.as_of``. Caps and cures were fixed
+    by those records (steps 1-4), so only expiry and decay (steps 5-6) move:
+    a rule's records all decay at its one rate, so its sum at t is its current
+    sum, less the records expired by t, times 0.5^((t - as_of) / half-life).
+    That reorders the additions of ``score`` (a few units in the last place,
+    far inside the 1e-9 snap before rounding); a property test holds the two
+    to the same scores.
+    """
+    as_of = outcome.as_of
+    last = max(times, default=as_of)
+    # The records counting now that stop counting by the last time asked about, soonest first.
+    ending = [c for c in outcome.contributions if c[5] is not None and as_of < c[5] <= last]
+    ending.sort(key=_expiry)
+    rule_sums = [up + down for up, _, down, _ in outcome.by_rule]
+    # Only rules with records counting now can add anything later.
+    active = [(i, dim, rate) for i, (dim, rate) in enumerate(policy.rescore_steps) if rule_sums[i]]
+    n_dims = len(policy.dimension_ids)
+    scores: dict[int, int] = {}
+    gone = 0
+    for at in sorted(times):
+        while gone < len(ending) and ending[gone][5] <= at:  # type: ignore[operator]
+            c = ending[gone]
+            rule_sums[c[1].index] -= c[4]
+            gone += 1
+        sums = [0.0] * n_dims
+        delta = at - as_of
+        for i, dim, rate in active:
+            value = rule_sums[i]
+            if value:
+                sums[dim] += value if rate is None else value * exp(delta * rate)
+        scores[at] = score_of_sums(policy, sums)
+    return [scores[at] for at in times]
+
+
+def _expiry(c: Contribution) -> int:
+    return c[5] or 0

@@ -194,7 +194,7 @@ def test_explain_lists_records_reasons_and_changes(golden: tuple[str, Path]):
     assert "score 619" in out and "tier fair" in out
     assert "rental_damaged" in out and "expires 2027-02-01" in out
     assert "Rentals returned damaged" in out
-    assert "32 more points reach tier 'good'" in out
+    assert "31 more points reach tier 'good'" in out  # raw 618.5: 649.5 rounds to 650
 
 
 def test_decide_benefit_and_restriction(ledger: str, tmp_path: Path):
@@ -215,6 +215,19 @@ def test_decide_benefit_and_restriction(ledger: str, tmp_path: Path):
     )
     assert denied["outcome"] == "denied" and denied["allowed"] is False
     assert denied["reason_codes"][0] == "rental_damaged"
+    # Each change carries what a reader can check by rescoring.
+    first, *_, gap = denied["changes"]
+    assert first["at"] == "2027-02-01T00:00:00Z" and first["record"]["provider_event_id"] == "a7"
+    assert (first["score_before"], first["score_after"], first["points"]) == (615, 640, 25)
+    assert gap == {
+        "kind": "threshold",
+        "text": "31 more points reach tier 'good' (from 650)",
+        "points": 31,
+        "dimension": "general",
+        "measure": "tier",
+        "target": "good",
+        "level": 650,
+    }
     pending = run(
         "decide",
         "--db",
