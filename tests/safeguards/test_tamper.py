@@ -201,7 +201,8 @@ def test_forged_tombstone_detected(
     config = settings(url)
     held = tmp_path / "checkpoint.json"
     if checkpoint:
-        safeguards.make_checkpoint(config, held)
+        with opened(url) as ledger:
+            safeguards.make_checkpoint(ledger, held)
     seq, _ = _late_record(url)
     mark = "%s" if "://" in url else "?"
     with closing(_connect(url)) as conn:
@@ -317,7 +318,8 @@ def test_a_forged_purge_event_is_caught_by_the_ledgers_key(
     _build(url)
     config = settings(url)
     held = tmp_path / "checkpoint.json"
-    safeguards.make_checkpoint(config, held)
+    with opened(url) as ledger:
+        safeguards.make_checkpoint(ledger, held)
     forged = _forge_with_event(url, kind)
     store = open_store(url)
     try:
