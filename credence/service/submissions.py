@@ -1,0 +1,153 @@
+"""Records sent by a provider over HTTP: the same checks as file ingest, answered per row.
+
+A body is a JSON array of records or NDJSON (one record a line). Each row is
+checked against the active policy exactly as ``credence ingest`` checks a
+file's rows, and one more way: a provider may send records only as itself,
+so a row naming another provider is refused (``record.provider``). Rows are
+appended in batches of ``settings.batch_size``; sending a row again changes
+nothing, for ``(provider, provider_event_id)`` is the idempotency key.
+Refused rows are listed by index (position in the array, or line number
+less one) with their code, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from credence.errors import RequestInvalid
+from credence.ingest import rejects as codes
+from credence.ingest.formats import RawRow
+from credence.ingest.rejects import Reject
+from credence.ingest.validate import Checked, Validator
+from credence.service.access import Caller, authorize
+from credence.service.ingest import _Run
+from credence.service.ledger import Ledger
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class RowReject:
+    """One refused row: its index in the body, a stable code, the field at fault, why."""
+
+    index: int
+    code: str
+    field: str | None
+    message: str
+
+
+@dataclass(slots=True)
+class Submission:
+    """What a body did. ``rows == inserted + unchanged + len(rejects)``."""
+
+    rows: int = 0
+    inserted: int = 0
+    unchanged: int = 0
+    rejects: list[RowReject] = field(default_factory=list)
+
+
+def parse_body(body: bytes, *, ndjson: bool) -> Iterator[RawRow]:
+    """The rows of a body; ``line`` is each row's index.
+
+    Raises:
+        RequestInvalid: when a JSON body is not one JSON array.
+    """
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :]
+    if ndjson:
+        yield from _ndjson_rows(body)
+        return
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise RequestInvalid(
+            f"the body is not valid JSON: {e}",
+            suggestion="send a JSON array of records, or NDJSON with content-type application/x-ndjson",
+        ) from e
+    if type(value) is not list:
+        raise RequestInvalid(
+            "the body must be a JSON array of records", suggestion="wrap one record in [ ]"
+        )
+    for index, item in enumerate(value):
+        yield _row(index, item)
+
+
+def _ndjson_rows(body: bytes) -> Iterator[RawRow]:
+    loads = orjson.loads
+    for index, data in enumerate(body.split(b"\n")):
+        if not data.strip():
+            continue
+        try:
+            value = loads(data)
+        except orjson.JSONDecodeError as e:
+            text = data.decode(errors="replace").rstrip("\r")
+            yield RawRow(index, None, text, error=f"not valid JSON: {e}")
+            continue
+        yield _row(index, value)
+
+
+def _row(index: int, value: Any) -> RawRow:
+    if type(value) is not dict:
+        return RawRow(index, None, value, error="the row is not a JSON object")
+    return RawRow(index, value, value)
+
+
+def submit_records(ledger: Ledger, caller: Caller, body: bytes, *, ndjson: bool) -> Submission:
+    """Check and append the records of one body sent by ``caller``; per-row rejects.
+
+    Raises:
+        AccessDenied: when the caller is not a provider.
+        RequestInvalid: when the body is not a JSON array (or NDJSON).
+        PolicyNotFound: when the ledger has no active policy.
+        StoreError: when the ledger fails; batches already appended stay appended.
+    """
+    authorize(caller, "records.submit")
+    validator = Validator(ledger.loaded_policy.policy, lookup=ledger.keys.lookup)
+    batch_size = ledger.settings.batch_size
+    run = _Run(ledger)
+    result = Submission()
+    batch: list[Checked] = []
+    refused: list[Reject] = []
+    for row in parse_body(body, ndjson=ndjson):
+        result.rows += 1
+        checked = validator.quick(row) or validator.check_general(row)
+        if type(checked) is not Checked:
+            assert isinstance(checked, Reject)
+            refused.append(checked)
+        elif checked.record.provider != caller.name:
+            refused.append(
+                Reject(
+                    checked.line,
+                    codes.PROVIDER,
+                    "provider",
+                    f"this key belongs to provider {caller.name!r}; it may not send records "
+                    f"as {checked.record.provider!r}",
+                    checked.raw,
+                )
+            )
+        else:
+            batch.append(checked)
+            if len(batch) >= batch_size:
+                _append(run, batch, result)
+                batch = []
+    _append(run, batch, result)
+    result.rejects.extend(RowReject(r.line, r.code, r.field, r.message) for r in refused)
+    result.rejects.sort(key=lambda r: r.index)
+    return result
+
+
+def _append(run: _Run, batch: list[Checked], result: Submission) -> None:
+    if not batch:
+        return
+    prepared = run.prepare(batch, lambda: None)  # appended here, in order: nothing waits
+    appended = run.ledger.store.append(
+        prepared.subjects, prepared.records, ingested_at=prepared.ingested_at
+    )
+    inserted, unchanged, rejects = run.finish(prepared, appended)
+    result.inserted += inserted
+    result.unchanged += unchanged
+    result.rejects.extend(RowReject(r.line, r.code, r.field, r.message) for r in rejects)
