@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from credence.ledger.accounts import (
+    ConsentRow,
+    DecisionRow,
+    KeyRow,
+    PartyRow,
+    SessionRow,
+    SignInRow,
+)
 from credence.ledger.store import (
     Access,
     AppendResult,
@@ -15,8 +23,14 @@ from credence.ledger.store import (
 __all__ = [
     "Access",
     "AppendResult",
+    "ConsentRow",
+    "DecisionRow",
+    "KeyRow",
     "NewRecord",
     "NewSubject",
+    "PartyRow",
+    "SessionRow",
+    "SignInRow",
     "Store",
     "StoredPolicy",
     "SubjectRow",

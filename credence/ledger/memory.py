@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from credence.errors import StoreError
+from credence.ledger.accounts import (
+    ConsentRow,
+    DecisionRow,
+    KeyRow,
+    PartyRow,
+    SessionRow,
+    SignInRow,
+)
 from credence.ledger.chain import GENESIS, ChainReport, Head, link, verify_rows
 from credence.ledger.sql import encode_attributes
 from credence.ledger.store import (
@@ -34,11 +43,28 @@ class _Stored:
     purged_at: int | None = None
 
 
+_UNSAVED = frozenset({"_lock", "_depth"})
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a state container deep enough to restore it: every held value is frozen."""
+    if isinstance(value, dict):
+        return {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
 class MemoryStore:
-    """A ledger held in dictionaries, guarded by one lock (a single writer)."""
+    """A ledger held in dictionaries, guarded by one lock (a single writer).
+
+    A unit of work (``transaction``) holds the lock and keeps a copy of the
+    state to restore on an exception.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0
         self._meta: dict[str, str] = {}
         self._policies: list[StoredPolicy] = []
         self._subjects: dict[int, SubjectRow] = {}
@@ -48,7 +74,34 @@ class MemoryStore:
         self._notices: dict[int, list[Notice]] = {}
         self._accesses: dict[int, list[Access]] = {}
         self._by_seq: list[tuple[str, str]] = []  # record keys in append order
+        self._parties: dict[str, PartyRow] = {}
+        self._keys: dict[str, KeyRow] = {}
+        self._sign_ins: dict[str, SignInRow] = {}
+        self._sessions: dict[str, SessionRow] = {}
+        self._consents: dict[str, ConsentRow] = {}
+        self._decisions: dict[int, list[DecisionRow]] = {}
         self._head = Head(0, GENESIS, 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every call inside the block lands, or (on an exception) none does; nesting joins."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            saved = {k: _copied(v) for k, v in vars(self).items() if k not in _UNSAVED}
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                vars(self).update(saved)
+                raise
+            finally:
+                self._depth = 0
 
     def migrate(self) -> None:
         """Nothing to create: the schema is the dictionaries."""
@@ -242,6 +295,100 @@ class MemoryStore:
 
     def accesses(self, subject_key: int) -> list[Access]:
         return sorted(self._accesses.get(subject_key, []), key=lambda a: a.at)
+
+    def subject(self, subject_key: int) -> SubjectRow | None:
+        return self._subjects.get(subject_key)
+
+    # --- parties and keys ----------------------------------------------------
+    def add_party(self, party: PartyRow) -> bool:
+        with self._lock:
+            if party.name in self._parties:
+                return False
+            self._parties[party.name] = party
+            return True
+
+    def party(self, name: str) -> PartyRow | None:
+        return self._parties.get(name)
+
+    def parties(self) -> list[PartyRow]:
+        return [self._parties[name] for name in sorted(self._parties)]
+
+    def add_key(self, key: KeyRow) -> None:
+        with self._lock:
+            self._keys[key.key_id] = key
+
+    def key(self, key_id: str) -> KeyRow | None:
+        return self._keys.get(key_id)
+
+    def keys(self, party: str | None = None) -> list[KeyRow]:
+        found = [k for k in self._keys.values() if party is None or k.party == party]
+        return sorted(found, key=lambda k: (k.created_at, k.key_id))
+
+    def revoke_key(self, key_id: str, *, at: int) -> bool:
+        with self._lock:
+            key = self._keys.get(key_id)
+            if key is None or key.revoked_at is not None:
+                return False
+            self._keys[key_id] = replace(key, revoked_at=at)
+            return True
+
+    # --- sign-ins and sessions -----------------------------------------------
+    def add_sign_in(self, token: SignInRow) -> None:
+        with self._lock:
+            self._sign_ins[token.token_id] = token
+
+    def sign_in(self, token_id: str) -> SignInRow | None:
+        return self._sign_ins.get(token_id)
+
+    def use_sign_in(self, token_id: str, *, at: int) -> bool:
+        with self._lock:
+            token = self._sign_ins.get(token_id)
+            if token is None or token.used_at is not None:
+                return False
+            self._sign_ins[token_id] = replace(token, used_at=at)
+            return True
+
+    def add_session(self, session: SessionRow) -> None:
+        with self._lock:
+            self._sessions[session.session_id] = session
+
+    def session(self, session_id: str) -> SessionRow | None:
+        return self._sessions.get(session_id)
+
+    def end_session(self, session_id: str, *, at: int) -> bool:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.ended_at is not None:
+                return False
+            self._sessions[session_id] = replace(session, ended_at=at)
+            return True
+
+    # --- consents and decisions ----------------------------------------------
+    def add_consent(self, consent: ConsentRow) -> None:
+        with self._lock:
+            self._consents[consent.id] = consent
+
+    def consent(self, consent_id: str) -> ConsentRow | None:
+        return self._consents.get(consent_id)
+
+    def consents(self, subject_key: int) -> list[ConsentRow]:
+        mine = [c for c in self._consents.values() if c.subject_key == subject_key]
+        return sorted(mine, key=lambda c: (c.granted_at, c.id))
+
+    def revoke_consent(self, consent_id: str, *, at: int) -> bool:
+        with self._lock:
+            consent = self._consents.get(consent_id)
+            if consent is None or consent.revoked_at is not None:
+                return False
+            self._consents[consent_id] = replace(consent, revoked_at=at)
+            return True
+
+    def add_decision(self, decision: DecisionRow) -> None:
+        with self._lock:
+            self._decisions.setdefault(decision.subject_key, []).append(decision)
+
+    def decisions(self, subject_key: int) -> list[DecisionRow]:
+        return sorted(self._decisions.get(subject_key, []), key=lambda d: (d.at, d.id))
 
     def close(self) -> None:
         """Nothing to release."""

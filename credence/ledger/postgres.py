@@ -34,12 +34,12 @@ from credence.ledger.sql import (
     EncodedRecord,
     Key,
     RecordRow,
-    SQLStore,
     chunks,
     classify,
     drop_unused_subjects,
     record_rows,
 )
+from credence.ledger.sql_logs import SQLLogStore
 from credence.ledger.store import AppendResult, NewSubject, SubjectRow
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -119,7 +119,7 @@ _UNREACHABLE = (
 )
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(SQLLogStore):
     """A ledger in a PostgreSQL database (``postgresql://user@host:port/db``).
 
     Raises:
@@ -164,7 +164,7 @@ class PostgresStore(SQLStore):
             raise
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _begin_write(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             transaction = conn.begin()
             try:
@@ -220,6 +220,8 @@ class PostgresStore(SQLStore):
             ValueError: when a record names a subject that is neither stored nor new.
             StoreConflict: when it still conflicts after retries.
         """
+        if self._joined() is not None:  # an aborted unit of work cannot be retried here
+            return super().append_encoded(subjects, records, ingested_at=ingested_at)
         for attempt in range(_RETRIES):
             try:
                 return super().append_encoded(subjects, records, ingested_at=ingested_at)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 # The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 
 # SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
 KeyType = BigInteger().with_variant(Integer(), "sqlite")
@@ -130,4 +130,78 @@ access_log = Table(
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),
     Column("purpose", Text, nullable=False),
+    # Since revision 0004; NULL on rows logged before, and for reads needing no consent.
+    Column("context", Text, nullable=True),
+    Column("consent_id", Text, nullable=True),
+)
+
+# --- parties, keys, sessions, consents, decisions (revision 0004) -------------------
+# Secrets are never stored: only the sha256 of each token's secret part.
+parties = Table(
+    "parties",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("contexts", Text, nullable=False),  # a JSON list
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("party", Text, nullable=False, index=True),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+sign_ins = Table(
+    "sign_ins",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("party", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("entitlements", Text, nullable=False),  # a JSON list; empty: the whole context
+    Column("scope", Text, nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("party", Text, nullable=False),
+    Column("entitlement", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("reasons", Text, nullable=False),  # a JSON list of reason codes
+    Column("as_of", BigInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("receipt", LargeBinary, nullable=True),  # the signed receipt, once there is one
 )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,7 +33,6 @@ from credence.ledger.chain import (
     verify_rows,
 )
 from credence.ledger.store import (
-    Access,
     AppendResult,
     NewRecord,
     NewSubject,
@@ -40,7 +40,7 @@ from credence.ledger.store import (
     SubjectRow,
     unused_subjects,
 )
-from credence.types import Notice, Record
+from credence.types import Record
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -264,6 +264,7 @@ class SQLStore(ABC):
         self._engine = engine
         self._display = display  # the address shown to users: never carries a password
         self.location = location  # what ``open_store`` takes to open this ledger again
+        self._local = threading.local()  # this thread's open unit of work, if any
 
     @property
     def display(self) -> str:
@@ -272,8 +273,8 @@ class SQLStore(ABC):
 
     # --- what a backend supplies ---------------------------------------------
     @abstractmethod
-    def _write(self) -> AbstractContextManager[Connection]:
-        """A connection inside a write transaction, committed when the block ends cleanly."""
+    def _begin_write(self) -> AbstractContextManager[Connection]:
+        """A connection inside a new write transaction, committed when the block ends cleanly."""
 
     @abstractmethod
     def _append(
@@ -323,10 +324,53 @@ class SQLStore(ABC):
                 raise self._translate(e) from e
             raise
 
+    def _joined(self) -> Connection | None:
+        """The connection of this thread's open unit of work, if one is open."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection in a write transaction: the open unit of work's, or a new one."""
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
+        with self._begin_write() as conn:
+            yield conn
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        """A connection to read on: the open unit of work's (it sees its writes), or a new one."""
+        joined = self._joined()
+        if joined is not None:
+            with self._errors():
+                yield joined
+            return
         with self._errors(), self._engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction for every call of this thread inside the block, reads included.
+
+        Committed when the block ends cleanly, rolled back on any exception; a
+        nested block joins the outer one. Outside a block, each call is its own
+        transaction, as before.
+        """
+        if self._joined() is not None:
+            yield
+            return
+        with self._errors(), self._begin_write() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+        self._committed()
+
+    def _committed(self) -> None:  # noqa: B027  # optional hook
+        """After a unit of work commits: work a backend deferred until then."""
 
     def _not_initialised(self, why: str) -> StoreNotInitialised:
         return StoreNotInitialised(
@@ -518,8 +562,9 @@ class SQLStore(ABC):
     def verify(self, *, checkpoint: Head | None = None) -> ChainReport:
         """Walk the chain in one read snapshot, streaming rows (``credence.ledger.chain``)."""
         with self._read() as conn:
-            conn = self._snapshot(conn)
-            with conn.begin():
+            joined = conn.in_transaction()  # inside a unit of work, which is one snapshot
+            conn = conn if joined else self._snapshot(conn)
+            with nullcontext() if joined else conn.begin():
                 raw: Any = conn.connection.driver_connection
                 cursor = raw.cursor()
                 cursor.execute(HEAD_QUERY)
@@ -570,55 +615,6 @@ class SQLStore(ABC):
             f"backup is not supported for the ledger at {self._display}",
             code="backup.unsupported",
         )
-
-    # --- due process and accountability --------------------------------------
-    def add_notice(self, subject_key: int, notice: Notice) -> None:
-        with self._errors(), self._write() as conn:
-            conn.execute(
-                t.notices.insert().values(
-                    subject_key=subject_key,
-                    entitlement=notice.entitlement,
-                    issued_at=notice.issued_at,
-                    effective_at=notice.effective_at,
-                    ends_at=notice.ends_at,
-                )
-            )
-
-    def notices(self, subject_key: int) -> list[Notice]:
-        query = (
-            select(t.notices)
-            .where(t.notices.c.subject_key == subject_key)
-            .order_by(t.notices.c.issued_at, t.notices.c.id)
-        )
-        with self._read() as conn:
-            return [
-                Notice(row.entitlement, row.issued_at, row.effective_at, row.ends_at)
-                for row in conn.execute(query)
-            ]
-
-    def log_access(self, access: Access) -> None:
-        with self._errors(), self._write() as conn:
-            conn.execute(
-                t.access_log.insert().values(
-                    subject_key=access.subject_key,
-                    at=access.at,
-                    actor=access.actor,
-                    action=access.action,
-                    purpose=access.purpose,
-                )
-            )
-
-    def accesses(self, subject_key: int) -> list[Access]:
-        query = (
-            select(t.access_log)
-            .where(t.access_log.c.subject_key == subject_key)
-            .order_by(t.access_log.c.at, t.access_log.c.id)
-        )
-        with self._read() as conn:
-            return [
-                Access(row.subject_key, row.at, row.actor, row.action, row.purpose)
-                for row in conn.execute(query)
-            ]
 
     def close(self) -> None:
         """Release every connection."""

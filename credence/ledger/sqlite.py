@@ -26,12 +26,12 @@ from credence.errors import (
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
 from credence.ledger.sql import (
     EncodedRecord,
-    SQLStore,
     chunks,
     classify,
     drop_unused_subjects,
     record_rows,
 )
+from credence.ledger.sql_logs import SQLLogStore
 from credence.ledger.store import AppendResult, NewSubject
 
 _CACHE_KIB = 64 * 1024
@@ -52,7 +52,7 @@ _INSERT_RECORD = (
 _UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records + ? WHERE id = 1"
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(SQLLogStore):
     """A ledger in one SQLite file: WAL, ``synchronous=FULL``, writes in ``BEGIN IMMEDIATE``.
 
     Writes go through a single connection guarded by a lock; reads use a small
@@ -130,7 +130,7 @@ class SQLiteStore(SQLStore):
         return engine
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _begin_write(self) -> Iterator[Connection]:
         with self._lock, self._writer.begin():
             yield self._writer
 
@@ -195,7 +195,14 @@ class SQLiteStore(SQLStore):
         return result
 
     def _after_shred(self) -> None:
-        """Fold the WAL into the database file and truncate it, so no old page survives there."""
+        """Fold the WAL into the database file and truncate it, so no old page survives there.
+
+        Inside a unit of work this waits for the commit (``_committed``): the
+        writer holds the lock until then, and the shredded pages are not yet written.
+        """
+        if self._joined() is not None:
+            self._local.shred = True
+            return
         with self._lock:
             raw: Any = self._writer.connection.driver_connection
             for _ in range(50):
@@ -208,6 +215,11 @@ class SQLiteStore(SQLStore):
             path=self._display,
             suggestion="stop other readers and run the command again",
         )
+
+    def _committed(self) -> None:
+        if getattr(self._local, "shred", False):
+            self._local.shred = False
+            self._after_shred()
 
     def backup(self, out: Path) -> None:
         """A consistent, compacted copy by ``VACUUM INTO`` (no free pages, no WAL)."""

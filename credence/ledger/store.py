@@ -1,5 +1,10 @@
 """The one store interface every ledger backend implements (memory, SQLite, PostgreSQL).
 
+The interface is split by concept (``LedgerAdmin``, ``PolicyStore``,
+``RecordStore``, ``NoticeLog``, ``AccessLog``, and in ``credence.ledger.accounts``
+``PartyStore``, ``SessionStore``, ``ConsentStore``, ``DecisionLog``); ``Store``
+is their union, which a backend implements.
+
 The ledger is append-only: records are never updated; a correction or a
 withdrawal is a new record. ``(provider, provider_event_id)`` is unique, and
 sending a record again changes nothing. Subjects are stored without their
@@ -14,10 +19,12 @@ backend must pass.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from credence.ledger.accounts import ConsentStore, DecisionLog, PartyStore, SessionStore
 from credence.ledger.chain import ChainReport, Head
 from credence.types import Notice, Record
 
@@ -102,20 +109,30 @@ class StoredPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """One access to a subject's data by someone other than the subject."""
+    """One access to a subject's data by someone other than the subject.
+
+    ``actor`` is the party that read; ``context`` and ``consent_id`` say under
+    which context and consent (None for reads that need none, and for rows
+    logged before they were kept).
+    """
 
     subject_key: int
     at: int
     actor: str
     action: str
     purpose: str
+    context: str | None = None
+    consent_id: str | None = None
+
+    @property
+    def party(self) -> str:
+        """The party that read (the ``actor``)."""
+        return self.actor
 
 
-@runtime_checkable
-class Store(Protocol):
-    """The ledger. Methods that write are atomic: all of a call lands, or none."""
+class LedgerAdmin(Protocol):
+    """The ledger as a whole: schema, settings, units of work, backup."""
 
-    # --- schema and settings -------------------------------------------------
     def migrate(self) -> None:
         """Create the schema, or upgrade it to the current version."""
 
@@ -128,14 +145,38 @@ class Store(Protocol):
     def set_meta(self, key: str, value: str) -> None:
         """Set a ledger-wide setting."""
 
-    # --- policy --------------------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """One unit of work: every call of this thread inside it runs in one transaction.
+
+        Reads inside it see its writes. It commits when the block ends cleanly
+        and rolls back on any exception; a nested block joins the outer one.
+        Outside it, each call is a transaction of its own.
+        """
+
+    def backup(self, out: Path) -> None:
+        """Write a consistent copy of the ledger to a new file ``out``.
+
+        Raises:
+            StoreError: when this backend cannot (code ``backup.unsupported``).
+        """
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class PolicyStore(Protocol):
+    """Policy versions."""
+
     def add_policy(self, policy: StoredPolicy) -> None:
         """Store a policy version and make it the active one."""
 
     def active_policy(self) -> StoredPolicy | None:
         """The most recently activated policy, if any."""
 
-    # --- subjects and records ------------------------------------------------
+
+class RecordStore(Protocol):
+    """Subjects and their records, the hash chain, redemption and erasure."""
+
     def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
         """The stored subjects among these lookup hashes."""
 
@@ -196,19 +237,22 @@ class Store(Protocol):
         Returns how many records were tombstoned now.
         """
 
-    def backup(self, out: Path) -> None:
-        """Write a consistent copy of the ledger to a new file ``out``.
+    def subject(self, subject_key: int) -> SubjectRow | None:
+        """The stored subject with that key (erased ones included)."""
 
-        Raises:
-            StoreError: when this backend cannot (code ``backup.unsupported``).
-        """
 
-    # --- due process and accountability --------------------------------------
+class NoticeLog(Protocol):
+    """Notices given to subjects."""
+
     def add_notice(self, subject_key: int, notice: Notice) -> None:
         """Record a notice given to a subject."""
 
     def notices(self, subject_key: int) -> list[Notice]:
         """Every notice given to a subject, oldest first."""
+
+
+class AccessLog(Protocol):
+    """Reads of subjects' data by others than the subject."""
 
     def log_access(self, access: Access) -> None:
         """Record an access to a subject's data."""
@@ -216,5 +260,21 @@ class Store(Protocol):
     def accesses(self, subject_key: int) -> list[Access]:
         """Every logged access to a subject's data, oldest first."""
 
-    def close(self) -> None:
-        """Release connections."""
+
+@runtime_checkable
+class Store(
+    LedgerAdmin,
+    PolicyStore,
+    RecordStore,
+    NoticeLog,
+    AccessLog,
+    PartyStore,
+    SessionStore,
+    ConsentStore,
+    DecisionLog,
+    Protocol,
+):
+    """The ledger a backend implements: the union of the per-concept stores.
+
+    Methods that write are atomic: all of a call lands, or none.
+    """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +28,15 @@ class Ledger:
     keys: KeyRing
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+
+    def unit_of_work(self) -> AbstractContextManager[None]:
+        """One transaction for every store call inside the block (reads included).
+
+        It commits when the block ends cleanly and rolls back on any exception,
+        so a use case that checks, reads, logs and writes lands whole or not at
+        all; a nested block joins the outer one.
+        """
+        return self.store.transaction()
 
     @cached_property
     def loaded_policy(self) -> LoadedPolicy:

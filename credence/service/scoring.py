@@ -89,7 +89,8 @@ def score_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "score lookup"
 ) -> SubjectScore:
     """One subject's score as of a time (default now); the read is logged."""
-    row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
+    with ledger.unit_of_work():
+        row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -112,13 +113,16 @@ def explain_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "explanation"
 ) -> SubjectReport:
     """A subject's full account: score, factors, what would change it, notices, accesses."""
-    row, outcome = _read(ledger, ref, as_of, action="explain", purpose=purpose)
+    with ledger.unit_of_work():
+        row, outcome = _read(ledger, ref, as_of, action="explain", purpose=purpose)
+        notices = tuple(ledger.store.notices(row.key))
+        accesses = tuple(ledger.store.accesses(row.key))
     return SubjectReport(
         ref=identity(ledger, row),
         kind=row.kind,
         explanation=explain(ledger.policy, outcome),
-        notices=tuple(ledger.store.notices(row.key)),
-        accesses=tuple(ledger.store.accesses(row.key)),
+        notices=notices,
+        accesses=accesses,
     )
 
 
@@ -140,11 +144,13 @@ def decide_subject(
         SubjectNotFound, EntitlementNotFound, IdentifierError.
     """
     ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
-    row, outcome = _read(
-        ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
-    )
-    decision = decide(ledger.policy, outcome, entitlement_id, notices=ledger.store.notices(row.key))
-    if decision.notice_needed and decision.notice is not None and as_of is None:
-        ledger.store.add_notice(row.key, decision.notice)
-        decision = replace(decision, notice_issued=True)
+    with ledger.unit_of_work():
+        row, outcome = _read(
+            ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
+        )
+        notices = ledger.store.notices(row.key)
+        decision = decide(ledger.policy, outcome, entitlement_id, notices=notices)
+        if decision.notice_needed and decision.notice is not None and as_of is None:
+            ledger.store.add_notice(row.key, decision.notice)
+            decision = replace(decision, notice_issued=True)
     return decision

@@ -1,5 +1,6 @@
-"""Runs the shared store contract (contract.py) against memory, SQLite and PostgreSQL."""
+"""Runs the shared store contract (contract.py, contract_logs.py) against every backend."""
 
 from __future__ import annotations
 
 from contract import *  # noqa: F403
+from contract_logs import *  # noqa: F403

@@ -75,3 +75,30 @@ def _json(attributes: object) -> str:
 
     assert isinstance(attributes, dict)
     return encode_attributes(attributes)
+
+
+def test_access_rows_logged_before_0004_keep_working(url: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, SQLStore)
+    try:
+        with store._write() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+        with store._write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO access_log (subject_key, at, actor, action, purpose) "
+                f"VALUES (7, {T0}, 'operator', 'explain', 'explanation')"
+            )
+        store.migrate()
+        store.check_schema()
+        (old,) = store.accesses(7)
+        assert (old.actor, old.action, old.context, old.consent_id) == (
+            "operator",
+            "explain",
+            None,
+            None,
+        )
+        assert store.parties() == [] and store.consents(7) == []
+    finally:
+        store.close()

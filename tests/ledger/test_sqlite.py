@@ -56,8 +56,8 @@ def test_migrated_schema_matches_the_tables_in_code(tmp_path: Path) -> None:
 
 
 def test_head_revision_is_the_one_in_code() -> None:
-    assert sql_module.known_revisions() == {"0001", "0002"}
-    assert schema.HEAD_REVISION == "0002"
+    assert sql_module.known_revisions() == {"0001", "0002", "0004"}
+    assert schema.HEAD_REVISION == "0004"
 
 
 def test_older_and_newer_schemas_are_told_apart(
@@ -67,8 +67,10 @@ def test_older_and_newer_schemas_are_told_apart(
     store = SQLiteStore(path)
     store.migrate()
     store.close()
-    monkeypatch.setattr(schema, "HEAD_REVISION", "0003")
-    monkeypatch.setattr(sql_module, "known_revisions", lambda: frozenset({"0001", "0002", "0003"}))
+    monkeypatch.setattr(schema, "HEAD_REVISION", "0009")
+    monkeypatch.setattr(
+        sql_module, "known_revisions", lambda: frozenset({"0001", "0002", "0004", "0009"})
+    )
     store = SQLiteStore(path)
     with pytest.raises(StoreNotInitialised, match="older schema") as caught:
         store.check_schema()

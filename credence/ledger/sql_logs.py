@@ -1,0 +1,303 @@
+"""The SQL stores' per-subject logs and access model, beside the records in ``sql.py``.
+
+Notices, the access log, parties and keys, sign-ins and sessions, consents
+and decisions: small tables written one row at a time, in SQLAlchemy Core,
+shared by SQLite and PostgreSQL. Each call joins the open unit of work, if any.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Row, Table, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from credence.ledger import schema as t
+from credence.ledger.accounts import (
+    ConsentRow,
+    DecisionRow,
+    KeyRow,
+    PartyRow,
+    SessionRow,
+    SignInRow,
+)
+from credence.ledger.sql import SQLStore, _subject
+from credence.ledger.store import Access, SubjectRow
+from credence.types import Notice
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(json.loads(value))
+
+
+def _party(row: Row[Any]) -> PartyRow:
+    return PartyRow(row.name, row.kind, _names(row.contexts), row.created_at)
+
+
+def _key(row: Row[Any]) -> KeyRow:
+    return KeyRow(row.key_id, row.party, bytes(row.secret_hash), row.created_at, row.revoked_at)
+
+
+def _sign_in(row: Row[Any]) -> SignInRow:
+    return SignInRow(
+        row.token_id,
+        row.subject_key,
+        bytes(row.secret_hash),
+        row.created_at,
+        row.expires_at,
+        row.used_at,
+    )
+
+
+def _session(row: Row[Any]) -> SessionRow:
+    return SessionRow(
+        row.session_id,
+        row.subject_key,
+        bytes(row.secret_hash),
+        row.created_at,
+        row.expires_at,
+        row.ended_at,
+    )
+
+
+def _consent(row: Row[Any]) -> ConsentRow:
+    return ConsentRow(
+        id=row.id,
+        subject_key=row.subject_key,
+        party=row.party,
+        context=row.context,
+        entitlements=_names(row.entitlements),
+        scope=row.scope,
+        granted_at=row.granted_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _decision(row: Row[Any]) -> DecisionRow:
+    return DecisionRow(
+        id=row.id,
+        subject_key=row.subject_key,
+        party=row.party,
+        entitlement=row.entitlement,
+        outcome=row.outcome,
+        reasons=_names(row.reasons),
+        as_of=row.as_of,
+        at=row.at,
+        receipt=None if row.receipt is None else bytes(row.receipt),
+    )
+
+
+class SQLLogStore(SQLStore):
+    """A SQL ledger with its per-subject logs and access model (see the module docstring)."""
+
+    # --- plumbing ------------------------------------------------------------
+    def _insert(self, table: Table, **values: Any) -> None:
+        with self._errors(), self._write() as conn:
+            conn.execute(table.insert().values(**values))
+
+    def _one(self, query: Any) -> Row[Any] | None:
+        with self._read() as conn:
+            row: Row[Any] | None = conn.execute(query).one_or_none()
+            return row
+
+    def _all(self, query: Any) -> list[Row[Any]]:
+        with self._read() as conn:
+            return list(conn.execute(query))
+
+    def _close(self, table: Table, where: ColumnElement[bool], column: str, at: int) -> bool:
+        """Set ``column`` to ``at`` where it is still NULL; whether a row changed."""
+        statement = update(table).where(where, table.c[column].is_(None)).values({column: at})
+        with self._errors(), self._write() as conn:
+            return bool(conn.execute(statement).rowcount)
+
+    # --- subjects ------------------------------------------------------------
+    def subject(self, subject_key: int) -> SubjectRow | None:
+        row = self._one(select(t.subjects).where(t.subjects.c.subject_key == subject_key))
+        return None if row is None else _subject(row)
+
+    # --- notices and accesses ------------------------------------------------
+    def add_notice(self, subject_key: int, notice: Notice) -> None:
+        self._insert(
+            t.notices,
+            subject_key=subject_key,
+            entitlement=notice.entitlement,
+            issued_at=notice.issued_at,
+            effective_at=notice.effective_at,
+            ends_at=notice.ends_at,
+        )
+
+    def notices(self, subject_key: int) -> list[Notice]:
+        query = (
+            select(t.notices)
+            .where(t.notices.c.subject_key == subject_key)
+            .order_by(t.notices.c.issued_at, t.notices.c.id)
+        )
+        return [
+            Notice(row.entitlement, row.issued_at, row.effective_at, row.ends_at)
+            for row in self._all(query)
+        ]
+
+    def log_access(self, access: Access) -> None:
+        self._insert(
+            t.access_log,
+            subject_key=access.subject_key,
+            at=access.at,
+            actor=access.actor,
+            action=access.action,
+            purpose=access.purpose,
+            context=access.context,
+            consent_id=access.consent_id,
+        )
+
+    def accesses(self, subject_key: int) -> list[Access]:
+        query = (
+            select(t.access_log)
+            .where(t.access_log.c.subject_key == subject_key)
+            .order_by(t.access_log.c.at, t.access_log.c.id)
+        )
+        return [
+            Access(
+                row.subject_key,
+                row.at,
+                row.actor,
+                row.action,
+                row.purpose,
+                row.context,
+                row.consent_id,
+            )
+            for row in self._all(query)
+        ]
+
+    # --- parties and keys ----------------------------------------------------
+    def add_party(self, party: PartyRow) -> bool:
+        if self.party(party.name) is not None:
+            return False
+        self._insert(
+            t.parties,
+            name=party.name,
+            kind=party.kind,
+            contexts=json.dumps(list(party.contexts)),
+            created_at=party.created_at,
+        )
+        return True
+
+    def party(self, name: str) -> PartyRow | None:
+        row = self._one(select(t.parties).where(t.parties.c.name == name))
+        return None if row is None else _party(row)
+
+    def parties(self) -> list[PartyRow]:
+        return [_party(row) for row in self._all(select(t.parties).order_by(t.parties.c.name))]
+
+    def add_key(self, key: KeyRow) -> None:
+        self._insert(
+            t.api_keys,
+            key_id=key.key_id,
+            party=key.party,
+            secret_hash=key.secret_hash,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+    def key(self, key_id: str) -> KeyRow | None:
+        row = self._one(select(t.api_keys).where(t.api_keys.c.key_id == key_id))
+        return None if row is None else _key(row)
+
+    def keys(self, party: str | None = None) -> list[KeyRow]:
+        query = select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.key_id)
+        if party is not None:
+            query = query.where(t.api_keys.c.party == party)
+        return [_key(row) for row in self._all(query)]
+
+    def revoke_key(self, key_id: str, *, at: int) -> bool:
+        return self._close(t.api_keys, t.api_keys.c.key_id == key_id, "revoked_at", at)
+
+    # --- sign-ins and sessions -----------------------------------------------
+    def add_sign_in(self, token: SignInRow) -> None:
+        self._insert(
+            t.sign_ins,
+            token_id=token.token_id,
+            subject_key=token.subject_key,
+            secret_hash=token.secret_hash,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            used_at=token.used_at,
+        )
+
+    def sign_in(self, token_id: str) -> SignInRow | None:
+        row = self._one(select(t.sign_ins).where(t.sign_ins.c.token_id == token_id))
+        return None if row is None else _sign_in(row)
+
+    def use_sign_in(self, token_id: str, *, at: int) -> bool:
+        return self._close(t.sign_ins, t.sign_ins.c.token_id == token_id, "used_at", at)
+
+    def add_session(self, session: SessionRow) -> None:
+        self._insert(
+            t.sessions,
+            session_id=session.session_id,
+            subject_key=session.subject_key,
+            secret_hash=session.secret_hash,
+            created_at=session.created_at,
+            expires_at=session.expires_at,
+            ended_at=session.ended_at,
+        )
+
+    def session(self, session_id: str) -> SessionRow | None:
+        row = self._one(select(t.sessions).where(t.sessions.c.session_id == session_id))
+        return None if row is None else _session(row)
+
+    def end_session(self, session_id: str, *, at: int) -> bool:
+        return self._close(t.sessions, t.sessions.c.session_id == session_id, "ended_at", at)
+
+    # --- consents and decisions ----------------------------------------------
+    def add_consent(self, consent: ConsentRow) -> None:
+        self._insert(
+            t.consents,
+            id=consent.id,
+            subject_key=consent.subject_key,
+            party=consent.party,
+            context=consent.context,
+            entitlements=json.dumps(list(consent.entitlements)),
+            scope=consent.scope,
+            granted_at=consent.granted_at,
+            expires_at=consent.expires_at,
+            revoked_at=consent.revoked_at,
+        )
+
+    def consent(self, consent_id: str) -> ConsentRow | None:
+        row = self._one(select(t.consents).where(t.consents.c.id == consent_id))
+        return None if row is None else _consent(row)
+
+    def consents(self, subject_key: int) -> list[ConsentRow]:
+        query = (
+            select(t.consents)
+            .where(t.consents.c.subject_key == subject_key)
+            .order_by(t.consents.c.granted_at, t.consents.c.id)
+        )
+        return [_consent(row) for row in self._all(query)]
+
+    def revoke_consent(self, consent_id: str, *, at: int) -> bool:
+        return self._close(t.consents, t.consents.c.id == consent_id, "revoked_at", at)
+
+    def add_decision(self, decision: DecisionRow) -> None:
+        self._insert(
+            t.decisions,
+            id=decision.id,
+            subject_key=decision.subject_key,
+            party=decision.party,
+            entitlement=decision.entitlement,
+            outcome=decision.outcome,
+            reasons=json.dumps(list(decision.reasons)),
+            as_of=decision.as_of,
+            at=decision.at,
+            receipt=decision.receipt,
+        )
+
+    def decisions(self, subject_key: int) -> list[DecisionRow]:
+        query = (
+            select(t.decisions)
+            .where(t.decisions.c.subject_key == subject_key)
+            .order_by(t.decisions.c.at, t.decisions.c.id)
+        )
+        return [_decision(row) for row in self._all(query)]
