@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from credence.errors import PolicyNotFound
+from credence.policy.diagnostics import Diagnostic
+from credence.policy.lint import lint
+from credence.policy.load import SourceMap
+from credence.service.access import Caller, authorize
 from credence.service.ledger import Ledger
 
 
@@ -32,3 +36,35 @@ def readiness(ledger: Ledger) -> Readiness:
         )
     head = ledger.store.chain_head()
     return Readiness(policy_name=stored.name, policy_version=stored.version, records=head.records)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyReport:
+    """The active policy version and what the safeguard linter says about it now."""
+
+    name: str
+    version: str
+    digest: str
+    activated_at: int
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def policy_report(ledger: Ledger, caller: Caller) -> PolicyReport:
+    """The active policy and its lint result, for the operator or a reviewer.
+
+    Raises:
+        AccessDenied: for any other kind of party.
+        PolicyNotFound: when the ledger has no active policy.
+    """
+    authorize(caller, "policy.read")
+    loaded = ledger.loaded_policy
+    stored = ledger.store.active_policy()
+    assert stored is not None  # loaded_policy raised otherwise
+    diagnostics = lint(loaded.policy, source_map=SourceMap(loaded.source), origin=loaded.origin)
+    return PolicyReport(
+        name=stored.name,
+        version=stored.version,
+        digest=stored.digest,
+        activated_at=stored.activated_at,
+        diagnostics=tuple(diagnostics),
+    )

@@ -83,10 +83,11 @@ class Server:
     url: str
     settings: Settings
     process: subprocess.Popen[bytes]
+    cast: Cast | None
 
 
 @contextmanager
-def running_server(settings: Settings, folder: Path) -> Iterator[Server]:
+def running_server(settings: Settings, folder: Path, cast: Cast | None) -> Iterator[Server]:
     """Start ``credence serve`` on a free port and wait until ``/v1/ready`` answers 200."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
@@ -126,7 +127,7 @@ def running_server(settings: Settings, folder: Path) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 raise AssertionError("credence serve did not become ready in 30 s")
             time.sleep(0.1)
-        yield Server(url, settings, process)
+        yield Server(url, settings, process, cast)
     finally:
         process.terminate()
         try:
@@ -145,6 +146,66 @@ def server(
     folder = tmp_path_factory.mktemp("serve")
     with (
         backend_settings(request.param, folder, request) as settings,
-        running_server(settings, folder) as s,
+        running_server(settings, folder, None) as s,
     ):
         yield s
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who calls in the API tests: a token per role, and the subjects they ask about.
+
+    ``acme-rentals`` (a relying party in rentals and lending) holds alice's
+    consent for rentals with ``decision+score``; bob gave it none; nobody is
+    no subject at all. ``alice`` is alice's own session token.
+    """
+
+    tokens: dict[str, str]
+    own: str = "custom:alice"
+    other: str = "custom:bob"
+    unknown: str = "custom:nobody"
+    consent_id: str = ""
+
+    def headers(self, role: str) -> dict[str, str]:
+        token = self.tokens.get(role)
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+ROLES = ("anonymous", "operator", "provider", "relying_party", "reviewer", "subject")
+
+
+def make_cast(ledger: Ledger) -> Cast:
+    """Register the parties, issue their keys, sign alice in, and give acme her consent."""
+    from credence.service.consents import Scope, grant_consent
+    from credence.service.parties import PartyKind, add_party, create_key
+    from credence.service.sessions import authenticate_session, issue_sign_in_token, start_session
+
+    from credence.types import SubjectRef
+
+    add_party(ledger, "ops", kind=PartyKind.OPERATOR)
+    add_party(ledger, "bank-a", kind=PartyKind.PROVIDER)
+    add_party(ledger, "acme-rentals", kind=PartyKind.RELYING_PARTY, contexts=("rentals", "lending"))
+    add_party(ledger, "fair-review", kind=PartyKind.REVIEWER)
+    tokens = {
+        "operator": create_key(ledger, "ops").token,
+        "provider": create_key(ledger, "bank-a").token,
+        "relying_party": create_key(ledger, "acme-rentals").token,
+        "reviewer": create_key(ledger, "fair-review").token,
+    }
+    sign_in = issue_sign_in_token(ledger, SubjectRef("custom", "alice"))
+    session_token, _ = start_session(ledger, sign_in.token)
+    tokens["subject"] = session_token
+    receipt = grant_consent(
+        ledger,
+        authenticate_session(ledger, session_token),
+        party_name="acme-rentals",
+        context="rentals",
+        scope=Scope.DECISION_SCORE,
+    )
+    return Cast(tokens=tokens, consent_id=receipt.consent.id)
+
+
+@pytest.fixture(scope="module")
+def cast(served: Ledger) -> Cast:
+    """The callers of the module's in-process ledger."""
+    return make_cast(served)
