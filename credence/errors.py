@@ -6,7 +6,6 @@
     │   └── RequestTooLarge            request.too_large 413
     ├── RouteNotFound                  route.not_found  404
     ├── MethodNotAllowed               route.method_not_allowed 405
-    ├── AccessDenied                   access.denied    403
     ├── PolicyError                    policy.invalid   422
     │   └── PolicyNotFound             policy.missing   404
     ├── RecordError                    record.invalid   422
@@ -21,6 +20,15 @@
     │   └── StoreConflict              store.conflict   409
     ├── CryptoKeyError                 key.error        500
     ├── PlanError                      plan.unsupported 422
+    ├── AuthenticationFailed           auth.failed      401
+    ├── Forbidden                      access.forbidden 403
+    │   └── ConsentMissing             consent.missing  403
+    ├── PartyNotFound                  party.not_found  404
+    ├── PartyExists                    party.exists     409
+    ├── PartyInvalid                   party.invalid    422
+    ├── ApiKeyNotFound                 api_key.not_found 404
+    ├── ConsentNotFound                consent.not_found 404
+    ├── ConsentInvalid                 consent.invalid  422
     └── InternalError                  internal.error   500
 
 Each error carries a stable ``code``, an HTTP ``status``, a message a user can
@@ -128,13 +136,6 @@ class MethodNotAllowed(CredenceError):
 
     code = "route.method_not_allowed"
     status = 405
-
-
-class AccessDenied(CredenceError):
-    """The caller is authenticated but its kind of party may not do this."""
-
-    code = "access.denied"
-    status = 403
 
 
 class PolicyError(CredenceError):
@@ -250,3 +251,73 @@ class InternalError(CredenceError):
 
     code = "internal.error"
     status = 500
+
+
+class AuthenticationFailed(CredenceError):
+    """A token is unknown, malformed, revoked, expired or used already.
+
+    The message never says which, so a guess learns nothing.
+    """
+
+    code = "auth.failed"
+    status = 401
+
+
+class Forbidden(CredenceError):
+    """The caller is known but may not do this."""
+
+    code = "access.forbidden"
+    status = 403
+
+
+class ConsentMissing(Forbidden):
+    """No valid consent of the subject covers this request.
+
+    Raised the same way whether or not the subject exists, so a relying party
+    learns nothing about a subject without its consent.
+    """
+
+    code = "consent.missing"
+    status = 403
+
+
+class PartyNotFound(CredenceError):
+    """No party of that name is registered."""
+
+    code = "party.not_found"
+    status = 404
+
+
+class PartyExists(CredenceError):
+    """A party of that name is registered already."""
+
+    code = "party.exists"
+    status = 409
+
+
+class PartyInvalid(CredenceError):
+    """A party cannot be registered as given (e.g. a relying party with no known context)."""
+
+    code = "party.invalid"
+    status = 422
+
+
+class ApiKeyNotFound(CredenceError):
+    """No API key with that id."""
+
+    code = "api_key.not_found"
+    status = 404
+
+
+class ConsentNotFound(CredenceError):
+    """No consent with that id among the subject's own."""
+
+    code = "consent.not_found"
+    status = 404
+
+
+class ConsentInvalid(CredenceError):
+    """A consent cannot be granted as asked (wrong party kind, context, entitlement, expiry)."""
+
+    code = "consent.invalid"
+    status = 422

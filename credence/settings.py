@@ -61,7 +61,14 @@ class Settings(BaseSettings):
     actor: str = Field(
         default="operator",
         min_length=1,
-        description="Who is acting, as written in the access log of each subject read.",
+        description="The operator party the command line acts as, as written in the access "
+        "log of each subject read.",
+    )
+    session_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=1_440,
+        description="How long a subject's session lasts after it signs in, in minutes.",
     )
 
     @classmethod

@@ -207,10 +207,10 @@ class AccessOut(BaseModel):
 def access_out(a: Access) -> AccessOut:
     return AccessOut(
         at=format_time(a.at),
-        party=a.actor,
+        party=a.party,
         action=a.action,
-        context=a.purpose,
-        consent_id=getattr(a, "consent_id", None),
+        context=a.context or a.purpose,
+        consent_id=a.consent_id,
     )
 
 

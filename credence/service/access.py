@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from credence.errors import AccessDenied
+from credence.errors import Forbidden
 
 OPERATOR, PROVIDER, RELYING_PARTY, REVIEWER = "operator", "provider", "relying_party", "reviewer"
 
@@ -43,12 +43,12 @@ def authorize(caller: Caller, action: str) -> None:
     """Let the call go on, or refuse it.
 
     Raises:
-        AccessDenied: when the caller's kind may not take ``action``.
+        Forbidden: when the caller's kind may not take ``action``.
     """
     allowed = ALLOWED[action]
     if str(caller.kind) not in allowed:
         kinds = " or ".join(sorted(allowed))
-        raise AccessDenied(
+        raise Forbidden(
             f"a {caller.kind} may not do this ({action}); only a {kinds} may",
             details={"action": action},
         )

@@ -23,7 +23,7 @@ from credence.errors import (
 from credence.ledger import Access
 from credence.ledger.chain import ChainReport
 from credence.service.ledger import open_initialised_store, open_ledger
-from credence.service.scoring import resolve
+from credence.service.subjects import resolve
 from credence.settings import Settings
 from credence.signing import Checkpoint, load, public_bytes, sign, signing_key
 from credence.types import MICROS, SubjectRef

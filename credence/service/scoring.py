@@ -11,10 +11,13 @@ from dataclasses import dataclass, replace
 
 from credence.engine import Decision, Explanation, Outcome, decide, explain, score
 from credence.engine.decisions import entitlement
-from credence.errors import SubjectNotFound
-from credence.ingest.identifiers import normalise
+from credence.errors import Forbidden
 from credence.ledger import Access, SubjectRow
-from credence.service.ledger import Ledger, identifier_of
+from credence.service.consents import Scope, require_consent
+from credence.service.history import log_access, log_decision
+from credence.service.ledger import Ledger
+from credence.service.parties import Party, PartyKind
+from credence.service.subjects import identity, resolve
 from credence.types import Notice, SubjectRef
 
 
@@ -38,59 +41,74 @@ class SubjectReport:
     accesses: tuple[Access, ...]
 
 
-def resolve(ledger: Ledger, ref: SubjectRef) -> SubjectRow:
-    """The stored subject an identifier names.
-
-    Raises:
-        IdentifierError: when the identifier is invalid for its scheme.
-        SubjectNotFound: when no record about the subject has been ingested.
-    """
-    identifier = normalise(ref.scheme, ref.id)
-    lookup = ledger.keys.lookup(ref.scheme, identifier)
-    row = ledger.store.find_subjects([lookup]).get(lookup)
-    if row is None:
-        raise SubjectNotFound(
-            f"no subject {ref.scheme}:{identifier} in the ledger",
-            suggestion="subjects exist from their first ingested record",
-        )
-    return row
-
-
-def identity(ledger: Ledger, row: SubjectRow) -> SubjectRef:
-    """The plaintext identifier of a stored subject (``[erased]`` once shredded)."""
-    return SubjectRef(row.scheme, identifier_of(ledger.keys, row))
-
-
-def _log(ledger: Ledger, row: SubjectRow, action: str, purpose: str) -> None:
-    ledger.store.log_access(
-        Access(
-            subject_key=row.key,
-            at=ledger.clock.now(),
-            actor=ledger.settings.actor,
-            action=action,
-            purpose=purpose,
-        )
-    )
-
-
 def _read(
-    ledger: Ledger, ref: SubjectRef, as_of: int | None, *, action: str, purpose: str
+    ledger: Ledger,
+    ref: SubjectRef,
+    as_of: int | None,
+    *,
+    action: str,
+    purpose: str,
+    party: str | None = None,
+    context: str | None = None,
+    consent_id: str | None = None,
+    row: SubjectRow | None = None,
 ) -> tuple[SubjectRow, Outcome]:
-    """Find a subject, score it as of a time (default now), and log the access."""
-    row = resolve(ledger, ref)
+    """Find a subject, score it as of a time (default now), and log the access.
+
+    The access is logged as ``party``, by default the operator the settings name.
+    """
+    row = row or resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
     records = ledger.store.records(row.key)
     outcome = score(ledger.policy, records, as_of=when, subject_kind=row.kind)
-    _log(ledger, row, action, purpose)
+    log_access(
+        ledger,
+        row.key,
+        party=party or ledger.settings.actor,
+        action=action,
+        context=context,
+        consent_id=consent_id,
+        purpose=purpose,
+    )
     return row, outcome
 
 
 def score_subject(
     ledger: Ledger, ref: SubjectRef, *, as_of: int | None = None, purpose: str = "score lookup"
 ) -> SubjectScore:
-    """One subject's score as of a time (default now); the read is logged."""
+    """One subject's score as of a time (default now), read by the operator; the read is logged."""
     with ledger.unit_of_work():
         row, outcome = _read(ledger, ref, as_of, action="score", purpose=purpose)
+    return SubjectScore(identity(ledger, row), row.kind, outcome)
+
+
+def score_for_party(
+    ledger: Ledger, party: Party, ref: SubjectRef, *, context: str, as_of: int | None = None
+) -> SubjectScore:
+    """A subject's score for a relying party whose consent in ``context`` covers scores.
+
+    Consent check, read and access log are one unit of work.
+
+    Raises:
+        Forbidden: when the party is not a relying party.
+        ConsentMissing: without a valid ``decision+score`` consent (the same for an
+            unknown subject).
+    """
+    with ledger.unit_of_work():
+        row, consent = require_consent(
+            ledger, party, ref, context=context, entitlement=None, scope=Scope.DECISION_AND_SCORE
+        )
+        row, outcome = _read(
+            ledger,
+            ref,
+            as_of,
+            action="score",
+            purpose=context,
+            party=party.name,
+            context=context,
+            consent_id=consent.id,
+            row=row,
+        )
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -126,6 +144,16 @@ def explain_subject(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionMade:
+    """A decision, its id in the decision log, and the consent it was made under (if any)."""
+
+    decision: Decision
+    decision_id: str
+    party: str
+    consent_id: str | None
+
+
 def decide_subject(
     ledger: Ledger,
     ref: SubjectRef,
@@ -133,24 +161,86 @@ def decide_subject(
     *,
     as_of: int | None = None,
     purpose: str | None = None,
+    party: Party | None = None,
 ) -> Decision:
-    """Decide one entitlement for one subject; the read is logged.
+    """Decide one entitlement for one subject; the read and the decision are logged.
 
+    Without ``party`` the operator the settings name decides (the command line).
     Deciding now (no ``as_of``) a restriction whose condition holds issues
     the notice the subject is owed, if none is running; its notice period
     starts then. Decisions as of another time only read.
 
     Raises:
-        SubjectNotFound, EntitlementNotFound, IdentifierError.
+        SubjectNotFound, EntitlementNotFound, IdentifierError; for a party, as
+        ``decide_for_party``.
     """
+    return _decide(ledger, ref, entitlement_id, as_of=as_of, purpose=purpose, party=party).decision
+
+
+def decide_for_party(
+    ledger: Ledger,
+    party: Party,
+    ref: SubjectRef,
+    entitlement_id: str,
+    *,
+    as_of: int | None = None,
+) -> DecisionMade:
+    """A party's decision request: consent check (for a relying party), read, access log,
+    notice and decision log, in one unit of work.
+
+    Operators and reviewers need no consent; a provider may not ask.
+
+    Raises:
+        EntitlementNotFound: for an unknown entitlement (before anything is read).
+        Forbidden: when the party is a provider.
+        ConsentMissing: for a relying party without a valid consent covering the
+            entitlement — the same for an unknown subject or identifier.
+        SubjectNotFound, IdentifierError: for an operator or reviewer.
+    """
+    return _decide(ledger, ref, entitlement_id, as_of=as_of, purpose=None, party=party)
+
+
+def _decide(
+    ledger: Ledger,
+    ref: SubjectRef,
+    entitlement_id: str,
+    *,
+    as_of: int | None,
+    purpose: str | None,
+    party: Party | None,
+) -> DecisionMade:
     ent = entitlement(ledger.policy, entitlement_id)  # an unknown one fails before any read
+    if party is not None and party.kind is PartyKind.PROVIDER:
+        raise Forbidden(f"{party.name} is a data provider: it may send records, not ask decisions")
+    name = party.name if party is not None else ledger.settings.actor
     with ledger.unit_of_work():
+        row: SubjectRow | None = None
+        consent_id: str | None = None
+        if party is not None and party.kind is PartyKind.RELYING_PARTY:
+            row, consent = require_consent(
+                ledger,
+                party,
+                ref,
+                context=ent.context,
+                entitlement=entitlement_id,
+                scope=Scope.DECISION,
+            )
+            consent_id = consent.id
         row, outcome = _read(
-            ledger, ref, as_of, action=f"decide {entitlement_id}", purpose=purpose or ent.context
+            ledger,
+            ref,
+            as_of,
+            action=f"decide {entitlement_id}",
+            purpose=purpose or ent.context,
+            party=name,
+            context=ent.context,
+            consent_id=consent_id,
+            row=row,
         )
         notices = ledger.store.notices(row.key)
         decision = decide(ledger.policy, outcome, entitlement_id, notices=notices)
         if decision.notice_needed and decision.notice is not None and as_of is None:
             ledger.store.add_notice(row.key, decision.notice)
             decision = replace(decision, notice_issued=True)
-    return decision
+        decision_id = log_decision(ledger, row.key, decision, party=name)
+    return DecisionMade(decision, decision_id, name, consent_id)

@@ -53,7 +53,7 @@ def policy_report(ledger: Ledger, caller: Caller) -> PolicyReport:
     """The active policy and its lint result, for the operator or a reviewer.
 
     Raises:
-        AccessDenied: for any other kind of party.
+        Forbidden: for any other kind of party.
         PolicyNotFound: when the ledger has no active policy.
     """
     authorize(caller, "policy.read")

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from credence.engine import Explanation, Outcome, explain, score
 from credence.errors import SubjectNotFound
-from credence.ledger import Access, SubjectRow
+from credence.ledger import SubjectRow
 from credence.service.ledger import Ledger
 from credence.types import Notice, SubjectRef
 
@@ -59,8 +59,3 @@ def own_explanation(ledger: Ledger, session: SignedIn) -> Explanation:
 def own_notices(ledger: Ledger, session: SignedIn) -> list[Notice]:
     """Every notice given to the signed-in subject, oldest first."""
     return ledger.store.notices(session.subject_key)
-
-
-def own_accesses(ledger: Ledger, session: SignedIn) -> list[Access]:
-    """Every read of the signed-in subject's data by someone else, oldest first."""
-    return ledger.store.accesses(session.subject_key)

@@ -100,7 +100,7 @@ def submit_records(ledger: Ledger, caller: Caller, body: bytes, *, ndjson: bool)
     """Check and append the records of one body sent by ``caller``; per-row rejects.
 
     Raises:
-        AccessDenied: when the caller is not a provider.
+        Forbidden: when the caller is not a provider.
         RequestInvalid: when the body is not a JSON array (or NDJSON).
         PolicyNotFound: when the ledger has no active policy.
         StoreError: when the ledger fails; batches already appended stay appended.

@@ -83,11 +83,11 @@ class Server:
     url: str
     settings: Settings
     process: subprocess.Popen[bytes]
-    cast: Cast | None
+    cast: Cast
 
 
 @contextmanager
-def running_server(settings: Settings, folder: Path, cast: Cast | None) -> Iterator[Server]:
+def running_server(settings: Settings, folder: Path, cast: Cast) -> Iterator[Server]:
     """Start ``credence serve`` on a free port and wait until ``/v1/ready`` answers 200."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
@@ -144,11 +144,11 @@ def server(
 ) -> Iterator[Server]:
     """A real ``credence serve`` over a golden ledger per backend, for a module's tests."""
     folder = tmp_path_factory.mktemp("serve")
-    with (
-        backend_settings(request.param, folder, request) as settings,
-        running_server(settings, folder, None) as s,
-    ):
-        yield s
+    with backend_settings(request.param, folder, request) as settings:
+        with open_ledger(settings) as ledger:
+            cast = make_cast(ledger)
+        with running_server(settings, folder, cast) as s:
+            yield s
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,6 @@ def make_cast(ledger: Ledger) -> Cast:
     from credence.service.consents import Scope, grant_consent
     from credence.service.parties import PartyKind, add_party, create_key
     from credence.service.sessions import authenticate_session, issue_sign_in_token, start_session
-
     from credence.types import SubjectRef
 
     add_party(ledger, "ops", kind=PartyKind.OPERATOR)
@@ -200,7 +199,7 @@ def make_cast(ledger: Ledger) -> Cast:
         authenticate_session(ledger, session_token),
         party_name="acme-rentals",
         context="rentals",
-        scope=Scope.DECISION_SCORE,
+        scope=Scope.DECISION_AND_SCORE,
     )
     return Cast(tokens=tokens, consent_id=receipt.consent.id)
 

@@ -38,7 +38,24 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(server: Server) -> None:
     response = httpx2.post(
         server.url + "/v1/records",
         content=b"[" + b" " * limit + b"]",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **server.cast.headers("provider")},
+    )
+    assert response.status_code == 413
+    assert_error_shape(response.json(), "request.too_large")
+
+
+def test_a_chunked_body_over_the_limit_is_413(server: Server) -> None:
+    limit = server.settings.max_body_bytes
+
+    def chunks():  # type: ignore[no-untyped-def]
+        chunk = b" " * 65536
+        for _ in range(limit // len(chunk) + 2):
+            yield chunk
+
+    response = httpx2.post(
+        server.url + "/v1/records",
+        content=chunks(),
+        headers={"content-type": "application/json", **server.cast.headers("provider")},
     )
     assert response.status_code == 413
     assert_error_shape(response.json(), "request.too_large")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from credence.errors import AccessDenied, RequestInvalid
+from credence.errors import Forbidden, RequestInvalid
 from credence.service.ledger import Ledger
 from credence.service.submissions import submit_records
 
@@ -94,5 +94,5 @@ def test_a_body_that_is_not_an_array_is_refused_whole(served: Ledger, payload: b
 
 @pytest.mark.parametrize("kind", ["operator", "relying_party", "reviewer"])
 def test_only_a_provider_may_send_records(served: Ledger, kind: str) -> None:
-    with pytest.raises(AccessDenied):
+    with pytest.raises(Forbidden):
         submit_records(served, Caller("bank-a", kind=kind), body(row("nope")), ndjson=False)

@@ -111,7 +111,7 @@ def test_erased_subjects_leave_no_trace(
         store.close()
     assert safeguards.verify_ledger(config).ok
     from credence.service.ledger import open_ledger
-    from credence.service.scoring import identity
+    from credence.service.subjects import identity
 
     with open_ledger(config) as ledger:
         assert [identity(ledger, r) for r in erased] == [
