@@ -8,9 +8,10 @@ and the PostgreSQL store keeps a connection pool, so both are safe to share.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from credence.api import errors
+from credence.api.deps import refuse_nul
 from credence.api.errors import ErrorResponse
 from credence.api.limits import BodyLimit
 from credence.api.routers import health, operator, providers, relying_parties, subjects
@@ -46,6 +47,7 @@ def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         responses=_ERRORS,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.ledger = ledger
     errors.install(app)

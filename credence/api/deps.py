@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from credence.errors import RequestInvalid
 from credence.service.ledger import Ledger
 
 
@@ -15,3 +16,13 @@ def _ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
+
+
+def refuse_nul(request: Request) -> None:
+    """Refuse NUL in the path or query: no name or identifier has one, and PostgreSQL cannot store it.
+
+    Raises:
+        RequestInvalid: when there is one.
+    """
+    if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"].lower():
+        raise RequestInvalid("the path and query may not contain NUL (U+0000)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from credence.engine import Decision, Explanation, Outcome, Reason
 from credence.engine.compiled import CompiledPolicy
@@ -16,11 +16,30 @@ from credence.engine.reasons import Change, weighted
 from credence.ledger import Access
 from credence.types import Notice, SubjectRef, format_time
 
+SUBJECT_PATTERN = r"^[^:\s]+:\S.*$"  # scheme:id
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain NUL (U+0000)")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
 
 class Model(BaseModel):
-    """Every request model refuses fields it does not know."""
+    """Every request model refuses fields it does not know, and NUL in any text.
+
+    No identifier, name or context contains NUL, and PostgreSQL cannot store it.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 def _t(micros: int | None) -> str | None:
@@ -78,7 +97,11 @@ class DecisionRequest(Model):
     """May this subject have this entitlement? Asked by a relying party with consent."""
 
     subject: str = Field(
-        min_length=3, max_length=512, examples=["custom:alice"], description="scheme:id"
+        min_length=3,
+        max_length=512,
+        pattern=SUBJECT_PATTERN,
+        examples=["custom:alice"],
+        description="scheme:id",
     )
     entitlement: str = Field(min_length=1, max_length=200, examples=["deposit_free_rental"])
 

@@ -7,7 +7,8 @@ so a row naming another provider is refused (``record.provider``). Rows are
 appended in batches of ``settings.batch_size``; sending a row again changes
 nothing, for ``(provider, provider_event_id)`` is the idempotency key.
 Refused rows are listed by index (position in the array, or line number
-less one) with their code, never dropped silently.
+less one) with their code, never dropped silently. A row with NUL in any
+text is refused (``record.invalid``): PostgreSQL cannot store it.
 """
 
 from __future__ import annotations
@@ -112,8 +113,12 @@ def submit_records(ledger: Ledger, caller: Caller, body: bytes, *, ndjson: bool)
     result = Submission()
     batch: list[Checked] = []
     refused: list[Reject] = []
+    maybe_nul = b"\\u0000" in body  # only then is any row walked for it
     for row in parse_body(body, ndjson=ndjson):
         result.rows += 1
+        if maybe_nul and _has_nul(row.fields):
+            refused.append(Reject(row.line, codes.INVALID, None, _NUL, row.raw))
+            continue
         checked = validator.quick(row) or validator.check_general(row)
         if type(checked) is not Checked:
             assert isinstance(checked, Reject)
@@ -138,6 +143,20 @@ def submit_records(ledger: Ledger, caller: Caller, body: bytes, *, ndjson: bool)
     result.rejects.extend(RowReject(r.line, r.code, r.field, r.message) for r in refused)
     result.rejects.sort(key=lambda r: r.index)
     return result
+
+
+_NUL = "text in a record may not contain NUL (U+0000)"
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether any key or text in a parsed row holds NUL, which no ledger backend keeps alike."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _append(run: _Run, batch: list[Checked], result: Submission) -> None:

@@ -222,3 +222,29 @@ def test_a_bad_token_is_401_in_the_one_shape(client: TestClient, token: str) -> 
     assert response.status_code == 401
     assert_error_shape(response.json(), "auth.failed")
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/parties/bank%00a", None),
+        ("GET", "/v1/keys?party=bank%00a", None),
+        ("POST", "/v1/parties", {"name": "x", "kind": "reviewer", "contexts": ["a\x00b"]}),
+    ],
+)
+def test_nul_in_a_request_is_422_not_a_store_error(
+    client: TestClient, cast: Cast, method: str, path: str, body: Any
+) -> None:
+    """Regression: a NUL in a party name reached PostgreSQL and came back as a 503."""
+    response = client.request(method, path, headers=cast.headers("operator"), json=body)
+    assert response.status_code == 422
+    assert_error_shape(response.json(), "request.invalid")
+
+
+def test_nul_in_a_consent_request_is_422(client: TestClient, cast: Cast) -> None:
+    response = client.post(
+        "/v1/me/consents",
+        headers=cast.headers("subject"),
+        json={"party": "acme\x00", "context": "rentals", "entitlements": ["a\x00"]},
+    )
+    assert response.status_code == 422

@@ -1,6 +1,7 @@
 """Schemathesis over ``/openapi.json`` of a real server: no 5xx, every answer fits its schema.
 
-Each operation gets a few generated requests (``EXAMPLES``), sent with the
+Each operation gets a few generated requests (``EXAMPLES``), valid ones and
+ones that break the schema on purpose, sent with the
 key of the role its tag names (a provider's for ``/v1/records``, alice's
 session for ``/v1/me``...), so the generated data reaches the service rather
 than stopping at 401. Checks: not a server error, the status is documented,
@@ -14,6 +15,7 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -23,7 +25,7 @@ from schemathesis.checks import (
 
 from tests.api.conftest import Server
 
-EXAMPLES = 12
+EXAMPLES = 20
 ROLE_BY_TAG = {
     "providers": "provider",
     "relying parties": "relying_party",
@@ -55,7 +57,11 @@ def _fuzz(server: Server, operation: schemathesis.APIOperation) -> None:
     tags = operation.definition.raw.get("tags", ["operator"])
     headers = server.cast.headers(ROLE_BY_TAG[tags[0]])
 
-    @given(case=operation.as_strategy())
+    strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(
+        GenerationMode.NEGATIVE
+    )
+
+    @given(case=strategy)
     @hypothesis.settings(
         max_examples=EXAMPLES,
         deadline=None,

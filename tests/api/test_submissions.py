@@ -96,3 +96,17 @@ def test_a_body_that_is_not_an_array_is_refused_whole(served: Ledger, payload: b
 def test_only_a_provider_may_send_records(served: Ledger, kind: str) -> None:
     with pytest.raises(Forbidden):
         submit_records(served, Caller("bank-a", kind=kind), body(row("nope")), ndjson=False)
+
+
+def test_a_row_with_nul_in_its_text_is_refused_alone(served: Ledger) -> None:
+    """Regression: NUL reached PostgreSQL, which refused the whole batch with a 503."""
+    rows = [
+        row("nul-1", provider_event_id="nul-\x00-1"),
+        row("nul-2"),
+        row("nul-3", attributes={"days_late\x00": 0}),
+    ]
+    done = submit_records(served, BANK, body(*rows), ndjson=False)
+    assert (done.inserted, [(r.index, r.code) for r in done.rejects]) == (
+        1,
+        [(0, "record.invalid"), (2, "record.invalid")],
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from credence.api.auth import PartyDep
 from credence.api.deps import LedgerDep
-from credence.api.models import Model
+from credence.api.models import SUBJECT_PATTERN, Model
 from credence.service import parties
 from credence.service.access import authorize
 from credence.service.parties import Party, PartyKind
@@ -160,7 +160,9 @@ def post_rotate(key_id: KeyId, ledger: LedgerDep, _op: KeyManager) -> IssuedKeyO
 class SignInRequest(Model):
     """The subject whose identity was verified elsewhere."""
 
-    subject: str = Field(min_length=3, max_length=512, examples=["custom:alice"])
+    subject: str = Field(
+        min_length=3, max_length=512, pattern=SUBJECT_PATTERN, examples=["custom:alice"]
+    )
 
 
 class SignInOut(BaseModel):

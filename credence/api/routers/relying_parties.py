@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from credence.api.auth import PartyDep
 from credence.api.deps import LedgerDep
-from credence.api.models import DecisionOut, DecisionRequest, ScoreOut, decision_out, score_out
+from credence.api.models import (
+    SUBJECT_PATTERN,
+    DecisionOut,
+    DecisionRequest,
+    ScoreOut,
+    decision_out,
+    score_out,
+)
 from credence.service.scoring import decide_for_party, score_for_party
 from credence.types import SubjectRef
 
@@ -32,7 +39,9 @@ def post_decision(body: DecisionRequest, ledger: LedgerDep, party: PartyDep) -> 
     "/subjects/{ref}/score", response_model=ScoreOut, summary="Read a score (relying parties)"
 )
 def get_score(
-    ref: Annotated[str, Path(min_length=3, max_length=512, description="scheme:id")],
+    ref: Annotated[
+        str, Path(min_length=3, max_length=512, pattern=SUBJECT_PATTERN, description="scheme:id")
+    ],
     context: Annotated[
         str, Query(min_length=1, max_length=100, description="The consent's context")
     ],
