@@ -122,11 +122,15 @@ def serving(settings: Settings, folder: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
+            if process.poll() is not None:
+                raise SystemExit(f"credence serve exited {process.returncode}")
             try:
                 if httpx2.get(url + "/v1/ready", timeout=1).status_code == 200:
                     break
             except httpx2.TransportError:
                 time.sleep(0.1)
+        else:
+            raise SystemExit("credence serve did not become ready in 30 s")
         yield url
     finally:
         process.terminate()

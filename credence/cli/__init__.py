@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from credence.cli import batch, core, ledger, policy_cmds, safeguards, serve
+from credence.cli import batch, core, ledger, parties, policy_cmds, safeguards, serve
 from credence.cli.common import err
 from credence.errors import CredenceError
 
@@ -22,6 +22,7 @@ batch.register(app)
 app.add_typer(policy_cmds.app, name="policy")
 safeguards.register(app)
 ledger.register(app)
+parties.register(app)
 serve.register(app)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, create_key_file, parse_master_key, read_key_file
 from credence.errors import PolicyError
-from credence.ledger import StoredPolicy, open_store
+from credence.ledger import PartyRow, StoredPolicy, open_store
 from credence.policy import LoadedPolicy, load_policy
 from credence.policy.lint import lint_errors
 from credence.policy.load import SourceMap
@@ -86,6 +86,8 @@ def init_ledger(settings: Settings, policy_file: Path, *, clock: Clock | None = 
             store.add_policy(
                 StoredPolicy(policy.name, policy.version, loaded.digest, loaded.source, now)
             )
+        # The operator the command line acts as is a party like any other caller.
+        store.add_party(PartyRow(settings.actor, "operator", (), now))
         return InitReport(
             db=settings.db,
             key_file=written,
