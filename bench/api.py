@@ -11,7 +11,8 @@ port; then, per backend:
 - ``POST /v1/decisions`` with 1, 8 and 32 concurrent clients (threads, one
   keep-alive connection each) for ``--seconds`` each: decisions/s and
   p50/p99 latency, each beside the target;
-- ``POST /v1/records``: fresh records in JSON arrays of ``--batch`` rows, rows/s.
+- ``POST /v1/records``: fresh records in JSON arrays of ``--batch`` rows,
+  rows/s, beside ``submit_records`` called in process on the same ledger.
 
 The clients (threads on ``http.client``) run on the same two cores as the
 server, so the figures are a floor. A benchmark, not a test: nothing here asserts.
@@ -46,6 +47,7 @@ from credence.service.parties import PartyKind, add_party, create_key, get_party
 from credence.service.scoring import decide_for_party
 from credence.service.sessions import authenticate_session, issue_sign_in_token, start_session
 from credence.service.setup import init_ledger
+from credence.service.submissions import submit_records
 from credence.settings import Settings, load_settings
 from credence.sim.population import population
 from credence.types import SubjectRef, format_time
@@ -182,17 +184,17 @@ def load(
     return len(every) / elapsed, p50, p99, sum(errors)
 
 
-def records_rate(url: str, key: str, rows: int, batch: int) -> tuple[float, int]:
-    """(rows/s, rows inserted) sending fresh records in JSON arrays of ``batch`` rows."""
+def record_bodies(rows: int, batch: int, *, prefix: str) -> list[bytes]:
+    """Fresh bill.paid records for 5,000 subjects, as JSON arrays of ``batch`` rows."""
     now = format_time(time.time_ns() // 1000 - 86_400_000_000)
     bodies = []
     for start in range(0, rows, batch):
         chunk: list[dict[str, Any]] = [
             {
                 "provider": "bank-a",
-                "provider_event_id": f"bench-{n}",
+                "provider_event_id": f"{prefix}-{n}",
                 "subject_scheme": "custom",
-                "subject_id": f"api-bench-{n % 5000}",
+                "subject_id": f"{prefix}-{n % 5000}",
                 "subject_kind": "person",
                 "type": "bill.paid",
                 "occurred_at": now,
@@ -201,6 +203,21 @@ def records_rate(url: str, key: str, rows: int, batch: int) -> tuple[float, int]
             for n in range(start, min(rows, start + batch))
         ]
         bodies.append(json.dumps(chunk).encode())
+    return bodies
+
+
+def records_in_process(settings: Settings, bodies: list[bytes], rows: int) -> float:
+    """Rows/s through ``submit_records`` on the same ledger, no HTTP (the baseline)."""
+    with open_ledger(settings) as ledger:
+        party = get_party(ledger, "bank-a")
+        began = time.perf_counter()
+        for body in bodies:
+            submit_records(ledger, party, body, ndjson=False)
+        return rows / (time.perf_counter() - began)
+
+
+def records_rate(url: str, key: str, bodies: list[bytes], rows: int) -> tuple[float, int]:
+    """(rows/s, rows inserted) sending the bodies over HTTP, one after another."""
     inserted = 0
     with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
         began = time.perf_counter()
@@ -224,6 +241,10 @@ def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
     print(
         f"  in-process decide_for_party:            {base_us:8.0f} µs/decision  ({1e6 / base_us:,.0f}/s on one thread)"
     )
+    base_rows = records_in_process(
+        settings, record_bodies(args.rows, args.batch, prefix="local"), args.rows
+    )
+    print(f"  in-process submit_records:        {base_rows:8,.0f} rows/s")
     with serving(settings, folder) as url:
         for clients in CLIENTS:
             rate, p50, p99, errors = load(url, rp_key, refs, clients, args.seconds)
@@ -239,9 +260,12 @@ def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
                 + (f"  {errors} errors" if errors else "")
                 + verdict
             )
-        rate, inserted = records_rate(url, provider_key, args.rows, args.batch)
+        rate, inserted = records_rate(
+            url, provider_key, record_bodies(args.rows, args.batch, prefix="http"), args.rows
+        )
         print(
             f"  POST /v1/records ({args.batch:,}-row arrays): {rate:8,.0f} rows/s, {inserted:,} inserted"
+            f" ({base_rows / rate:.1f}x slower than in process)"
             f"  target ≥ {TARGET_ROWS:,} rows/s: " + ("met" if rate >= TARGET_ROWS else "NOT met")
         )
 

@@ -25,7 +25,7 @@ from schemathesis.checks import (
 
 from tests.api.conftest import Server
 
-EXAMPLES = 20
+EXAMPLES = 10
 ROLE_BY_TAG = {
     "providers": "provider",
     "relying parties": "relying_party",
