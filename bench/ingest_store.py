@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from credence.ingest.canonical import content_hash
+from credence.canonical import content_hash
 from credence.ledger import NewRecord, NewSubject, Store, open_store
 from credence.types import Record
 

@@ -19,6 +19,7 @@ from rich.progress import (
 from credence.cli.common import DbOption, as_of_micros, err, out, settings_for
 from credence.errors import UsageError
 from credence.service.batch import ENGINES, export, rescore
+from credence.service.ledger import open_ledger
 from credence.types import format_time
 
 
@@ -73,9 +74,9 @@ def rescore_command(
         raise UsageError(f"--engine: unknown engine {engine!r}", suggestion="use duckdb or spark")
     when = as_of_micros(as_of)
     assert when is not None
-    with _progress() as progress:
+    with open_ledger(settings_for(db)) as ledger, _progress() as progress:
         result = rescore(
-            settings_for(db),
+            ledger,
             as_of=when,
             out=out_path,
             engine=engine,  # checked against ENGINES above
@@ -95,8 +96,8 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """Export the ledger's records to Parquet, partitioned by month, for batch runs and Spark."""
-    with _progress() as progress:
-        count = export(settings_for(db), out_dir, reporter=_RichReporter(progress))
+    with open_ledger(settings_for(db)) as ledger, _progress() as progress:
+        count = export(ledger, out_dir, reporter=_RichReporter(progress))
     out.print(f"exported {count} records to {out_dir}")
 
 

@@ -181,7 +181,7 @@ def demo(
     ] = 7,
 ) -> None:
     """Build a demo ledger from the bundled consumer-trust policy and a synthetic population."""
-    from credence.service.demo import run_demo
+    from credence.sim.demo import run_demo
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("ingesting synthetic records", total=None)

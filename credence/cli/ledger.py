@@ -15,6 +15,7 @@ import typer
 from credence.cli.common import DbOption, as_of_micros, out, settings_for, subject_ref
 from credence.errors import UsageError
 from credence.service import safeguards
+from credence.service.ledger import open_ledger
 from credence.types import MICROS, format_duration, format_time, parse_duration
 
 CheckpointOption = Annotated[
@@ -47,7 +48,8 @@ def checkpoint_command(
     db: DbOption = None,
 ) -> None:
     """Verify the ledger, then export its signed chain head (with the public key) as JSON."""
-    signed = safeguards.make_checkpoint(settings_for(db), out_path)
+    with open_ledger(settings_for(db)) as ledger:
+        signed = safeguards.make_checkpoint(ledger, out_path)
     out.print(
         f"checkpoint of {signed.head.records} records to seq {signed.head.seq} at "
         f"{format_time(signed.at)} written to {out_path}",
@@ -78,7 +80,9 @@ def purge_command(
     ] = "30d",
 ) -> None:
     """Tombstone records past their rule's expiry plus the grace period (active policy)."""
-    report = safeguards.purge(settings_for(db), as_of=as_of_micros(as_of), grace_us=_grace(grace))
+    when, grace_us = as_of_micros(as_of), _grace(grace)
+    with open_ledger(settings_for(db)) as ledger:
+        report = safeguards.purge(ledger, as_of=when, grace_us=grace_us)
     out.print(
         f"purged {report.purged} records of {report.subjects} subjects "
         f"(expired by {format_time(report.as_of)} plus {format_duration(report.grace_us // MICROS)})",
@@ -93,7 +97,8 @@ def erase_command(
     db: DbOption = None,
 ) -> None:
     """Erase a subject: destroy its keys and identifier, tombstone its records."""
-    report = safeguards.erase(settings_for(db), subject_ref(subject))
+    with open_ledger(settings_for(db)) as ledger:
+        report = safeguards.erase(ledger, subject_ref(subject))
     out.print(
         f"erased subject {report.subject_key}: identifier destroyed, "
         f"{report.records} records tombstoned",

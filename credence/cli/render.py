@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from credence.engine import Decision, Reason
-from credence.engine.compiled import CompiledPolicy
-from credence.engine.reasons import weighted
+from credence.service.results import CompiledPolicy, Decision, Reason, weighted
 from credence.service.scoring import SubjectReport, SubjectScore
 from credence.types import format_date, format_time
 
 if TYPE_CHECKING:
-    from credence.service.demo import DemoReport
+    from credence.sim.demo import DemoReport
 
 FORMATS = ("table", "json", "jsonl", "csv")
 

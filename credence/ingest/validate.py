@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any, TypeVar
 
-from credence.errors import IdentifierError
-from credence.ingest import rejects as codes
-from credence.ingest.canonical import (
+from credence.canonical import (
     WHOLE_RANGE,
     canonical_attributes,
     content_hash,
     record_digest,
 )
+from credence.errors import IdentifierError
+from credence.ingest import rejects as codes
 from credence.ingest.formats import ATTR_PREFIX, FIELDS, REQUIRED, RawRow
 from credence.ingest.identifiers import SCHEME_KINDS, check_kind, known_scheme, normalise
 from credence.ingest.rejects import Reject

@@ -6,7 +6,7 @@ provider_event_id || type || retracts)`` in append (``seq``) order; the first
 record chains from 32 zero bytes. The chained fields are the ones a purged
 record keeps, so tombstones still verify; attributes and evidence are covered
 by ``content_hash``, which is recomputed from the stored fields for every
-record not yet purged (``credence.ingest.canonical.content_hash``).
+record not yet purged (``credence.canonical.content_hash``).
 
 Verification reads rows from any DB-API cursor running ``VERIFY_QUERY``, so a
 store, a test and an outside party all run the same code (docs/ledger.md).
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from credence.ingest.canonical import content_hash
+from credence.canonical import content_hash
 from credence.types import Record
 
 GENESIS = bytes(32)

@@ -13,8 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -24,8 +22,7 @@ import pyarrow.parquet as pq
 
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
-from credence.service.ledger import Ledger, identifier_of, open_ledger
-from credence.settings import Settings
+from credence.service.ledger import Ledger, identifier_of
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
@@ -60,15 +57,6 @@ class RescoreResult:
     seconds: float
 
 
-@contextmanager
-def _opened(source: Ledger | Settings) -> Iterator[Ledger]:
-    if isinstance(source, Ledger):
-        yield source
-    else:
-        with open_ledger(source) as ledger:
-            yield ledger
-
-
 def _is_store_file(db: str) -> bool:
     return db != "memory:"
 
@@ -80,7 +68,7 @@ def _staging(out: Path, suffix: str) -> Path:
     return Path(name)
 
 
-def export(source: Ledger | Settings, out: Path, *, reporter: Reporter | None = None) -> int:
+def export(ledger: Ledger, out: Path, *, reporter: Reporter | None = None) -> int:
     """Export the ledger's records to Parquet under ``out`` (hive-partitioned by month).
 
     Raises:
@@ -91,19 +79,16 @@ def export(source: Ledger | Settings, out: Path, *, reporter: Reporter | None = 
     from credence.engine.plan import attribute_columns
 
     report = reporter or _Quiet()
-    with _opened(source) as ledger:
-        db = ledger.settings.db
-        if not _is_store_file(db):
-            raise UsageError(
-                "an in-memory ledger cannot be exported; use a SQLite or PostgreSQL one"
-            )
-        attributes = attribute_columns(ledger.policy)
-        report.stage("exporting records", ledger_counts(db))
-        return export_ledger(db, out, attributes=attributes, progress=report.advance)
+    db = ledger.settings.db
+    if not _is_store_file(db):
+        raise UsageError("an in-memory ledger cannot be exported; use a SQLite or PostgreSQL one")
+    attributes = attribute_columns(ledger.policy)
+    report.stage("exporting records", ledger_counts(db))
+    return export_ledger(db, out, attributes=attributes, progress=report.advance)
 
 
 def rescore(
-    source: Ledger | Settings,
+    ledger: Ledger,
     *,
     as_of: int,
     out: Path,
@@ -124,24 +109,23 @@ def rescore(
         raise UsageError(f"unknown engine {engine!r}", suggestion="use duckdb or spark")
     report = reporter or _Quiet()
     started = time.perf_counter()
-    with _opened(source) as ledger:
-        plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)
-        scratch: Path | None = None
-        try:
-            if from_dir is None and _is_store_file(ledger.settings.db):
-                scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
-                from_dir = scratch / "records"
-                export(ledger, from_dir, reporter=report)
-            report.stage(f"scoring on {engine}")
-            scores = _run(ledger, plan, engine=engine, from_dir=from_dir, scratch=_parent(out))
-            report.advance(scores.num_rows)
-            table = _with_identities(ledger, scores, report)
-        finally:
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
-        report.stage("writing", table.num_rows)
-        _write_atomically(table, out)
-        report.advance(table.num_rows)
+    plan = build_plan(ledger.policy, as_of=as_of, dialect=engine)
+    scratch: Path | None = None
+    try:
+        if from_dir is None and _is_store_file(ledger.settings.db):
+            scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+            from_dir = scratch / "records"
+            export(ledger, from_dir, reporter=report)
+        report.stage(f"scoring on {engine}")
+        scores = _run(ledger, plan, engine=engine, from_dir=from_dir, scratch=_parent(out))
+        report.advance(scores.num_rows)
+        table = _with_identities(ledger, scores, report)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report.stage("writing", table.num_rows)
+    _write_atomically(table, out)
+    report.advance(table.num_rows)
     return RescoreResult(
         out=out,
         subjects=table.num_rows,

@@ -1,8 +1,9 @@
 """Safeguards at run time: verify the chain, sign checkpoints, purge, erase, back up.
 
-Each use case opens the ledger, does one thing in its own transaction(s) and
-closes it. ``verify`` needs no master key, so an outside party holding a copy
-of the ledger and a checkpoint can run it; the others need the key.
+Each use case takes the open ledger, like every other, except two that work
+on the ledger's file and need no master key, so they take the settings and
+open the store themselves: ``verify_ledger`` (an outside party holding a copy
+of the ledger and a checkpoint can run it) and ``backup``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from credence.clock import Clock, SystemClock
 from credence.crypto import parse_master_key, read_key_file
 from credence.engine.redemption import purgeable
 from credence.errors import (
@@ -20,9 +20,9 @@ from credence.errors import (
     StoreError,
     UsageError,
 )
-from credence.ledger import Access
 from credence.ledger.chain import ChainReport
-from credence.service.ledger import open_initialised_store, open_ledger
+from credence.service.history import log_access
+from credence.service.ledger import Ledger, open_initialised_store
 from credence.service.subjects import resolve
 from credence.settings import Settings
 from credence.signing import Checkpoint, load, public_bytes, sign, signing_key
@@ -96,18 +96,17 @@ def _key_file(settings: Settings) -> bool:
     return settings.resolved_key_file().exists()
 
 
-def make_checkpoint(settings: Settings, out: Path, *, clock: Clock | None = None) -> Checkpoint:
+def make_checkpoint(ledger: Ledger, out: Path) -> Checkpoint:
     """Verify the chain, then sign its head with the key derived from the master key.
 
     Raises:
         StoreError: code ``ledger.tampered`` when the chain does not verify (nothing is signed).
     """
-    now = (clock or SystemClock()).now()
-    with open_ledger(settings) as ledger:
-        report = ledger.store.verify()
+    now = ledger.clock.now()
+    report = ledger.store.verify()
     if not report.ok:
         raise _tampered(report)
-    signed = sign(report.head, at=now, key=signing_key(_master(settings)))
+    signed = sign(report.head, at=now, key=signing_key(_master(ledger.settings)))
     try:
         out.write_text(signed.to_json(), encoding="utf-8")
     except OSError as e:
@@ -127,34 +126,32 @@ class PurgeReport:
 
 
 def purge(
-    settings: Settings,
+    ledger: Ledger,
     *,
     as_of: int | None = None,
     grace_us: int = 30 * 86_400 * MICROS,
-    clock: Clock | None = None,
 ) -> PurgeReport:
     """Tombstone every record past its rule's expiry (active policy) plus ``grace_us``.
 
     Raises:
         UsageError: when ``as_of`` is in the future (records could still count then).
     """
-    with open_ledger(settings, clock=clock) as ledger:
-        now = ledger.clock.now()
-        if as_of is not None and as_of > now:
-            raise UsageError(
-                "--as-of is in the future: records could still count then",
-                suggestion="purge as of now or an earlier time",
-            )
-        when = now if as_of is None else as_of
-        policy = ledger.policy
-        keys: list[tuple[str, str]] = []
-        subjects = 0
-        for _row, records in ledger.store.subjects_with_records():
-            found = purgeable(policy, records, as_of=when, grace_us=grace_us)
-            if found:
-                subjects += 1
-                keys.extend(r.key for r in found)
-        purged = ledger.store.purge(keys, at=now)
+    now = ledger.clock.now()
+    if as_of is not None and as_of > now:
+        raise UsageError(
+            "--as-of is in the future: records could still count then",
+            suggestion="purge as of now or an earlier time",
+        )
+    when = now if as_of is None else as_of
+    policy = ledger.policy
+    keys: list[tuple[str, str]] = []
+    subjects = 0
+    for _row, records in ledger.store.subjects_with_records():
+        found = purgeable(policy, records, as_of=when, grace_us=grace_us)
+        if found:
+            subjects += 1
+            keys.extend(r.key for r in found)
+    purged = ledger.store.purge(keys, at=now)
     return PurgeReport(as_of=when, grace_us=grace_us, purged=purged, subjects=subjects)
 
 
@@ -167,36 +164,31 @@ class EraseReport:
     records: int
 
 
-def erase(
-    settings: Settings,
-    ref: SubjectRef,
-    *,
-    purpose: str = "erasure request",
-    clock: Clock | None = None,
-) -> EraseReport:
+def erase(ledger: Ledger, ref: SubjectRef, *, purpose: str = "erasure request") -> EraseReport:
     """Crypto-shred one subject and tombstone its records; the access log keeps the act.
+
+    The log entry and the erasure are one unit of work.
 
     Raises:
         SubjectNotFound: when the identifier names no stored subject (or one erased already).
     """
-    with open_ledger(settings, clock=clock) as ledger:
+    with ledger.unit_of_work():
         row = resolve(ledger, ref)
-        now = ledger.clock.now()
-        ledger.store.log_access(
-            Access(
-                subject_key=row.key,
-                at=now,
-                actor=ledger.settings.actor,
-                action="erase",
-                purpose=purpose,
-            )
+        log_access(
+            ledger,
+            row.key,
+            party=ledger.settings.actor,
+            action="erase",
+            context=None,
+            consent_id=None,
+            purpose=purpose,
         )
-        count = ledger.store.erase_subject(row.key, at=now, lookup=os.urandom(32))
+        count = ledger.store.erase_subject(row.key, at=ledger.clock.now(), lookup=os.urandom(32))
     return EraseReport(subject_key=row.key, records=count)
 
 
 def backup(settings: Settings, out: Path) -> Path:
-    """A consistent copy of the ledger in a new file (SQLite only).
+    """A consistent copy of the ledger in a new file (SQLite only); needs no master key.
 
     Raises:
         StoreError: code ``backup.unsupported`` for PostgreSQL (use pg_dump).

@@ -1,19 +1,63 @@
-"""Creating a ledger: schema, master key, and the active policy."""
+"""Creating a ledger: schema, master key, and the active policy.
+
+``init_ledger`` is the one use case that takes the settings rather than an open
+``Ledger``: it creates what ``open_ledger`` opens.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, create_key_file, parse_master_key, read_key_file
-from credence.errors import PolicyError
+from credence.errors import CredenceError, PolicyError, UsageError
 from credence.ledger import PartyRow, StoredPolicy, open_store
 from credence.policy import LoadedPolicy, load_policy
 from credence.policy.lint import lint_errors
 from credence.policy.load import SourceMap
-from credence.service.ledger import KEY_FINGERPRINT, check_key
+from credence.service.ledger import KEY_FINGERPRINT, Ledger, check_key
 from credence.settings import Settings
+
+DEMO_META = "demo"
+POLICY = "consumer-trust.yaml"
+
+
+def bundled_policy(name: str = POLICY) -> Path:
+    """The path of a policy shipped with the package (the files of examples/policies)."""
+    return Path(str(resources.files("credence") / "bundled_policies" / name))
+
+
+def clear_demo_ledger(db: Path) -> None:
+    """Remove an earlier demo ledger at ``db``; refuse to touch anything else.
+
+    Raises:
+        UsageError: when ``db`` exists and is not a demo ledger.
+    """
+    if not db.exists():
+        return
+    try:
+        store = open_store(str(db))
+    except CredenceError:
+        is_demo = False
+    else:
+        try:
+            store.check_schema()
+            is_demo = store.get_meta(DEMO_META) is not None
+        except CredenceError:
+            is_demo = False
+        finally:
+            store.close()
+    if not is_demo:
+        raise UsageError(f"{db} exists and is not a Credence demo ledger; choose another --db")
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+
+
+def mark_demo_ledger(ledger: Ledger, note: str) -> None:
+    """Mark a ledger as a demo one, which ``clear_demo_ledger`` may remove."""
+    ledger.store.set_meta(DEMO_META, note)
 
 
 @dataclass(frozen=True, slots=True)

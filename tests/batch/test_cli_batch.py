@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from credence.cli.batch import register
 from credence.clock import FixedClock
-from credence.service.demo import run_demo
+from credence.sim.demo import run_demo
 from credence.types import parse_time
 
 pytest.importorskip("adbc_driver_sqlite")

@@ -11,10 +11,10 @@ from credence.batch.export import read_export
 from credence.clock import FixedClock
 from credence.errors import UsageError
 from credence.service.batch import export, rescore
-from credence.service.demo import run_demo
 from credence.service.ledger import open_ledger
 from credence.service.scoring import score_all
 from credence.settings import load_settings
+from credence.sim.demo import run_demo
 from credence.types import parse_time
 
 pytest.importorskip("adbc_driver_sqlite")
@@ -33,7 +33,8 @@ def test_rescore_matches_online_scores_subject_by_subject(ledger_db: Path, tmp_p
     settings = load_settings(db=str(ledger_db))
     out = tmp_path / "scores.parquet"
     as_of = NOW - 30 * 86_400_000_000
-    result = rescore(settings, as_of=as_of, out=out)
+    with open_ledger(settings) as ledger:
+        result = rescore(ledger, as_of=as_of, out=out)
     rows = {(r["subject_scheme"], r["subject_id"]): r for r in pq.read_table(out).to_pylist()}
     with open_ledger(settings) as ledger:
         online = list(score_all(ledger, as_of=as_of))
@@ -51,16 +52,17 @@ def test_rescore_matches_online_scores_subject_by_subject(ledger_db: Path, tmp_p
 def test_export_round_trips_and_rescores_from_it(ledger_db: Path, tmp_path: Path) -> None:
     settings = load_settings(db=str(ledger_db))
     directory = tmp_path / "export"
-    count = export(settings, directory)
-    data = read_export(directory).to_table()
-    assert data.num_rows == count > 0
-    assert all(p.name.startswith("month=") for p in directory.iterdir())
-    assert "attributes" in data.column_names
-    with pytest.raises(UsageError):
-        export(settings, directory)
-    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    rescore(settings, as_of=NOW, out=a)
-    rescore(settings, as_of=NOW, out=b, from_dir=directory)
+    with open_ledger(settings) as ledger:
+        count = export(ledger, directory)
+        data = read_export(directory).to_table()
+        assert data.num_rows == count > 0
+        assert all(p.name.startswith("month=") for p in directory.iterdir())
+        assert "attributes" in data.column_names
+        with pytest.raises(UsageError):
+            export(ledger, directory)
+        a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+        rescore(ledger, as_of=NOW, out=a)
+        rescore(ledger, as_of=NOW, out=b, from_dir=directory)
     left, right = pq.read_table(a).to_pylist(), pq.read_table(b).to_pylist()
     assert len(left) == len(right)
     for x, y in zip(left, right, strict=True):  # sums in parallel may differ in the last bit
@@ -80,8 +82,8 @@ def test_an_interrupted_rescore_leaves_no_output(
 
     monkeypatch.setattr(service.pq, "write_table", boom)
     out = tmp_path / "scores.parquet"
-    with pytest.raises(KeyboardInterrupt):
-        rescore(load_settings(db=str(ledger_db)), as_of=NOW, out=out)
+    with pytest.raises(KeyboardInterrupt), open_ledger(load_settings(db=str(ledger_db))) as ledger:
+        rescore(ledger, as_of=NOW, out=out)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -93,11 +95,12 @@ def test_rescore_after_purge_and_erasure_still_matches_online(tmp_path: Path) ->
     db = tmp_path / "ledger.db"
     run_demo(db, subjects=40, seed=5, clock=FixedClock(NOW))
     settings = load_settings(db=str(db))
-    report = purge(settings, clock=FixedClock(NOW), grace_us=0)
-    assert report.purged > 0
-    erase(settings, SubjectRef("custom", "synthetic-person-00003"), clock=FixedClock(NOW))
-    out = tmp_path / "scores.parquet"
-    rescore(settings, as_of=NOW, out=out)
+    with open_ledger(settings, clock=FixedClock(NOW)) as ledger:
+        report = purge(ledger, grace_us=0)
+        assert report.purged > 0
+        erase(ledger, SubjectRef("custom", "synthetic-person-00003"))
+        out = tmp_path / "scores.parquet"
+        rescore(ledger, as_of=NOW, out=out)
     rows = {r["subject_id"]: r for r in pq.read_table(out).to_pylist()}
     with open_ledger(settings) as ledger:
         online = {s.ref.id: s.outcome for s in score_all(ledger, as_of=NOW)}

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from credence.canonical import content_hash
 from credence.crypto import KeyRing
-from credence.ingest.canonical import content_hash
 from credence.ingest.formats import RawRow
 from credence.ingest.rejects import Reject
 from credence.ingest.timestamps import parse_occurred_at, read_exactly, read_quickly

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from credence.canonical import content_hash
 from credence.crypto import KeyRing
-from credence.ingest.canonical import content_hash
 from credence.ledger import NewRecord, NewSubject, Store
 from credence.types import Record
 

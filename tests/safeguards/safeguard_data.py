@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
 
+from credence.canonical import content_hash
+from credence.clock import FixedClock
 from credence.crypto import KeyRing
-from credence.ingest.canonical import content_hash
 from credence.ledger import NewRecord, NewSubject, Store
+from credence.service.ledger import Ledger, open_ledger
 from credence.settings import Settings, load_settings
 from credence.types import DAY_US, Record
 
@@ -140,3 +144,11 @@ def fill(
         store.append(people, made[start : start + 40], ingested_at=T0 + start)
     store.append(people, made[:40], ingested_at=T0 + 999)  # a resend changes nothing
     return people
+
+
+@contextmanager
+def opened(url: str, *, now: int | None = None) -> Iterator[Ledger]:
+    """The open ledger at ``url`` (test key), its clock fixed at ``now`` if given."""
+    clock = FixedClock(now) if now is not None else None
+    with open_ledger(settings(url), clock=clock) as ledger:
+        yield ledger

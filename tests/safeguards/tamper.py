@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from credence.ingest.canonical import content_hash
+from credence.canonical import content_hash
 from credence.ledger.chain import (
     HEAD_QUERY,
     VERIFY_QUERY,

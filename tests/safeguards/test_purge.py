@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from safeguard_data import POLICY_TEXT, T0, fill, new_record, settings, subject
+from safeguard_data import POLICY_TEXT, T0, fill, new_record, opened, subject
 
-from credence.clock import FixedClock
 from credence.engine import Outcome, compile_policy, score
 from credence.ledger import Store, StoredPolicy, open_store
 from credence.policy import parse_policy
 from credence.service import safeguards
 from credence.types import DAY_US, Record
+
+
+def _purge(url: str, *, now: int, **options: Any) -> safeguards.PurgeReport:
+    with opened(url, now=now) as ledger:
+        return safeguards.purge(ledger, **options)
+
 
 POLICY = compile_policy(parse_policy(POLICY_TEXT).policy)
 GRACE = 30 * DAY_US
@@ -51,13 +57,13 @@ def test_scores_agree_before_and_after_purge_for_every_subject(url: str) -> None
         checks = [now, now + DAY_US, now + 100 * DAY_US, now + 400 * DAY_US, now + 3_000 * DAY_US]
         before = {t: _scores(store, t) for t in checks}
         counts = store.counts()
-        report = safeguards.purge(settings(url), grace_us=GRACE, clock=FixedClock(now))
+        report = _purge(url, now=now, grace_us=GRACE)
         assert report.purged > 300  # most of 700 days of short-lived records
         assert store.counts() == counts  # tombstones are still counted
         assert store.verify().ok
         for t in checks:
             assert _scores(store, t) == before[t], t
-        again = safeguards.purge(settings(url), grace_us=GRACE, clock=FixedClock(now))
+        again = _purge(url, now=now, grace_us=GRACE)
         assert again.purged == 0
     finally:
         store.close()
@@ -86,7 +92,7 @@ def test_what_is_kept_and_what_goes(tmp_path: Path) -> None:
     ]
     store.append([who], [new_record(who, r) for r in made], ingested_at=T0)
     now = T0 + 250 * day
-    safeguards.purge(settings(url), grace_us=GRACE, clock=FixedClock(now))
+    _purge(url, now=now, grace_us=GRACE)
     (row,) = store.find_subjects([who.lookup]).values()
     left = {r.provider_event_id for r in store.records(row.key)}
     # on-time Jan: month ends T0+31d, +90d expiry +30d grace < 250d: goes.
@@ -105,4 +111,4 @@ def test_purge_refuses_a_future_as_of(tmp_path: Path) -> None:
     from credence.errors import UsageError
 
     with pytest.raises(UsageError, match="future"):
-        safeguards.purge(settings(url), as_of=T0 + DAY_US, clock=FixedClock(T0))
+        _purge(url, now=T0, as_of=T0 + DAY_US)

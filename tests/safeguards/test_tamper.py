@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from safeguard_data import POLICY_TEXT, T0, fill, settings
+from safeguard_data import POLICY_TEXT, T0, fill, opened, settings
 from tamper import KINDS, tamper, verify
 
 from credence.cli import main
@@ -87,7 +87,8 @@ def test_a_truncated_tail_is_detected_against_a_checkpoint(
     shutil.copy(ledger, copy)
     held = tmp_path / "checkpoint.json"
     config = settings(str(copy))
-    signed = safeguards.make_checkpoint(config, held)
+    with opened(str(copy)) as opened_ledger:
+        signed = safeguards.make_checkpoint(opened_ledger, held)
     # More records arrive after the checkpoint; the chain still passes through it.
     store = SQLiteStore(copy)
     try:
@@ -118,7 +119,8 @@ def test_an_altered_checkpoint_is_refused(
     held = tmp_path / "checkpoint.json"
     assert main(["checkpoint", "--db", str(ledger), "--out", str(held)]) == 1  # no key in the env
     capsys.readouterr()
-    safeguards.make_checkpoint(settings(str(ledger)), held)
+    with opened(str(ledger)) as opened_ledger:
+        safeguards.make_checkpoint(opened_ledger, held)
     text = held.read_text()
     held.write_text(text.replace('"records": ', '"records": 1', 1))
     assert main(["verify", "--db", str(ledger), "--checkpoint", str(held)]) == 1

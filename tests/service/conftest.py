@@ -13,9 +13,9 @@ from credence.clock import FixedClock
 from credence.crypto import KeyRing
 from credence.ledger import StoredPolicy, open_store
 from credence.policy import load_policy
-from credence.service.demo import bundled_policy
 from credence.service.ingest import ingest_files
 from credence.service.ledger import Ledger
+from credence.service.setup import bundled_policy
 from credence.settings import load_settings
 
 

@@ -1,4 +1,7 @@
-"""``credence demo``: a ledger built from the bundled policy and a synthetic population."""
+"""``credence demo``: a ledger built from the bundled policy and a simulated population.
+
+It lives with the simulator it runs, and reaches the ledger only through the service.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +10,22 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from credence.clock import Clock, SystemClock
 from credence.engine import CompiledPolicy
-from credence.errors import CredenceError, UsageError
-from credence.ledger import open_store
 from credence.service.ingest import ingest_files
 from credence.service.ledger import open_ledger
 from credence.service.scoring import SubjectReport, explain_subject, score_all
-from credence.service.setup import init_ledger
+from credence.service.setup import (
+    bundled_policy,
+    clear_demo_ledger,
+    init_ledger,
+    mark_demo_ledger,
+)
 from credence.settings import load_settings
 from credence.sim.population import population
 from credence.types import DAY_US
-
-DEMO_META = "demo"
-POLICY = "consumer-trust.yaml"
-
-
-def bundled_policy(name: str = POLICY) -> Path:
-    """The path of a policy shipped with the package (the files of examples/policies)."""
-    return Path(str(resources.files("credence") / "bundled_policies" / name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,28 +41,6 @@ class DemoReport:
     policy: CompiledPolicy
 
 
-def _clear(db: Path) -> None:
-    """Remove an earlier demo ledger at ``db``; refuse to touch anything else."""
-    if not db.exists():
-        return
-    try:
-        store = open_store(str(db))
-    except CredenceError:
-        is_demo = False
-    else:
-        try:
-            store.check_schema()
-            is_demo = store.get_meta(DEMO_META) is not None
-        except CredenceError:
-            is_demo = False
-        finally:
-            store.close()
-    if not is_demo:
-        raise UsageError(f"{db} exists and is not a Credence demo ledger; choose another --db")
-    for suffix in ("", "-wal", "-shm", ".key"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-
-
 def run_demo(
     db: Path,
     *,
@@ -77,7 +52,7 @@ def run_demo(
     """Create ``db`` from the consumer-trust policy and a synthetic population, and score it."""
     clock = clock or SystemClock()
     today = clock.now() // DAY_US * DAY_US
-    _clear(db)
+    clear_demo_ledger(db)
     settings = load_settings(db=str(db), master_key=None, key_file=None)
     init_ledger(settings, bundled_policy(), clock=clock)
     with tempfile.TemporaryDirectory(prefix="credence-demo-") as tmp:
@@ -86,7 +61,7 @@ def run_demo(
             for row in population(subjects=subjects, seed=seed, until=today):
                 handle.write(json.dumps(row, separators=(",", ":")) + "\n")
         with open_ledger(settings, clock=clock) as ledger:
-            ledger.store.set_meta(DEMO_META, f"synthetic population, seed {seed}")
+            mark_demo_ledger(ledger, f"synthetic population, seed {seed}")
             reports = ingest_files(ledger, [data], on_progress=on_progress)
             scores = list(score_all(ledger))
             counts = Counter(s.outcome.tier for s in scores)
