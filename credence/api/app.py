@@ -8,6 +8,8 @@ and the PostgreSQL store keeps a connection pool, so both are safe to share.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from fastapi import Depends, FastAPI
 
 from credence.api import errors
@@ -34,13 +36,18 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def _version() -> str:
+    try:
+        return version("credence")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
     """The HTTP service over an open ledger; the caller keeps it open while the app runs."""
-    from credence import __version__
-
     app = FastAPI(
         title="Credence",
-        version=__version__,
+        version=_version(),
         summary="Accountable trust scoring: decisions with reasons, only with the subject's consent.",
         description='Every error is `{"error": {"code", "message", ...}}`; see docs/api.md.',
         openapi_url="/openapi.json",

@@ -10,10 +10,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from credence.engine import Decision, Explanation, Outcome, Reason
-from credence.engine.compiled import CompiledPolicy
-from credence.engine.reasons import Change, weighted
-from credence.ledger import Access
+from credence.service.results import (
+    Access,
+    Change,
+    CompiledPolicy,
+    Decision,
+    Explanation,
+    Outcome,
+    Reason,
+    weighted,
+)
 from credence.types import Notice, SubjectRef, format_time
 
 SUBJECT_PATTERN = r"^[^:\s]+:\S.*$"  # scheme:id

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from credence.engine import Decision, Explanation, Outcome, Reason
 from credence.engine.compiled import CompiledPolicy
-from credence.engine.reasons import weighted
+from credence.engine.reasons import Change, weighted
+from credence.ledger import Access
 
-__all__ = ["CompiledPolicy", "Decision", "Explanation", "Outcome", "Reason", "weighted"]
+__all__ = [
+    "Access",
+    "Change",
+    "CompiledPolicy",
+    "Decision",
+    "Explanation",
+    "Outcome",
+    "Reason",
+    "weighted",
+]
