@@ -1,7 +1,9 @@
-"""Which kind of party may do what: the access model's one table.
+"""Which kind of party may do what, for the actions that need no subject's consent.
 
 Routes, pages and commands ask ``authorize`` before they act, so the answer
-is the same wherever a call comes from. A caller is anything with a name, a
+is the same wherever a call comes from. Decisions and scores are not here:
+who may ask them, and under which consent, is decided with the consent
+itself (``credence.service.scoring`` and ``credence.service.consents``). A caller is anything with a name, a
 kind and the contexts it declared (``credence.service.parties.Party``).
 """
 
@@ -17,8 +19,6 @@ OPERATOR, PROVIDER, RELYING_PARTY, REVIEWER = "operator", "provider", "relying_p
 # never through an API key, so they are not in this table.
 ALLOWED: dict[str, frozenset[str]] = {
     "records.submit": frozenset({PROVIDER}),
-    "decisions.request": frozenset({RELYING_PARTY}),
-    "scores.request": frozenset({RELYING_PARTY}),
     "parties.manage": frozenset({OPERATOR}),
     "keys.manage": frozenset({OPERATOR}),
     "sign_in.issue": frozenset({OPERATOR}),
