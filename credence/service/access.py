@@ -3,8 +3,9 @@
 Routes, pages and commands ask ``authorize`` before they act, so the answer
 is the same wherever a call comes from. Decisions and scores are not here:
 who may ask them, and under which consent, is decided with the consent
-itself (``credence.service.scoring`` and ``credence.service.consents``). A caller is anything with a name, a
-kind and the contexts it declared (``credence.service.parties.Party``).
+itself (``credence.service.scoring`` and ``credence.service.consents``). A
+caller is anything with a name, a kind and the contexts it declared
+(``credence.service.parties.Party``).
 """
 
 from __future__ import annotations
