@@ -2,6 +2,10 @@
 
     CredenceError                      code            HTTP
     ├── UsageError                     usage.invalid    400
+    │   ├── RequestInvalid             request.invalid  422
+    │   └── RequestTooLarge            request.too_large 413
+    ├── RouteNotFound                  route.not_found  404
+    ├── MethodNotAllowed               route.method_not_allowed 405
     ├── PolicyError                    policy.invalid   422
     │   └── PolicyNotFound             policy.missing   404
     ├── RecordError                    record.invalid   422
@@ -26,7 +30,8 @@
     ├── PartyInvalid                   party.invalid    422
     ├── ApiKeyNotFound                 api_key.not_found 404
     ├── ConsentNotFound                consent.not_found 404
-    └── ConsentInvalid                 consent.invalid  422
+    ├── ConsentInvalid                 consent.invalid  422
+    └── InternalError                  internal.error   500
 
 Each error carries a stable ``code``, an HTTP ``status``, a message a user can
 act on, and optional structured fields (``path``, ``line``, ``suggestion``).
@@ -105,6 +110,34 @@ class UsageError(CredenceError):
 
     code = "usage.invalid"
     status = 400
+
+
+class RequestInvalid(UsageError):
+    """An HTTP request's body, query or path does not have the documented shape."""
+
+    code = "request.invalid"
+    status = 422
+
+
+class RequestTooLarge(UsageError):
+    """An HTTP request body is over the server's size limit (``CREDENCE_MAX_BODY_BYTES``)."""
+
+    code = "request.too_large"
+    status = 413
+
+
+class RouteNotFound(CredenceError):
+    """No HTTP endpoint at that path."""
+
+    code = "route.not_found"
+    status = 404
+
+
+class MethodNotAllowed(CredenceError):
+    """The HTTP endpoint exists but not with that method."""
+
+    code = "route.method_not_allowed"
+    status = 405
 
 
 class PolicyError(CredenceError):
@@ -227,6 +260,13 @@ class PlanError(CredenceError):
 
     code = "plan.unsupported"
     status = 422
+
+
+class InternalError(CredenceError):
+    """Something failed that Credence did not expect: a defect, reported in the one shape."""
+
+    code = "internal.error"
+    status = 500
 
 
 class AuthenticationFailed(CredenceError):

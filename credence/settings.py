@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         "process, so reading and writing run on two cores: `on`, `off`, or `auto` (on once a "
         "run has written 20,000 rows).",
     )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="The largest HTTP request body `credence serve` accepts, in bytes; a larger "
+        "one is refused with 413 before it is read whole.",
+    )
     actor: str = Field(
         default="operator",
         min_length=1,

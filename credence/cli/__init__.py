@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from credence.cli import batch, core, lab, ledger, parties, policy_cmds, safeguards
+from credence.cli import batch, core, lab, ledger, parties, policy_cmds, safeguards, serve
 from credence.cli.common import err
 from credence.errors import CredenceError
 
@@ -58,6 +58,7 @@ safeguards.register(app)
 ledger.register(app)
 parties.register(app)
 lab.register(app, policy_cmds.app)
+serve.register(app)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it

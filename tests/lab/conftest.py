@@ -6,9 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from credence.service.demo import bundled_policy, run_demo
 
 from credence.clock import FixedClock
+from credence.service.setup import bundled_policy
+from credence.sim.demo import run_demo
 from credence.types import parse_time
 
 NOW = parse_time("2026-06-01T00:00:00Z")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from credence.service.demo import bundled_policy
-
 from credence.policy import parse_policy
 from credence.policy.diff import ADDED, CHANGED, REMOVED, diff, summary
 from credence.policy.model import Policy
+from credence.service.setup import bundled_policy
 
 
 def bundled(edits: list[tuple[str, str]] = (), extra: str = "") -> Policy:  # type: ignore[assignment]

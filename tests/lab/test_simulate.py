@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from credence.service.demo import bundled_policy
 
 from credence.errors import InputFileError
 from credence.lab.analyses import load_candidate
 from credence.lab.simulate import EVIDENCE, check_spec, load_spec, month_rows, simulate
+from credence.service.setup import bundled_policy
 
 pytest.importorskip("duckdb")
 

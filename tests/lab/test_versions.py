@@ -20,7 +20,8 @@ from credence.ledger import StoredPolicy
 from credence.policy import parse_policy
 from credence.service.ledger import open_ledger, version_in_effect
 from credence.service.policies import IN_EFFECT, PROPOSED, SCHEDULED, list_versions, propose
-from credence.service.scoring import identity, score_subject
+from credence.service.scoring import score_subject
+from credence.service.subjects import identity
 from credence.settings import load_settings
 from credence.types import DAY_US
 

@@ -1,0 +1,294 @@
+"""The HTTP service under load: decisions/s and latency over the network, records/s.
+
+Builds a consumer-trust ledger of a synthetic population (default 2,000
+subjects) on SQLite, and on PostgreSQL when CREDENCE_TEST_POSTGRES_URL is
+set; registers a relying party and a provider; signs every subject in and
+gives the relying party their consent; starts ``credence serve`` on a free
+port; then, per backend:
+
+- in-process: ``decide_for_party`` called directly on the same ledger, the
+  baseline (what a decision costs without HTTP);
+- ``POST /v1/decisions`` with 1, 8 and 32 concurrent clients (threads, one
+  keep-alive connection each) for ``--seconds`` each: decisions/s and
+  p50/p99 latency, each beside the target;
+- ``POST /v1/records``: fresh records in JSON arrays of ``--batch`` rows,
+  rows/s, beside ``submit_records`` called in process on the same ledger.
+
+The clients (threads on ``http.client``) run on the same two cores as the
+server, so the figures are a floor. A benchmark, not a test: nothing here asserts.
+
+    python bench/api.py [--subjects 2000] [--seconds 5] [--batch 5000] [--rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from ingest_store import postgres_url
+
+from credence.service.consents import Scope, grant_consent
+from credence.service.ingest import ingest_files
+from credence.service.ledger import open_ledger
+from credence.service.parties import PartyKind, add_party, create_key, get_party
+from credence.service.scoring import decide_for_party
+from credence.service.sessions import authenticate_session, issue_sign_in_token, start_session
+from credence.service.setup import init_ledger
+from credence.service.submissions import submit_records
+from credence.settings import Settings, load_settings
+from credence.sim.population import population
+from credence.types import SubjectRef, format_time
+
+POLICY = Path(__file__).resolve().parents[1] / "examples" / "policies" / "consumer-trust.yaml"
+TARGET_DECISIONS = 2_000  # decisions/s at 32 clients
+TARGET_P99_MS = 20.0
+TARGET_ROWS = 20_000  # rows/s through POST /v1/records
+CLIENTS = (1, 8, 32)
+ENTITLEMENT = "deposit_free_rental"
+
+
+def build(db: str, folder: Path, subjects: int) -> tuple[Settings, str, str, list[str]]:
+    """A ledger with a population; (settings, relying party key, provider key, consented refs)."""
+    settings = load_settings({}, db=db, key_file=str(folder / "bench.key"))
+    init_ledger(settings, POLICY)
+    data = folder / "population.jsonl"
+    until = time.time_ns() // 1000
+    refs: set[str] = set()
+    with data.open("w") as out:
+        for row in population(subjects=subjects, seed=11, until=until):
+            refs.add(f"{row['subject_scheme']}:{row['subject_id']}")
+            out.write(json.dumps(row) + "\n")
+    with open_ledger(settings) as ledger:
+        ingest_files(ledger, [data])
+        add_party(ledger, "bench-rentals", kind=PartyKind.RELYING_PARTY, contexts=("rentals",))
+        add_party(ledger, "bank-a", kind=PartyKind.PROVIDER)
+        rp_key = create_key(ledger, "bench-rentals").token
+        provider_key = create_key(ledger, "bank-a").token
+        consented = sorted(refs)
+        for ref in consented:
+            token, _ = start_session(
+                ledger, issue_sign_in_token(ledger, SubjectRef.parse(ref)).token
+            )
+            grant_consent(
+                ledger,
+                authenticate_session(ledger, token),
+                party_name="bench-rentals",
+                context="rentals",
+                scope=Scope.DECISION,
+            )
+    return settings, rp_key, provider_key, consented
+
+
+def in_process(settings: Settings, refs: list[str], seconds: float) -> float:
+    """Median microseconds of one ``decide_for_party`` on the same ledger, no HTTP."""
+    times = []
+    rng = random.Random(5)
+    with open_ledger(settings) as ledger:
+        party = get_party(ledger, "bench-rentals")
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            ref = SubjectRef.parse(rng.choice(refs))
+            start = time.perf_counter()
+            decide_for_party(ledger, party, ref, ENTITLEMENT)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
+
+
+@contextmanager
+def serving(settings: Settings, folder: Path) -> Iterator[str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
+    env["CREDENCE_KEY_FILE"] = str(settings.resolved_key_file())
+    process = subprocess.Popen(
+        ["credence", "serve", "--db", settings.db, "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise SystemExit(f"credence serve exited {process.returncode}")
+            try:
+                if httpx2.get(url + "/v1/ready", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("credence serve did not become ready in 30 s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def load(
+    url: str, key: str, refs: list[str], clients: int, seconds: float
+) -> tuple[float, float, float, int]:
+    """(decisions/s, p50 ms, p99 ms, errors) with ``clients`` concurrent keep-alive clients."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start_gate = threading.Barrier(clients + 1)
+    stop = [0.0]
+
+    host, port = url.removeprefix("http://").split(":")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def client(i: int) -> None:
+        # http.client, not httpx2: a request costs it a tenth as much, and the clients share
+        # the server's two cores, so the lighter client leaves more of them to the server.
+        rng = random.Random(i)
+        mine = latencies[i]
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        start_gate.wait()
+        while time.perf_counter() < stop[0]:
+            body = json.dumps({"subject": rng.choice(refs), "entitlement": ENTITLEMENT})
+            t = time.perf_counter()
+            conn.request("POST", "/v1/decisions", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t)
+            if response.status != 200:
+                errors[i] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    stop[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start_gate.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    every = sorted(x for mine in latencies for x in mine)
+    p50 = every[len(every) // 2] * 1e3
+    p99 = every[min(len(every) - 1, int(len(every) * 0.99))] * 1e3
+    return len(every) / elapsed, p50, p99, sum(errors)
+
+
+def record_bodies(rows: int, batch: int, *, prefix: str) -> list[bytes]:
+    """Fresh bill.paid records for 5,000 subjects, as JSON arrays of ``batch`` rows."""
+    now = format_time(time.time_ns() // 1000 - 86_400_000_000)
+    bodies = []
+    for start in range(0, rows, batch):
+        chunk: list[dict[str, Any]] = [
+            {
+                "provider": "bank-a",
+                "provider_event_id": f"{prefix}-{n}",
+                "subject_scheme": "custom",
+                "subject_id": f"{prefix}-{n % 5000}",
+                "subject_kind": "person",
+                "type": "bill.paid",
+                "occurred_at": now,
+                "attributes": {"days_late": n % 3, "amount": 20.0 + n % 50},
+            }
+            for n in range(start, min(rows, start + batch))
+        ]
+        bodies.append(json.dumps(chunk).encode())
+    return bodies
+
+
+def records_in_process(settings: Settings, bodies: list[bytes], rows: int) -> float:
+    """Rows/s through ``submit_records`` on the same ledger, no HTTP (the baseline)."""
+    with open_ledger(settings) as ledger:
+        party = get_party(ledger, "bank-a")
+        began = time.perf_counter()
+        for body in bodies:
+            submit_records(ledger, party, body, ndjson=False)
+        return rows / (time.perf_counter() - began)
+
+
+def records_rate(url: str, key: str, bodies: list[bytes], rows: int) -> tuple[float, int]:
+    """(rows/s, rows inserted) sending the bodies over HTTP, one after another."""
+    inserted = 0
+    with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+        began = time.perf_counter()
+        for body in bodies:
+            response = c.post(
+                "/v1/records", content=body, headers={"content-type": "application/json"}
+            )
+            response.raise_for_status()
+            inserted += response.json()["inserted"]
+        elapsed = time.perf_counter() - began
+    return rows / elapsed, inserted
+
+
+def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
+    t = time.perf_counter()
+    settings, rp_key, provider_key, refs = build(db, folder, args.subjects)
+    print(
+        f"\n{name}: {len(refs):,} subjects with consent, built in {time.perf_counter() - t:.1f} s"
+    )
+    base_us = in_process(settings, refs, min(args.seconds, 3.0))
+    print(
+        f"  in-process decide_for_party:            {base_us:8.0f} µs/decision  ({1e6 / base_us:,.0f}/s on one thread)"
+    )
+    base_rows = records_in_process(
+        settings, record_bodies(args.rows, args.batch, prefix="local"), args.rows
+    )
+    print(f"  in-process submit_records:        {base_rows:8,.0f} rows/s")
+    with serving(settings, folder) as url:
+        for clients in CLIENTS:
+            rate, p50, p99, errors = load(url, rp_key, refs, clients, args.seconds)
+            verdict = ""
+            if clients == 32:
+                ok = rate >= TARGET_DECISIONS and p99 <= TARGET_P99_MS
+                verdict = f"  target ≥ {TARGET_DECISIONS:,}/s, p99 ≤ {TARGET_P99_MS:g} ms: " + (
+                    "met" if ok else "NOT met"
+                )
+            print(
+                f"  POST /v1/decisions, {clients:2d} clients: {rate:8,.0f}/s  p50 {p50:6.2f} ms  "
+                f"p99 {p99:6.2f} ms  (HTTP/in-process p50 {p50 * 1e3 / base_us:4.1f}x)"
+                + (f"  {errors} errors" if errors else "")
+                + verdict
+            )
+        rate, inserted = records_rate(
+            url, provider_key, record_bodies(args.rows, args.batch, prefix="http"), args.rows
+        )
+        print(
+            f"  POST /v1/records ({args.batch:,}-row arrays): {rate:8,.0f} rows/s, {inserted:,} inserted"
+            f" ({rate / base_rows:.2f}x the in-process rate)"
+            f"  target ≥ {TARGET_ROWS:,} rows/s: " + ("met" if rate >= TARGET_ROWS else "NOT met")
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=2_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "sqlite").mkdir()
+        run("SQLite", str(folder / "sqlite" / "bench.db"), folder / "sqlite", args)
+        server = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
+        if server:
+            (folder / "pg").mkdir()
+            with postgres_url(server) as url:
+                run("PostgreSQL", url, folder / "pg", args)
+        else:
+            print("\nPostgreSQL: skipped (set CREDENCE_TEST_POSTGRES_URL)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The shapes the HTTP API answers in, and how service values become them.
+
+Times are RFC 3339 strings in UTC; points are rounded to six places. These
+models are the OpenAPI schemas: a response that does not fit one is a defect.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from credence.service.results import (
+    Access,
+    Change,
+    CompiledPolicy,
+    Decision,
+    Explanation,
+    Outcome,
+    Reason,
+    weighted,
+)
+from credence.types import Notice, SubjectRef, format_time
+
+SUBJECT_PATTERN = r"^[^:\s]+:\S.*$"  # scheme:id
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain NUL (U+0000)")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class Model(BaseModel):
+    """Every request model refuses fields it does not know, and NUL in any text.
+
+    No identifier, name or context contains NUL, and PostgreSQL cannot store it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
+
+
+def _t(micros: int | None) -> str | None:
+    return None if micros is None else format_time(micros)
+
+
+def _p(points: float) -> float:
+    return round(points, 6)
+
+
+class ReasonOut(BaseModel):
+    """A reason code: the rule, the policy's plain-language text, and its summed points."""
+
+    code: str
+    text: str
+    points: float
+
+
+class ChangeOut(BaseModel):
+    """Something that would change the outcome: a record expiring, or a points gap.
+
+    An expiry names the record and the score just before and at ``at``; a gap
+    gives the least whole ``points`` to add to ``dimension`` (negative: to take
+    away) for the ``measure`` (score, tier or dimension) to reach ``level``;
+    ``points`` is null when no number of points would do.
+    """
+
+    kind: str
+    text: str
+    points: float | None
+    at: str | None = None
+    measure: str | None = None
+    target: str | None = None
+    level: float | None = None
+    dimension: str | None = None
+    score_before: int | None = None
+    score_after: int | None = None
+
+
+def reason_out(r: Reason) -> ReasonOut:
+    return ReasonOut(code=r.code, text=r.text, points=_p(r.points))
+
+
+def change_out(c: Change) -> ChangeOut:
+    return ChangeOut(
+        kind=c.kind,
+        text=c.text,
+        points=None if c.points is None else _p(c.points),
+        at=_t(c.at),
+        measure=c.measure,
+        target=c.target,
+        level=c.level,
+        dimension=c.dimension,
+        score_before=c.before,
+        score_after=c.after,
+    )
+
+
+class NoticeOut(BaseModel):
+    """A notice given to the subject that a restriction will take effect."""
+
+    entitlement: str
+    issued_at: str
+    effective_at: str
+    ends_at: str | None
+
+
+def notice_out(n: Notice) -> NoticeOut:
+    return NoticeOut(
+        entitlement=n.entitlement,
+        issued_at=format_time(n.issued_at),
+        effective_at=format_time(n.effective_at),
+        ends_at=_t(n.ends_at),
+    )
+
+
+class DecisionRequest(Model):
+    """May this subject have this entitlement? Asked by a relying party with consent."""
+
+    subject: str = Field(
+        min_length=3,
+        max_length=512,
+        pattern=SUBJECT_PATTERN,
+        examples=["custom:alice"],
+        description="scheme:id",
+    )
+    entitlement: str = Field(min_length=1, max_length=200, examples=["deposit_free_rental"])
+
+
+class DecisionOut(BaseModel):
+    """The answer, its reason codes with texts, and what would change it."""
+
+    decision_id: str | None = None
+    entitlement: str
+    kind: Literal["benefit", "restriction"]
+    context: str
+    as_of: str
+    outcome: Literal["granted", "denied", "restricted", "pending", "not_restricted"]
+    allowed: bool
+    reason_codes: list[str]
+    reasons: list[ReasonOut]
+    what_would_change_it: list[ChangeOut]
+    legal_basis: str | None = None
+    reason: str | None = None
+    notice: NoticeOut | None = None
+    consent_id: str | None = None
+
+
+def decision_out(
+    d: Decision, *, decision_id: str | None = None, consent_id: str | None = None
+) -> DecisionOut:
+    return DecisionOut(
+        decision_id=decision_id,
+        entitlement=d.entitlement,
+        kind=d.kind,
+        context=d.context,
+        as_of=format_time(d.as_of),
+        outcome=d.outcome,
+        allowed=d.allowed,
+        reason_codes=[r.code for r in d.reasons],
+        reasons=[reason_out(r) for r in d.reasons],
+        what_would_change_it=[change_out(c) for c in d.changes],
+        legal_basis=d.legal_basis if d.kind == "restriction" else None,
+        reason=d.reason if d.kind == "restriction" else None,
+        notice=notice_out(d.notice) if d.notice is not None else None,
+        consent_id=consent_id,
+    )
+
+
+class ScoreOut(BaseModel):
+    """A score as of a time: the number, the tier, and each dimension's value."""
+
+    as_of: str
+    score: int
+    tier: str | None
+    dimensions: dict[str, float]
+
+
+def score_out(o: Outcome) -> ScoreOut:
+    return ScoreOut(
+        as_of=format_time(o.as_of),
+        score=o.score,
+        tier=o.tier,
+        dimensions={k: _p(v) for k, v in o.dimensions.items()},
+    )
+
+
+class ExplanationOut(BaseModel):
+    """Why the score is what it is: the factors both ways and what would change it."""
+
+    score: ScoreOut
+    lowering: list[ReasonOut]
+    raising: list[ReasonOut]
+    what_would_change_it: list[ChangeOut]
+    lists: list[str]
+
+
+def explanation_out(e: Explanation) -> ExplanationOut:
+    return ExplanationOut(
+        score=score_out(e.outcome),
+        lowering=[reason_out(r) for r in e.lowering],
+        raising=[reason_out(r) for r in e.raising],
+        what_would_change_it=[change_out(c) for c in e.changes],
+        lists=sorted(e.outcome.lists),
+    )
+
+
+class RecordOut(BaseModel):
+    """One of the subject's records: what it says, what it counts now, and when it expires."""
+
+    provider: str
+    provider_event_id: str
+    type: str
+    occurred_at: str
+    attributes: dict[str, Any]
+    evidence: str | None
+    rule: str | None
+    points: float
+    expires_at: str | None
+    expired: bool
+
+
+def records_out(policy: CompiledPolicy, outcome: Outcome) -> list[RecordOut]:
+    return [
+        RecordOut(
+            provider=c.record.provider,
+            provider_event_id=c.record.provider_event_id,
+            type=c.record.type,
+            occurred_at=format_time(c.record.occurred_at),
+            attributes=dict(c.record.attributes),
+            evidence=c.record.evidence,
+            rule=c.rule.id,
+            points=_p(weighted(policy, c)),
+            expires_at=_t(c.expires_at),
+            expired=c.expired,
+        )
+        for c in outcome.contributions
+    ]
+
+
+class AccessOut(BaseModel):
+    """One read of the subject's data by someone else."""
+
+    at: str
+    party: str
+    action: str
+    context: str
+    consent_id: str | None = None
+
+
+def access_out(a: Access) -> AccessOut:
+    return AccessOut(
+        at=format_time(a.at),
+        party=a.party,
+        action=a.action,
+        context=a.context or a.purpose,
+        consent_id=a.consent_id,
+    )
+
+
+class SubjectOut(BaseModel):
+    """A subject as named by its identifier."""
+
+    scheme: str
+    id: str
+    kind: str
+
+
+def subject_out(ref: SubjectRef, kind: str) -> SubjectOut:
+    return SubjectOut(scheme=ref.scheme, id=ref.id, kind=kind)

@@ -1,0 +1,1 @@
+"""One router per kind of caller: operator, providers, relying parties, subjects."""

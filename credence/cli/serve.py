@@ -1,0 +1,54 @@
+"""``credence serve``: the HTTP service on uvicorn, over one ledger opened for the process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from credence.cli.common import DbOption, err, settings_for
+from credence.errors import UsageError
+from credence.service.ledger import open_ledger
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)
+    ] = 8000,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", help="uvicorn's log level: critical, error, warning, info, debug."
+        ),
+    ] = "info",
+) -> None:
+    """Serve the HTTP API (/v1, OpenAPI at /openapi.json, docs at /docs) until interrupted."""
+    try:
+        import uvicorn
+
+        from credence.api import create_app
+    except ImportError as e:
+        raise UsageError(
+            f"the HTTP service needs its extra dependencies ({e.name} is missing)",
+            suggestion="pip install 'credence[api]'",
+        ) from e
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise UsageError(
+            f"--log-level must be critical, error, warning, info or debug, not {log_level!r}"
+        )
+    settings = settings_for(db)
+    with open_ledger(settings) as ledger:
+        app = create_app(ledger)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        err.print(f"serving {settings.db} on http://{host}:{port} (docs at /docs)", markup=False)
+        server.run()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the app."""
+    app.command()(serve)

@@ -1,0 +1,292 @@
+"""The access model as one table: every endpoint × every role × own / other / unknown subject.
+
+Read a row as: this endpoint, asked about alice (own: the subject who
+consented to acme-rentals, and the signed-in subject), bob (other: known, no
+consent), or nobody (unknown: no such subject), answers these statuses to
+each role. ``-`` marks an endpoint that names no subject: only the own
+column is asked. Any status not in the table fails the test, so there are
+no unexpected allows. It runs against a real ``credence serve`` on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.api.conftest import ROLES, Cast, Server
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Callable[[str, str], Any] | None = None  # (subject, unique) -> JSON body
+    values: tuple[tuple[str, str], ...] = ()  # path parameters other than the subject
+
+
+def _record(subject: str, unique: str) -> list[dict[str, Any]]:
+    scheme, _, ident = subject.partition(":")
+    if ident == "nobody":  # a record about a new subject creates it: keep nobody unknown
+        ident = f"newcomer-{unique}"
+    return [
+        {
+            "provider": "bank-a",
+            "provider_event_id": f"matrix-{unique}",
+            "subject_scheme": scheme,
+            "subject_id": ident,
+            "subject_kind": "person",
+            "type": "bill.paid",
+            "occurred_at": "2026-10-01T00:00:00Z",
+            "attributes": {"days_late": 0, "amount": 10.0},
+        }
+    ]
+
+
+ENDPOINTS: dict[str, Call] = {
+    "records": Call("POST", "/v1/records", _record),
+    "decision": Call(
+        "POST", "/v1/decisions", lambda s, _u: {"subject": s, "entitlement": "deposit_free_rental"}
+    ),
+    "decision-lending": Call(
+        "POST", "/v1/decisions", lambda s, _u: {"subject": s, "entitlement": "preferred_loan_rate"}
+    ),
+    "score": Call("GET", "/v1/subjects/{subject}/score?context=rentals"),
+    "score-lending": Call("GET", "/v1/subjects/{subject}/score?context=lending"),
+    "sign-in": Call("POST", "/v1/sign-in-tokens", lambda s, _u: {"subject": s}),
+    "session": Call("POST", "/v1/sessions", lambda _s, _u: {"sign_in_token": "sit_x_notatoken"}),
+    "me": Call("GET", "/v1/me"),
+    "me-score": Call("GET", "/v1/me/score"),
+    "me-explanation": Call("GET", "/v1/me/explanation"),
+    "me-records": Call("GET", "/v1/me/records"),
+    "me-notices": Call("GET", "/v1/me/notices"),
+    "me-accesses": Call("GET", "/v1/me/accesses"),
+    "me-decisions": Call("GET", "/v1/me/decisions"),
+    "me-consents": Call("GET", "/v1/me/consents"),
+    "me-consent": Call(
+        "POST",
+        "/v1/me/consents",
+        lambda _s, _u: {"party": "acme-rentals", "context": "rentals", "scope": "decision+score"},
+    ),
+    "me-revoke": Call(
+        "DELETE", "/v1/me/consents/{consent_id}", values=(("consent_id", "cns_000000000000"),)
+    ),
+    "parties": Call("GET", "/v1/parties"),
+    "party-add": Call("POST", "/v1/parties", lambda _s, u: {"name": f"m-{u}", "kind": "reviewer"}),
+    "party": Call("GET", "/v1/parties/{name}", values=(("name", "bank-a"),)),
+    "key-add": Call("POST", "/v1/parties/{name}/keys", values=(("name", "fair-review"),)),
+    "keys": Call("GET", "/v1/keys"),
+    "key-revoke": Call("POST", "/v1/keys/{key_id}/revoke", values=(("key_id", "key_unknown"),)),
+    "key-rotate": Call("POST", "/v1/keys/{key_id}/rotate", values=(("key_id", "key_unknown"),)),
+    "policy": Call("GET", "/v1/policy"),
+    "health": Call("GET", "/v1/health"),
+    "ready": Call("GET", "/v1/ready"),
+    "sign-out": Call("DELETE", "/v1/sessions"),
+}
+
+# own: alice, who consented to acme-rentals for rentals (decision+score) and is the signed-in
+# subject; other: bob, known, no consent; unknown: nobody. Operators and reviewers decide
+# without consent (logged); relying parties only under consent, and an unknown subject is
+# refused exactly like an unconsented one. Sign-out is last: it ends alice's session.
+#
+# endpoint          role             own  other unknown
+MATRIX = """
+records             anonymous        401  401   401
+records             operator         403  403   403
+records             provider         200  200   200
+records             relying_party    403  403   403
+records             reviewer         403  403   403
+records             subject          401  401   401
+decision            anonymous        401  401   401
+decision            operator         200  200   404
+decision            provider         403  403   403
+decision            relying_party    200  403   403
+decision            reviewer         200  200   404
+decision            subject          401  401   401
+decision-lending    relying_party    403  403   403
+score               anonymous        401  401   401
+score               operator         403  403   403
+score               provider         403  403   403
+score               relying_party    200  403   403
+score               reviewer         403  403   403
+score               subject          401  401   401
+score-lending       relying_party    403  403   403
+sign-in             anonymous        401  401   401
+sign-in             operator         201  201   404
+sign-in             provider         403  403   403
+sign-in             relying_party    403  403   403
+sign-in             reviewer         403  403   403
+sign-in             subject          401  401   401
+session             anonymous        401  -     -
+session             operator         401  -     -
+session             subject          401  -     -
+me                  anonymous        401  -     -
+me                  operator         401  -     -
+me                  provider         401  -     -
+me                  relying_party    401  -     -
+me                  reviewer         401  -     -
+me                  subject          200  -     -
+me-score            anonymous        401  -     -
+me-score            relying_party    401  -     -
+me-score            subject          200  -     -
+me-explanation      anonymous        401  -     -
+me-explanation      relying_party    401  -     -
+me-explanation      subject          200  -     -
+me-records          anonymous        401  -     -
+me-records          operator         401  -     -
+me-records          provider         401  -     -
+me-records          relying_party    401  -     -
+me-records          reviewer         401  -     -
+me-records          subject          200  -     -
+me-notices          anonymous        401  -     -
+me-notices          relying_party    401  -     -
+me-notices          subject          200  -     -
+me-accesses         anonymous        401  -     -
+me-accesses         operator         401  -     -
+me-accesses         relying_party    401  -     -
+me-accesses         subject          200  -     -
+me-decisions        anonymous        401  -     -
+me-decisions        relying_party    401  -     -
+me-decisions        subject          200  -     -
+me-consents         anonymous        401  -     -
+me-consents         operator         401  -     -
+me-consents         relying_party    401  -     -
+me-consents         subject          200  -     -
+me-consent          anonymous        401  -     -
+me-consent          operator         401  -     -
+me-consent          relying_party    401  -     -
+me-consent          subject          201  -     -
+me-revoke           anonymous        401  -     -
+me-revoke           relying_party    401  -     -
+me-revoke           subject          404  -     -
+parties             anonymous        401  -     -
+parties             operator         200  -     -
+parties             provider         403  -     -
+parties             relying_party    403  -     -
+parties             reviewer         403  -     -
+parties             subject          401  -     -
+party-add           anonymous        401  -     -
+party-add           operator         201  -     -
+party-add           provider         403  -     -
+party-add           relying_party    403  -     -
+party-add           reviewer         403  -     -
+party-add           subject          401  -     -
+party               anonymous        401  -     -
+party               operator         200  -     -
+party               provider         403  -     -
+party               relying_party    403  -     -
+party               reviewer         403  -     -
+party               subject          401  -     -
+key-add             anonymous        401  -     -
+key-add             operator         201  -     -
+key-add             provider         403  -     -
+key-add             relying_party    403  -     -
+key-add             reviewer         403  -     -
+key-add             subject          401  -     -
+keys                anonymous        401  -     -
+keys                operator         200  -     -
+keys                provider         403  -     -
+keys                relying_party    403  -     -
+keys                reviewer         403  -     -
+keys                subject          401  -     -
+key-revoke          anonymous        401  -     -
+key-revoke          operator         404  -     -
+key-revoke          provider         403  -     -
+key-revoke          relying_party    403  -     -
+key-revoke          reviewer         403  -     -
+key-revoke          subject          401  -     -
+key-rotate          anonymous        401  -     -
+key-rotate          operator         404  -     -
+key-rotate          provider         403  -     -
+key-rotate          relying_party    403  -     -
+key-rotate          reviewer         403  -     -
+key-rotate          subject          401  -     -
+policy              anonymous        401  -     -
+policy              operator         200  -     -
+policy              provider         403  -     -
+policy              relying_party    403  -     -
+policy              reviewer         200  -     -
+policy              subject          401  -     -
+health              anonymous        200  -     -
+health              provider         200  -     -
+ready               anonymous        200  -     -
+ready               relying_party    200  -     -
+sign-out            anonymous        401  -     -
+sign-out            operator         401  -     -
+sign-out            relying_party    401  -     -
+sign-out            subject          204  -     -
+"""
+
+
+def _rows() -> list[tuple[str, str, str, int]]:
+    rows = []
+    for line in MATRIX.strip().splitlines():
+        endpoint, role, *statuses = line.split()
+        assert endpoint in ENDPOINTS and role in ROLES, line
+        for target, status in zip(("own", "other", "unknown"), statuses, strict=True):
+            if status != "-":
+                rows.append((endpoint, role, target, int(status)))
+    return rows
+
+
+ROWS = _rows()
+
+
+def test_the_table_covers_every_endpoint_of_the_api(server: Server) -> None:
+    spec = httpx2.get(server.url + "/openapi.json").json()
+    served = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    covered = {
+        (c.method, c.path.split("?")[0].replace("{subject}", "{ref}")) for c in ENDPOINTS.values()
+    }
+    assert served == covered
+
+
+def _target(cast: Cast, target: str) -> str:
+    return {"own": cast.own, "other": cast.other, "unknown": cast.unknown}[target]
+
+
+@pytest.mark.parametrize(("endpoint", "role", "target", "expected"), ROWS)
+def test_authorization_matrix(
+    server: Server, endpoint: str, role: str, target: str, expected: int
+) -> None:
+    call = ENDPOINTS[endpoint]
+    subject = _target(server.cast, target)
+    unique = f"{endpoint}-{role}-{target}"
+    response = httpx2.request(
+        call.method,
+        server.url + call.path.format(subject=subject, **dict(call.values)),
+        headers=server.cast.headers(role),
+        json=None if call.body is None else call.body(subject, unique),
+    )
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        assert set(response.json()) == {"error"}
+
+
+def test_every_endpoint_is_in_the_table() -> None:
+    assert {endpoint for endpoint, *_ in ROWS} == set(ENDPOINTS)
+
+
+def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Server) -> None:
+    """Without consent a relying party learns nothing, not even whether the subject exists."""
+    headers = server.cast.headers("relying_party")
+    bodies = []
+    for subject in (server.cast.other, server.cast.unknown):
+        decision = httpx2.post(
+            server.url + "/v1/decisions",
+            headers=headers,
+            json={"subject": subject, "entitlement": "deposit_free_rental"},
+        )
+        score = httpx2.get(
+            server.url + f"/v1/subjects/{subject}/score",
+            params={"context": "rentals"},
+            headers=headers,
+        )
+        text = f"{decision.status_code} {decision.text} {score.status_code} {score.text}"
+        bodies.append(text.replace(subject, "SUBJECT"))
+    assert bodies[0] == bodies[1]
+    assert '"code":"consent.missing"' in bodies[0].replace(" ", "")
