@@ -124,3 +124,21 @@ def test_two_processes_append_overlapping_batches_exactly_once(tmp_path: Path) -
         assert len(keys) == 4_500
     finally:
         store.close()
+
+
+def test_a_unit_of_work_is_invisible_to_other_readers_until_it_commits(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from credence.types import Notice
+
+    store = SQLiteStore(tmp_path / "ledger.db")
+    store.migrate()
+    try:
+        notice = Notice("rental_suspension", 1, 2, None)
+        with ThreadPoolExecutor(1) as other, store.transaction():
+            store.add_notice(7, notice)
+            assert store.notices(7) == [notice]  # this thread reads its own write
+            assert other.submit(store.notices, 7).result() == []  # another does not, yet
+        assert store.notices(7) == [notice]
+    finally:
+        store.close()
