@@ -29,7 +29,7 @@ from credence.cli.common import (
     settings_for,
     subject_ref,
 )
-from credence.errors import UsageError
+from credence.errors import CredenceError, UsageError
 from credence.service.ledger import open_ledger
 from credence.service.scoring import (
     access_log,
@@ -119,8 +119,11 @@ def _ingest(files: list[Path], *, db: str | None, quiet: bool, as_json: bool) ->
                 raise
     if as_json:
         print_json(render.ingest_dict(reports))
-        if any(r.rejected for r in reports):
-            raise typer.Exit(1)  # the JSON document says which rows and where; no second one
+        try:
+            raise_if_rejected(reports)
+        except CredenceError as e:  # the JSON document says which rows and where: no second one
+            err.print(e.one_line(), markup=False)
+            raise typer.Exit(1) from e
         return
     for r in reports:
         out.print(

@@ -80,7 +80,8 @@ def _online(settings: Settings) -> dict[str, int]:
 
 def _rescore_agrees_with_online(settings: Settings, tmp_path: Path) -> dict[str, int]:
     out = tmp_path / "scores.parquet"
-    result = rescore(settings, as_of=NOW, out=out)
+    with open_ledger(settings) as ledger:
+        result = rescore(ledger, as_of=NOW, out=out)
     batch = {r["subject_id"]: r["score"] for r in pq.read_table(out).to_pylist()}
     assert result.subjects == SUBJECTS and batch == _online(settings)
     return batch

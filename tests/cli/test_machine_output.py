@@ -186,7 +186,7 @@ def test_explain_json(golden: Golden) -> None:
         }
     )
     assert alice["lowering"][0]["code"] == "rental_damaged"
-    assert any(c["kind"] == "tier" and "32 more points" in c["text"] for c in alice["changes"])
+    assert any(c["kind"] == "tier" and "31 more points" in c["text"] for c in alice["changes"])
     assert f"Records counting now ({len(alice['counting'])} of {alice['considered']}" in text
     assert sum(r["points"] for r in alice["counting"]) == pytest.approx(sum(dims.values()))
     assert alice["accesses"][-1]["action"] == "explain"
@@ -252,7 +252,7 @@ def test_ingest_json(golden: Golden) -> None:
     }
     data.write_text(json.dumps(good) + "\n" + json.dumps({**good, "type": "bill.payed"}) + "\n")
     proc = golden.run("ingest", "mixed.jsonl", "golden.jsonl", "--json", ok=False)
-    assert proc.returncode == 1 and proc.stderr.startswith("error[record.invalid]")
+    assert proc.returncode == 1 and proc.stderr.startswith("error[record.rejected]")
     body = json.loads(proc.stdout)
     assert (body["rows"], body["inserted"], body["unchanged"], body["rejected"]) == (43, 1, 41, 1)
     assert body["rejects_paths"] == ["mixed.jsonl.rejects.jsonl"]
