@@ -8,7 +8,10 @@ German Credit data; nothing is committed here) into OUT:
 - ``card-full.csv``: the card of all 20 characteristics, to show what lint refuses;
 - ``applications.jsonl``: the 1,000 applications, one record per applicant;
 - ``points.csv``: each applicant's points by scorecardpy's ``scorecard_ply``, in total
-  and per characteristic, with the credit label (good or bad).
+  and per characteristic, with the credit label (good or bad);
+- ``groups.csv``: the fairness audit file, keyed by subject reference: each applicant's
+  sex, age band and credit label. Sex goes here only, never into the records or the
+  policy (age is on the lawful card, so the records carry it).
 
     python examples/german-credit/build.py OUT
 
@@ -19,6 +22,7 @@ Then, with the credence CLI (see docs/scorecards.md):
     credence init --policy OUT/policy.yaml --db OUT/credit.db
     credence ingest OUT/applications.jsonl --db OUT/credit.db
     credence score --all --format csv --db OUT/credit.db
+    credence audit-fairness --groups OUT/groups.csv --db OUT/credit.db
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ TARGET = "creditability"
 PROHIBITED = ("personal_status_and_sex", "foreign_worker")
 APPLIED_AT = "2026-01-15T09:00:00Z"
 AGE_BREAKS = {"age_in_years": [26, 35]}
+# The audit's age bands: Regulation B's 62 and over, and the working ages below it.
+AGE_BANDS = ((26, "<26"), (36, "26-35"), (62, "36-61"))
+OLDEST_BAND = "62+"
 
 
 def build(out: Path) -> dict[str, Any]:
@@ -96,7 +103,25 @@ def build(out: Path) -> dict[str, Any]:
         if column != "score":
             table[column] = points[column].to_numpy()
     table.to_csv(out / "points.csv", index=False)
+    # "male : single" and the like: sex is the part before the colon.
+    sex = data["personal_status_and_sex"].astype(str).str.split(":").str[0].str.strip()
+    pd.DataFrame(
+        {
+            "subject": [f"custom:applicant-{i + 1:04d}" for i in data.index],
+            "sex": sex.to_numpy(),
+            "age_band": [age_band(int(age)) for age in data["age_in_years"]],
+            "label": table["label"].to_numpy(),  # "good" is the audit's favourable label
+        }
+    ).to_csv(out / "groups.csv", index=False)
     return {"applicants": len(data), "characteristics": sorted(lawful["variables"])}
+
+
+def age_band(age: int) -> str:
+    """The audit's age band of an age in years."""
+    for below, band in AGE_BANDS:
+        if age < below:
+            return band
+    return OLDEST_BAND
 
 
 def _card(sc: Any, pd: Any, model_cls: Any, data: Any, bins: Any, *, exclude: Any) -> Any:

