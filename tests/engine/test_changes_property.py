@@ -132,6 +132,19 @@ def policies(draw: Any) -> CompiledPolicy:
                 "when": when,
             }
         )
+    # A rule that can lower the score, or push a dimension an entitlement tests towards an
+    # adverse outcome, must expire (the policy check refuses it otherwise).
+    tested = {
+        leaf["dimension"]
+        for e in entitlements
+        for leaf in [e["when"], *e["when"].get("all", []), *e["when"].get("any", [])]
+        if "dimension" in leaf
+    }
+    weights = {d["id"]: d["weight"] for d in dims}
+    for rule in rules:
+        target = rule.get("dimension", "general")
+        if "expires_after" not in rule and (weights.get(target, 1) < 0 or target in tested):
+            rule["expires_after"] = "1y"
     event_types = [
         {"id": kind, "context": context, "attributes": LATE, "providers": ["p", "q"]}
         for kind, context in TYPES.items()
