@@ -29,7 +29,7 @@ from credence.cli.common import (
     settings_for,
     subject_ref,
 )
-from credence.errors import CredenceError, UsageError
+from credence.errors import CredenceError, PolicyError, UsageError
 from credence.service.ledger import open_ledger
 from credence.service.scoring import (
     access_log,
@@ -39,6 +39,8 @@ from credence.service.scoring import (
     score_subject,
 )
 from credence.service.setup import init_ledger
+from credence.settings import Settings
+from credence.types import format_time
 
 SubjectArg = Annotated[
     str | None,
@@ -55,13 +57,21 @@ def init(
         bool,
         typer.Option(
             "--new-version",
-            help="Store POLICY as a new version even though the ledger holds records "
-            "(they are then scored under it).",
+            help="On a ledger that holds records, propose POLICY and activate it as a new "
+            "version, as `credence policy activate` does: backtested, with notice to "
+            "everyone it harms.",
         ),
     ] = False,
 ) -> None:
     """Create the ledger (or upgrade it) and make POLICY its active policy."""
-    report = init_ledger(settings_for(db), policy, new_version=new_version)
+    settings = settings_for(db)
+    try:
+        report = init_ledger(settings, policy)
+    except PolicyError as e:
+        if not (new_version and e.code == "policy.switch_refused" and e.details.get("records")):
+            raise
+        _activate_new_version(settings, policy)
+        return
     out.print(
         f"ledger {report.db}: schema ready; {report.counts['subjects']} subjects, {report.counts['records']} records"
     )
@@ -73,6 +83,23 @@ def init(
         out.print(f"master key: {report.key_source}")
     state = "now active" if report.policy_changed else "already active"
     out.print(f"policy {report.policy_name} {report.policy_version}: {state}")
+
+
+def _activate_new_version(settings: Settings, policy: Path) -> None:
+    """A new policy for a ledger with records goes the way every version change does:
+    proposed, backtested, audited, and given its notice period when it harms anyone."""
+    from credence.lab.activation import activate
+    from credence.service.policies import propose
+
+    with open_ledger(settings) as ledger:
+        candidate, _new = propose(ledger, policy)
+        result = activate(ledger, candidate.version)
+    when = "now" if result.effective_at == result.activated_at else format_time(result.effective_at)
+    out.print(
+        f"policy {result.name} {result.version}: a new version, in effect {when}; "
+        f"{result.harmed} subjects worse off, {result.notices} notices given",
+        markup=False,
+    )
 
 
 def ingest(

@@ -150,6 +150,7 @@ def _refuse_switch(
         f"init will not make {policy.name} {policy.version} active unless told to",
         path=loaded.origin,
         code="policy.switch_refused",
+        details={"records": records},
         suggestion="add --new-version to store it as a new version of the ledger's policy "
         "(every record is then scored under it)",
     )

@@ -142,3 +142,32 @@ def test_unsafe_characters_in_output_are_escaped(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error[store.not_initialised]: no ledger at ")
     assert "\u202e" not in proc.stderr and "\x1b" not in proc.stderr
     assert "x\\u202eb\\u001b[2J.db" in proc.stderr
+
+
+def test_init_new_version_gives_notice_like_policy_activate(tmp_path: Path) -> None:
+    """`init --new-version` once made a harmful policy take effect at once, without notice."""
+    key = {"CREDENCE_KEY_FILE": str(tmp_path / "ledger.key")}
+    db = str(tmp_path / "ledger.db")
+    run("init", "--db", db, "--policy", str(POLICY), cwd=tmp_path, env=key)
+    data = tmp_path / "golden.jsonl"
+    data.write_text(GOLDEN.read_text(encoding="utf-8"), encoding="utf-8")
+    run("ingest", "--db", db, str(data), cwd=tmp_path, env=key)
+    harsher = tmp_path / "harsher.yaml"
+    text = POLICY.read_text(encoding="utf-8")
+    fair = "  - {id: fair, min: 550, label: Fair}\n"
+    assert 'version: "2026.11.1"' in text and fair in text
+    harsher.write_text(  # a fair score now needs 640: every subject at 550-639 drops a tier
+        text.replace('version: "2026.11.1"', 'version: "2026.12.9"')
+        .replace(fair, fair.replace("550", "640"), 1)
+        .replace("\nscale:", "\nfairness_justification: Tested in a separate audit.\nscale:", 1),
+        encoding="utf-8",
+    )
+    refused = run("init", "--db", db, "--policy", str(harsher), cwd=tmp_path, env=key, ok=False)
+    assert refused.returncode == 1 and "error[policy.switch_refused]" in refused.stderr
+    done = run("init", "--db", db, "--policy", str(harsher), "--new-version", cwd=tmp_path, env=key)
+    said = done.stdout.strip().splitlines()[-1]
+    assert said.startswith("policy consumer-trust 2026.12.9: a new version, in effect 20"), said
+    harmed = int(said.split("; ")[1].split()[0])
+    assert harmed > 0 and f"{harmed} notices given" in said
+    listed = run("policy", "list", "--db", db, cwd=tmp_path, env=key).stdout
+    assert "2026.12.9" in listed and "scheduled" in listed
