@@ -9,7 +9,7 @@ from credence.service.ledger import Ledger
 from credence.types import parse_time
 
 MASTER = bytes(range(32))
-NOW = parse_time("2026-06-01T00:00:00Z")
+NOW = parse_time("2026-07-01T00:00:00Z")  # the golden records run to this day
 GOLDEN = Path(__file__).parent.parent / "data" / "golden-consumer.jsonl"
 
 
