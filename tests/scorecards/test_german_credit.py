@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.cli.test_cli import run as run_credence
 
 ROOT = Path(__file__).parents[2]
 BUILD = ROOT / "examples" / "german-credit" / "build.py"
@@ -38,19 +39,8 @@ def _build_module() -> Any:
 
 
 def run(*args: str, cwd: Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
-    env["CREDENCE_KEY_FILE"] = str(cwd / "ledger.key")
-    proc = subprocess.run(
-        [CREDENCE or "credence", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+    """The installed command, with the ledger's key beside it (the CLI tests' runner)."""
+    return run_credence(*args, cwd=cwd, ok=ok, env={"CREDENCE_KEY_FILE": str(cwd / "ledger.key")})
 
 
 @pytest.fixture(scope="module")
