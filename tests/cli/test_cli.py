@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from credence.cli import app
 from tests.conftest import new_postgres_database
 
 ROOT = Path(__file__).parents[2]
@@ -326,8 +328,11 @@ def test_init_refuses_an_unlawful_policy(tmp_path: Path):
 
 
 def test_every_command_has_help(tmp_path: Path):
+    # The console script itself starts (one subprocess); each command's help is read in process.
     top = run("--help", cwd=tmp_path).stdout
     commands = ["init", "ingest", "score", "explain", "decide", "demo", "lint", "audit", "policy"]
     for command in commands:
         assert command in top
-        assert "Usage" in run(command, "--help", cwd=tmp_path).stdout
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
