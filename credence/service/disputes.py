@@ -583,3 +583,8 @@ def sweep(ledger: Ledger) -> list[DisputeView]:
             _chain(ledger, row, "lapsed", deadline=row.deadline)
             lapsed.append(row)
     return [view(r, now=now) for r in lapsed]
+
+
+def operator(ledger: Ledger) -> Party:
+    """The operator the settings name, acting from the command line."""
+    return Party(ledger.settings.actor, PartyKind.OPERATOR, (), 0)
