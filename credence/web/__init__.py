@@ -79,7 +79,7 @@ def page_routes() -> list[tuple[str, str]]:
             if inner is not None:
                 walk(inner.routes)
             elif isinstance(route, APIRoute):
-                found.update((method, route.path) for method in route.methods)
+                found.update((method, route.path) for method in route.methods or ())
 
     walk(create_router().routes)
     return sorted(found)
