@@ -39,7 +39,7 @@ from credence.service.scoring import (
     score_subject,
 )
 from credence.service.setup import init_ledger
-from credence.settings import Settings
+from credence.settings import Settings, load_settings
 from credence.types import format_time
 
 SubjectArg = Annotated[
@@ -254,8 +254,17 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives the same population.")
     ] = 7,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Only build the ledger; do not serve its pages.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port to serve on.", min=1, max=65535)
+    ] = 8000,
 ) -> None:
-    """Build a demo ledger from the bundled consumer-trust policy and a synthetic population."""
+    """Build a demo ledger (bundled consumer-trust policy, synthetic population, demo parties),
+    print sign-in links for a demo subject and the operator, and serve its pages."""
+    from credence.cli.serve import pages_available, run_server
     from credence.sim.demo import run_demo
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -265,7 +274,25 @@ def demo(
             progress.update(task, total=total, completed=done)
 
         report = run_demo(db, subjects=subjects, seed=seed, on_progress=on_progress)
-    out.print(render.demo_text(report), markup=False)
+    serving = not no_serve and pages_available()
+    base = f"http://{host}:{port}"
+    out.print(render.demo_text(report, base_url=base), markup=False)
+    if no_serve:
+        out.print(f"\nOpen them after: credence serve --db {report.db} --port {port}", markup=False)
+    elif not serving:
+        out.print(
+            "\nThe pages need the web extra: pip install 'credence[web]', then "
+            f"credence serve --db {report.db} --port {port}",
+            markup=False,
+        )
+    if serving:
+        out.print(f"\nServing the demo at {base}/ (Ctrl-C to stop).", markup=False)
+        run_server(
+            load_settings(db=str(report.db), master_key=None, key_file=None),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
 
 
 def register(app: typer.Typer) -> None:
