@@ -214,7 +214,8 @@ def demo_text(report: DemoReport, *, base_url: str = "http://127.0.0.1:8000") ->
             "",
             f"Demo parties: {parties}.",
             f"Demo subject {cast.subject}: consent {cast.consent_id} to acme-rentals, "
-            f"decisions {'; '.join(cast.decisions)}, {cast.notices} notice(s).",
+            f"decisions {'; '.join(cast.decisions)}, {cast.notices} notice(s), "
+            f"an open dispute of {cast.dispute}.",
             "",
             "Open in a browser (each link signs in; valid for a day):",
             f"  the subject's own pages:  {base_url}/sign-in?token={cast.subject_token}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.engine import CompiledPolicy
 from credence.service.consents import Scope, grant_consent
+from credence.service.disputes import file_dispute, record_id
 from credence.service.ingest import ingest_files
 from credence.service.ledger import Ledger, open_ledger
 from credence.service.parties import PartyKind, add_party, create_key, get_party, list_parties
@@ -38,7 +39,7 @@ from credence.service.setup import (
     init_ledger,
     mark_demo_ledger,
 )
-from credence.service.subject_views import own_notices
+from credence.service.subject_views import own_notices, own_records
 from credence.settings import load_settings
 from credence.sim.population import population
 from credence.types import DAY_US, MICROS, SubjectRef
@@ -70,6 +71,7 @@ class DemoCast:
     consent_id: str
     decisions: tuple[str, ...]  # (entitlement: outcome)
     notices: int
+    dispute: str  # the open dispute's record id
 
 
 DEMO_PROVIDER = "bank-a"  # a provider of the synthetic records
@@ -113,13 +115,21 @@ def cast_demo(ledger: Ledger, subject: SubjectRef) -> DemoCast:
         context="rentals",
         scope=Scope.DECISION_AND_SCORE,
     )
-    end_session(ledger, setup_token)
     party = get_party(ledger, DEMO_RELYING_PARTY)
     decisions = []
     for entitlement in ("deposit_free_rental", "rental_suspension"):
         made = decide_for_party(ledger, party, subject, entitlement)
         decisions.append(f"{entitlement}: {made.decision.outcome}")
     notices = len(own_notices(ledger, session))
+    # ... and disputes the record that lowers their score most, so the pages show its clock.
+    worst = min(own_records(ledger, session), key=lambda r: (r.points, r.occurred_at))
+    dispute = file_dispute(
+        ledger,
+        session,
+        record_id(worst.provider, worst.provider_event_id),
+        "This was settled on time; the provider's system recorded it late.",
+    )
+    end_session(ledger, setup_token)
     subject_link = issue_sign_in_token(ledger, subject, ttl_us=LINK_TTL_US)
     operator_link = issue_party_sign_in_token(ledger, operator, ttl_us=LINK_TTL_US)
     return DemoCast(
@@ -131,6 +141,7 @@ def cast_demo(ledger: Ledger, subject: SubjectRef) -> DemoCast:
         consent_id=receipt.consent.id,
         decisions=tuple(decisions),
         notices=notices,
+        dispute=dispute.record,
     )
 
 

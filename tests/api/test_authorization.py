@@ -297,8 +297,8 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
 # The pages served beside the API, called as a browser calls them: with cookies, and with the
 # page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
 # signed in; operator: ops's console session; relying_party: acme-rentals's console session.
-# No portal URL names a subject: another subject asking gets their own page, and alice's
-# consent (to corner-shop) is 404 to bob. A GET that needs a session redirects (303) to its
+# No portal URL names a subject: another subject asking gets their own page, alice's
+# consent (to corner-shop) is 404 to bob, and her record bank-a:a1 is none of his to dispute. A GET that needs a session redirects (303) to its
 # sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
 # last: it ends alice's web session.
 
@@ -324,6 +324,15 @@ PAGES: dict[str, Page] = {
     "language": Page("GET", "/language/zh-Hans?next=/me", route="/language/{code}"),
     "portal": Page("GET", "/me"),
     "portal-records": Page("GET", "/me/records"),
+    "portal-disputes": Page("GET", "/me/disputes"),
+    "portal-dispute-form": Page("GET", "/me/disputes/new?record=bank-a:a1"),
+    "portal-dispute": Page("POST", "/me/disputes", {"record": "bank-a:a1", "statement": "Wrong."}),
+    "portal-dispute-more": Page(
+        "POST",
+        "/me/disputes/dsp_000000000000/information",
+        {"text": "More."},
+        route="/me/disputes/{dispute_id}/information",
+    ),
     "portal-notices": Page("GET", "/me/notices"),
     "portal-consents": Page("GET", "/me/consents"),
     "portal-accesses": Page("GET", "/me/accesses"),
@@ -354,6 +363,10 @@ sign-in-no-csrf           403  403  403  403  403
 language                  303  303  303  303  303
 portal                    303  200  200  303  303
 portal-records            303  200  200  303  303
+portal-disputes           303  200  200  303  303
+portal-dispute-form       303  200  404  303  303
+portal-dispute            401  201  422  401  401
+portal-dispute-more       401  404  404  401  401
 portal-notices            303  200  200  303  303
 portal-consents           303  200  200  303  303
 portal-accesses           303  200  200  303  303

@@ -79,6 +79,8 @@ def assert_the_links_open_the_pages(folder: Path, out: str) -> None:
         assert "rental_suspension" in browser.get("/me/notices").text
         assert browser.get("/me/decisions").text.count("<tr id=") == 2
         assert "acme-rentals" in browser.get("/me/accesses").text
+        disputes = browser.get("/me/disputes").text
+        assert "days left" in disputes and "Add information" in disputes
         console = browser.post(
             "/console/sign-in",
             data={"token": operator.group(1), "csrf_token": csrf},
