@@ -52,6 +52,7 @@ class Decision:
     notice_issued: bool = False  # set by the service when it recorded that notice
     legal_basis: str | None = None
     reason: str | None = None
+    override: str | None = None  # the id of the override that set this outcome, if any
 
 
 def entitlement(policy: CompiledPolicy, entitlement_id: str) -> Entitlement:

@@ -86,6 +86,7 @@ ENDPOINTS: dict[str, Call] = {
     "health": Call("GET", "/v1/health"),
     "ready": Call("GET", "/v1/ready"),
     "sign-out": Call("DELETE", "/v1/sessions"),
+    "public-key": Call("GET", "/v1/receipts/public-key"),
 }
 
 # own: alice, who consented to acme-rentals for rentals (decision+score) and is the signed-in
@@ -215,6 +216,9 @@ health              anonymous        200  -     -
 health              provider         200  -     -
 ready               anonymous        200  -     -
 ready               relying_party    200  -     -
+public-key          anonymous        200  -     -
+public-key          relying_party    200  -     -
+public-key          subject          200  -     -
 sign-out            anonymous        401  -     -
 sign-out            operator         401  -     -
 sign-out            relying_party    401  -     -

@@ -8,8 +8,9 @@ session's own subject only: there is no identifier to change.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -126,6 +127,9 @@ class DecisionLogOut(BaseModel):
     reason_codes: list[str]
     as_of: str
     at: str
+    receipt: dict[str, Any] | None = Field(
+        default=None, description="The signed receipt (none for decisions logged before them)."
+    )
 
 
 @router.get("/me/decisions", response_model=list[DecisionLogOut], summary="Decisions made about me")
@@ -140,6 +144,7 @@ def get_my_decisions(ledger: LedgerDep, session: SessionDep) -> list[DecisionLog
             reason_codes=list(d.reasons),
             as_of=format_time(d.as_of),
             at=format_time(d.at),
+            receipt=None if d.receipt is None else orjson.loads(d.receipt),
         )
         for d in list_decisions(ledger, session)
     ]
