@@ -19,6 +19,8 @@ from credence.receipt import Receipt
 from credence.service.consents import Scope, require_consent
 from credence.service.history import log_access, log_decision, new_decision_id
 from credence.service.ledger import Ledger
+from credence.service.notices import adverse_notice
+from credence.service.overrides import apply_override
 from credence.service.parties import Party, PartyKind
 from credence.service.receipts import issue_receipt
 from credence.service.subjects import identity, resolve
@@ -331,6 +333,8 @@ def _decide(
         )
         notices = ledger.store.notices(row.key)
         decision = decide(policy, outcome, entitlement_id, notices=notices)
+        # --- override: a person's outcome, in force at the as-of time, wins over the engine's ---
+        decision = apply_override(ledger, row.key, decision)
         if decision.notice_needed and decision.notice is not None and as_of is None:
             ledger.store.add_notice(row.key, decision.notice)
             decision = replace(decision, notice_issued=True)
@@ -345,4 +349,7 @@ def _decide(
             decision_id=decision_id,
             receipt=receipt.to_bytes(),
         )
+        # --- notice: an adverse outcome decided now gives the subject a notice (once) ---
+        if as_of is None:
+            adverse_notice(ledger, row, decision, decision_id=decision_id)
     return DecisionMade(decision, decision_id, name, consent_id, receipt)

@@ -20,20 +20,20 @@ from credence.api.models import (
     AccessOut,
     ExplanationOut,
     Model,
-    NoticeOut,
     RecordOut,
     ScoreOut,
     SubjectOut,
     access_out,
     explanation_out,
-    notice_out,
     records_out,
     score_out,
     subject_out,
 )
+from credence.api.routers.redress import SubjectNoticeOut, subject_notice_out
 from credence.service import subject_views
 from credence.service.consents import Consent, Scope, grant_consent, list_consents, revoke_consent
 from credence.service.history import list_accesses, list_decisions
+from credence.service.notices import own_notices
 from credence.service.sessions import end_session, start_session
 from credence.types import format_time, to_micros
 
@@ -105,10 +105,11 @@ def get_my_records(ledger: LedgerDep, session: SessionDep) -> list[RecordOut]:
     return records_out(ledger.policy, own.outcome)
 
 
-@router.get("/me/notices", response_model=list[NoticeOut], summary="Notices given to me")
-def get_my_notices(ledger: LedgerDep, session: SessionDep) -> list[NoticeOut]:
-    """Every notice of a restriction, oldest first."""
-    return [notice_out(n) for n in subject_views.own_notices(ledger, session)]
+@router.get("/me/notices", response_model=list[SubjectNoticeOut], summary="Notices given to me")
+def get_my_notices(ledger: LedgerDep, session: SessionDep) -> list[SubjectNoticeOut]:
+    """Every notice given to the subject, oldest first: adverse outcomes with their reasons,
+    what would change them and how to dispute, overrides, and review results."""
+    return [subject_notice_out(n) for n in own_notices(ledger, session)]
 
 
 @router.get("/me/accesses", response_model=list[AccessOut], summary="Who looked at my data")
