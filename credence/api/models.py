@@ -152,10 +152,22 @@ class DecisionOut(BaseModel):
     reason: str | None = None
     notice: NoticeOut | None = None
     consent_id: str | None = None
+    override: str | None = Field(
+        default=None, description="The override that set this outcome (GET /v1/me/overrides)."
+    )
+    receipt: dict[str, Any] | None = Field(
+        default=None,
+        description="The decision's signed receipt (credence-receipt/1); check it with "
+        "`credence receipt verify` and GET /v1/receipts/public-key.",
+    )
 
 
 def decision_out(
-    d: Decision, *, decision_id: str | None = None, consent_id: str | None = None
+    d: Decision,
+    *,
+    decision_id: str | None = None,
+    consent_id: str | None = None,
+    receipt: dict[str, Any] | None = None,
 ) -> DecisionOut:
     return DecisionOut(
         decision_id=decision_id,
@@ -172,6 +184,8 @@ def decision_out(
         reason=d.reason if d.kind == "restriction" else None,
         notice=notice_out(d.notice) if d.notice is not None else None,
         consent_id=consent_id,
+        override=d.override,
+        receipt=receipt,
     )
 
 

@@ -28,12 +28,13 @@ from credence.cli.common import (
     print_json,
     settings_for,
     subject_ref,
+    write_output,
 )
 from credence.errors import CredenceError, PolicyError, UsageError
 from credence.service.ledger import open_ledger
 from credence.service.scoring import (
     access_log,
-    decide_subject,
+    decide_with_receipt,
     explain_subject,
     score_all,
     score_subject,
@@ -233,17 +234,40 @@ def decide(
     entitlement: Annotated[str, typer.Argument(help="The entitlement id from the policy.")],
     as_of: AsOfOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    receipt: Annotated[
+        Path | None,
+        typer.Option(
+            "--receipt",
+            help="Write the decision's signed receipt to this file (check it with "
+            "`credence receipt verify`).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it."""
+    """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it.
+
+    Every decision is logged with a signed receipt.
+    """
     with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
-        decision = decide_subject(
+        made = decide_with_receipt(
             ledger, subject_ref(subject), entitlement, as_of=as_of_micros(as_of)
         )
+        if receipt is not None:
+            write_output(receipt, made.receipt.to_bytes().decode() + "\n")
     if as_json:
-        print_json(render.decision_dict(decision))
+        body = render.decision_dict(made.decision)
+        body["decision_id"] = made.decision_id
+        body["receipt"] = made.receipt.to_dict()
+        print_json(body)
     else:
-        out.print(render.decision_text(decision), markup=False)
+        out.print(render.decision_text(made.decision), markup=False)
+        out.print(
+            f"  decision {made.decision_id}, receipt signed by key "
+            f"{made.receipt.to_dict()['key_id']}"
+            + (f", written to {receipt}" if receipt is not None else ""),
+            markup=False,
+        )
 
 
 def demo(

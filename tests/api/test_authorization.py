@@ -86,6 +86,32 @@ ENDPOINTS: dict[str, Call] = {
     "health": Call("GET", "/v1/health"),
     "ready": Call("GET", "/v1/ready"),
     "sign-out": Call("DELETE", "/v1/sessions"),
+    "public-key": Call("GET", "/v1/receipts/public-key"),
+    "override-add": Call(
+        "POST",
+        "/v1/operator/overrides",
+        lambda s, _u: {
+            "subject": s,
+            "entitlement": "preferred_loan_rate",
+            "outcome": "granted",
+            "reason": "matrix",
+        },
+    ),
+    "overrides": Call("GET", "/v1/operator/overrides"),
+    "override-end": Call(
+        "DELETE", "/v1/operator/overrides/{override_id}", values=(("override_id", "ovr_unknown"),)
+    ),
+    "outbox": Call("GET", "/v1/operator/notices?after=0"),
+    "queue": Call("GET", "/v1/queue"),
+    "me-overrides": Call("GET", "/v1/me/overrides"),
+    "me-reviews": Call("GET", "/v1/me/reviews"),
+    "me-review": Call("POST", "/v1/me/reviews", lambda _s, _u: {"decision_id": "dec_unknown"}),
+    "resolution": Call(
+        "POST",
+        "/v1/reviews/{review_id}/resolution",
+        lambda _s, _u: {"resolution": "confirmed", "reason": "matrix"},
+        values=(("review_id", "rev_unknown"),),
+    ),
 }
 
 # own: alice, who consented to acme-rentals for rentals (decision+score) and is the signed-in
@@ -215,6 +241,57 @@ health              anonymous        200  -     -
 health              provider         200  -     -
 ready               anonymous        200  -     -
 ready               relying_party    200  -     -
+public-key          anonymous        200  -     -
+public-key          relying_party    200  -     -
+public-key          subject          200  -     -
+override-add        anonymous        401  401   401
+override-add        operator         201  201   404
+override-add        provider         403  403   403
+override-add        relying_party    403  403   403
+override-add        reviewer         403  403   403
+override-add        subject          401  401   401
+overrides           anonymous        401  -     -
+overrides           operator         200  -     -
+overrides           provider         403  -     -
+overrides           relying_party    403  -     -
+overrides           reviewer         403  -     -
+overrides           subject          401  -     -
+override-end        anonymous        401  -     -
+override-end        operator         404  -     -
+override-end        provider         403  -     -
+override-end        relying_party    403  -     -
+override-end        reviewer         403  -     -
+override-end        subject          401  -     -
+outbox              anonymous        401  -     -
+outbox              operator         200  -     -
+outbox              provider         403  -     -
+outbox              relying_party    403  -     -
+outbox              reviewer         403  -     -
+outbox              subject          401  -     -
+queue               anonymous        401  -     -
+queue               operator         200  -     -
+queue               provider         403  -     -
+queue               relying_party    403  -     -
+queue               reviewer         200  -     -
+queue               subject          401  -     -
+me-overrides        anonymous        401  -     -
+me-overrides        operator         401  -     -
+me-overrides        relying_party    401  -     -
+me-overrides        subject          200  -     -
+me-reviews          anonymous        401  -     -
+me-reviews          operator         401  -     -
+me-reviews          relying_party    401  -     -
+me-reviews          subject          200  -     -
+me-review           anonymous        401  -     -
+me-review           operator         401  -     -
+me-review           relying_party    401  -     -
+me-review           subject          404  -     -
+resolution          anonymous        401  -     -
+resolution          operator         403  -     -
+resolution          provider         403  -     -
+resolution          relying_party    403  -     -
+resolution          reviewer         404  -     -
+resolution          subject          401  -     -
 sign-out            anonymous        401  -     -
 sign-out            operator         401  -     -
 sign-out            relying_party    401  -     -
