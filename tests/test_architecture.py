@@ -33,16 +33,18 @@ ALLOWED: dict[str, set[str]] = {
     "engine": BASE | {"policy"},
     "ledger": BASE,
     "signing": BASE | {"ledger"},  # signs the ledger's chain head
+    "receipt": BASE,  # signed decision receipts: their format, signing and checking
     "ingest": BASE | {"policy"},
     "batch": BASE | {"policy", "engine"},  # runs the engine's batch plan
-    "service": BASE | {"policy", "engine", "ledger", "ingest", "batch", "signing"},
+    "service": BASE | {"policy", "engine", "ledger", "ingest", "batch", "signing", "receipt"},
     "sim": BASE | {"policy", "engine", "service"},
     # The edges: the service, and the policy tools (lint, audit, schema) that need no ledger.
     # The analyst's lab runs batch plans side by side over the service's ledger.
     "lab": BASE | {"policy", "engine", "service", "batch"},
     # sim: `credence demo`; lab: backtests; api: `credence serve` runs the HTTP service
     "cli": BASE | {"policy", "service", "sim", "lab", "api"},
-    "api": BASE | {"policy", "service"},
+    # api: the app factory mounts the web pages on the same app
+    "api": BASE | {"policy", "service", "web"},
     "web": BASE | {"policy", "service"},
 }
 FACADE = {"__init__"}  # credence/__init__.py: the public API, re-exporting every layer
@@ -107,7 +109,7 @@ def test_web_never_touches_the_ledger_and_the_engine_no_adapter() -> None:
     for adapter in ("ledger", "ingest", "batch", "service"):
         assert adapter not in ALLOWED["engine"]
     for edge in ("cli", "api", "web"):  # edges reach the core only through the service
-        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim", "lab", "api"}
+        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim", "lab", "api", "web"}
         assert not ALLOWED[edge] & {"engine", "ledger", "ingest", "batch", "signing"}
 
 

@@ -24,6 +24,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "keys.manage": frozenset({OPERATOR}),
     "sign_in.issue": frozenset({OPERATOR}),
     "policy.read": frozenset({OPERATOR, REVIEWER}),
+    "overrides.manage": frozenset({OPERATOR}),
+    "notices.outbox": frozenset({OPERATOR}),
+    "reviews.resolve": frozenset({REVIEWER}),
+    "queue.read": frozenset({OPERATOR, REVIEWER}),
 }
 
 

@@ -112,6 +112,32 @@ ENDPOINTS: dict[str, Call] = {
         values=(("dispute_id", "dsp_unknown"),),
     ),
     "sign-out": Call("DELETE", "/v1/sessions"),
+    "public-key": Call("GET", "/v1/receipts/public-key"),
+    "override-add": Call(
+        "POST",
+        "/v1/operator/overrides",
+        lambda s, _u: {
+            "subject": s,
+            "entitlement": "preferred_loan_rate",
+            "outcome": "granted",
+            "reason": "matrix",
+        },
+    ),
+    "overrides": Call("GET", "/v1/operator/overrides"),
+    "override-end": Call(
+        "DELETE", "/v1/operator/overrides/{override_id}", values=(("override_id", "ovr_unknown"),)
+    ),
+    "outbox": Call("GET", "/v1/operator/notices?after=0"),
+    "queue": Call("GET", "/v1/queue"),
+    "me-overrides": Call("GET", "/v1/me/overrides"),
+    "me-reviews": Call("GET", "/v1/me/reviews"),
+    "me-review": Call("POST", "/v1/me/reviews", lambda _s, _u: {"decision_id": "dec_unknown"}),
+    "resolution": Call(
+        "POST",
+        "/v1/reviews/{review_id}/resolution",
+        lambda _s, _u: {"resolution": "confirmed", "reason": "matrix"},
+        values=(("review_id", "rev_unknown"),),
+    ),
 }
 
 # own: alice, who consented to acme-rentals for rentals (decision+score) and is the signed-in
@@ -283,6 +309,57 @@ dispute-resolution  provider         403  -     -
 dispute-resolution  relying_party    403  -     -
 dispute-resolution  reviewer         404  -     -
 dispute-resolution  subject          401  -     -
+public-key          anonymous        200  -     -
+public-key          relying_party    200  -     -
+public-key          subject          200  -     -
+override-add        anonymous        401  401   401
+override-add        operator         201  201   404
+override-add        provider         403  403   403
+override-add        relying_party    403  403   403
+override-add        reviewer         403  403   403
+override-add        subject          401  401   401
+overrides           anonymous        401  -     -
+overrides           operator         200  -     -
+overrides           provider         403  -     -
+overrides           relying_party    403  -     -
+overrides           reviewer         403  -     -
+overrides           subject          401  -     -
+override-end        anonymous        401  -     -
+override-end        operator         404  -     -
+override-end        provider         403  -     -
+override-end        relying_party    403  -     -
+override-end        reviewer         403  -     -
+override-end        subject          401  -     -
+outbox              anonymous        401  -     -
+outbox              operator         200  -     -
+outbox              provider         403  -     -
+outbox              relying_party    403  -     -
+outbox              reviewer         403  -     -
+outbox              subject          401  -     -
+queue               anonymous        401  -     -
+queue               operator         200  -     -
+queue               provider         403  -     -
+queue               relying_party    403  -     -
+queue               reviewer         200  -     -
+queue               subject          401  -     -
+me-overrides        anonymous        401  -     -
+me-overrides        operator         401  -     -
+me-overrides        relying_party    401  -     -
+me-overrides        subject          200  -     -
+me-reviews          anonymous        401  -     -
+me-reviews          operator         401  -     -
+me-reviews          relying_party    401  -     -
+me-reviews          subject          200  -     -
+me-review           anonymous        401  -     -
+me-review           operator         401  -     -
+me-review           relying_party    401  -     -
+me-review           subject          404  -     -
+resolution          anonymous        401  -     -
+resolution          operator         403  -     -
+resolution          provider         403  -     -
+resolution          relying_party    403  -     -
+resolution          reviewer         404  -     -
+resolution          subject          401  -     -
 sign-out            anonymous        401  -     -
 sign-out            operator         401  -     -
 sign-out            relying_party    401  -     -
@@ -358,3 +435,138 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
         bodies.append(text.replace(subject, "SUBJECT"))
     assert bodies[0] == bodies[1]
     assert '"code":"consent.missing"' in bodies[0].replace(" ", "")
+
+
+# --- the web pages -------------------------------------------------------------------------
+#
+# The pages served beside the API, called as a browser calls them: with cookies, and with the
+# page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
+# signed in; operator: ops's console session; relying_party: acme-rentals's console session.
+# No portal URL names a subject: another subject asking gets their own page, alice's
+# consent (to corner-shop) is 404 to bob, and her record bank-a:a1 is none of his to dispute. A GET that needs a session redirects (303) to its
+# sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
+# last: it ends alice's web session.
+
+
+@dataclass(frozen=True)
+class Page:
+    method: str
+    path: str
+    form: dict[str, str] | None = None  # POST: the form, sent with the CSRF token
+    csrf: bool = True  # False: send the POST without its CSRF token
+    route: str | None = None  # the route's pattern, when the path fills it in
+
+    @property
+    def pattern(self) -> str:
+        return self.route or self.path.split("?")[0]
+
+
+PAGES: dict[str, Page] = {
+    "home": Page("GET", "/"),
+    "sign-in-form": Page("GET", "/sign-in?token=csign_0000000000000000_x"),
+    "sign-in": Page("POST", "/sign-in", {"token": "csign_0000000000000000_notatoken"}),
+    "sign-in-no-csrf": Page("POST", "/sign-in", {"token": "x"}, csrf=False),
+    "language": Page("GET", "/language/zh-Hans?next=/me", route="/language/{code}"),
+    "portal": Page("GET", "/me"),
+    "portal-records": Page("GET", "/me/records"),
+    "portal-disputes": Page("GET", "/me/disputes"),
+    "portal-dispute-form": Page("GET", "/me/disputes/new?record=bank-a:a1"),
+    "portal-dispute": Page("POST", "/me/disputes", {"record": "bank-a:a1", "statement": "Wrong."}),
+    "portal-dispute-more": Page(
+        "POST",
+        "/me/disputes/dsp_000000000000/information",
+        {"text": "More."},
+        route="/me/disputes/{dispute_id}/information",
+    ),
+    "portal-notices": Page("GET", "/me/notices"),
+    "portal-consents": Page("GET", "/me/consents"),
+    "portal-accesses": Page("GET", "/me/accesses"),
+    "portal-decisions": Page("GET", "/me/decisions"),
+    "portal-data": Page("GET", "/me/data"),
+    "portal-download": Page("GET", "/me/data.json"),
+    "portal-consent": Page("POST", "/me/consents", {"choice": "corner-shop|rentals", "days": "5"}),
+    "portal-consent-no-csrf": Page("POST", "/me/consents", {"choice": "x|y"}, csrf=False),
+    "portal-revoke": Page(
+        "POST",
+        "/me/consents/{spare_consent}/revoke",
+        {},
+        route="/me/consents/{consent_id}/revoke",
+    ),
+    "console-sign-in-form": Page("GET", "/console/sign-in"),
+    "console-sign-in": Page("POST", "/console/sign-in", {"api_key": "cred_0000000000000000_x"}),
+    "console-sign-out": Page("POST", "/console/sign-out", {}),
+    "sign-out": Page("POST", "/sign-out", {}),
+}
+WEB_ROLES = ("anonymous", "subject", "other_subject", "operator", "relying_party")
+
+# page                    anonymous subject other_subject operator relying_party
+WEB_MATRIX = """
+home                      200  200  200  200  200
+sign-in-form              200  200  200  200  200
+sign-in                   401  401  401  401  401
+sign-in-no-csrf           403  403  403  403  403
+language                  303  303  303  303  303
+portal                    303  200  200  303  303
+portal-records            303  200  200  303  303
+portal-disputes           303  200  200  303  303
+portal-dispute-form       303  200  404  303  303
+portal-dispute            401  201  422  401  401
+portal-dispute-more       401  404  404  401  401
+portal-notices            303  200  200  303  303
+portal-consents           303  200  200  303  303
+portal-accesses           303  200  200  303  303
+portal-decisions          303  200  200  303  303
+portal-data               303  200  200  303  303
+portal-download           303  200  200  303  303
+portal-consent            401  201  201  401  401
+portal-consent-no-csrf    403  403  403  403  403
+portal-revoke             401  303  404  401  401
+console-sign-in-form      200  200  200  200  200
+console-sign-in           401  401  401  401  401
+console-sign-out          303  303  303  303  303
+sign-out                  303  303  303  303  303
+"""
+
+
+def _web_rows() -> list[tuple[str, str, int]]:
+    rows = []
+    for line in WEB_MATRIX.strip().splitlines():
+        page, *statuses = line.split()
+        assert page in PAGES, line
+        rows += [(page, role, int(s)) for role, s in zip(WEB_ROLES, statuses, strict=True)]
+    return rows
+
+
+WEB_ROWS = _web_rows()
+
+
+def test_the_web_table_covers_every_page_route() -> None:
+    from credence.web import page_routes
+
+    covered = {(p.method, p.pattern) for p in PAGES.values()}
+    assert set(page_routes()) == covered
+    assert {page for page, *_ in WEB_ROWS} == set(PAGES)
+
+
+@pytest.mark.parametrize(("page", "role", "expected"), WEB_ROWS)
+def test_web_authorization_matrix(server: Server, page: str, role: str, expected: int) -> None:
+    call = PAGES[page]
+    with httpx2.Client(base_url=server.url, cookies=server.cast.cookies[role]) as browser:
+        form = None
+        if call.form is not None:
+            form = dict(call.form)
+            if call.csrf:
+                browser.get("/")
+                form["csrf_token"] = browser.cookies["credence_csrf"]
+        response = browser.request(
+            call.method,
+            call.path.format(spare_consent=server.cast.spare_consent_id),
+            data=form,
+            follow_redirects=False,
+        )
+    assert response.status_code == expected, response.text
+    if expected == 303:
+        assert response.headers["location"].startswith("/")
+    else:  # a page, or an error page, never the API's JSON (the download is the one JSON file)
+        kind = "application/json" if page == "portal-download" else "text/html"
+        assert response.headers["content-type"].startswith(kind)
