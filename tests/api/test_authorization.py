@@ -443,7 +443,7 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
 # page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
 # signed in; operator: ops's console session; relying_party: acme-rentals's console session.
 # No portal URL names a subject: another subject asking gets their own page, alice's
-# consent (to corner-shop) is 404 to bob, and her record bank-a:a1 is none of his to dispute. A GET that needs a session redirects (303) to its
+# consent (to corner-shop) is 404 to bob, and her record homes-marketplace:a2 (the API rows dispute bank-a:a1) is none of his to dispute. A GET that needs a session redirects (303) to its
 # sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
 # last: it ends alice's web session.
 
@@ -470,8 +470,10 @@ PAGES: dict[str, Page] = {
     "portal": Page("GET", "/me"),
     "portal-records": Page("GET", "/me/records"),
     "portal-disputes": Page("GET", "/me/disputes"),
-    "portal-dispute-form": Page("GET", "/me/disputes/new?record=bank-a:a1"),
-    "portal-dispute": Page("POST", "/me/disputes", {"record": "bank-a:a1", "statement": "Wrong."}),
+    "portal-dispute-form": Page("GET", "/me/disputes/new?record=homes-marketplace:a2"),
+    "portal-dispute": Page(
+        "POST", "/me/disputes", {"record": "homes-marketplace:a2", "statement": "Wrong."}
+    ),
     "portal-dispute-more": Page(
         "POST",
         "/me/disputes/dsp_000000000000/information",
