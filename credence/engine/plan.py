@@ -81,6 +81,7 @@ BASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("retracts", "VARCHAR"),
 )
 DIMENSION_PREFIX = "dim_"
+RULE_PREFIX = "rule_"
 ATTRIBUTE_PREFIX = "attr_"
 
 
@@ -94,6 +95,8 @@ class BatchPlan:
     dialect: Dialect
     attributes: dict[str, AttrType]  # attribute name -> column type, column attr_<name>
     dimensions: tuple[tuple[str, str], ...]  # (dimension id, output column), general last
+    # (rule index, output column) of each rule's contribution, with ``rule_columns=True``
+    rules: tuple[tuple[int, str], ...] = ()
 
     @property
     def input_columns(self) -> list[tuple[str, str]]:
@@ -105,7 +108,11 @@ class BatchPlan:
     @property
     def output_columns(self) -> list[str]:
         """The result's columns, in order."""
-        return ["subject_key", "score", "raw", "tier"] + [column for _, column in self.dimensions]
+        return (
+            ["subject_key", "score", "raw", "tier"]
+            + [column for _, column in self.dimensions]
+            + [column for _, column in self.rules]
+        )
 
 
 def attribute_columns(policy: CompiledPolicy) -> dict[str, AttrType]:
@@ -154,6 +161,11 @@ class _Sql:
         if self.dialect == "spark":
             return f"timestamp_micros({micros})"
         return f"make_timestamp({micros})"
+
+
+def identifier(name: str, *, dialect: Dialect = "duckdb") -> str:
+    """``name`` quoted as a SQL identifier in ``dialect`` (as the plan quotes its output columns)."""
+    return _Sql(dialect).ident(name)
 
 
 def _num(value: float, what: str) -> str:
@@ -305,12 +317,20 @@ def build_plan(
     dialect: Dialect = "duckdb",
     relation: str = "records",
     retractions: bool = True,
+    rule_columns: bool = False,
 ) -> BatchPlan:
     """The batch query scoring every subject of ``relation`` as of ``as_of`` (epoch µs).
 
     With ``retractions=False`` the query assumes no record of ``relation``
     retracts another, and skips the withdrawn-record join; a runner that has
     checked its input for retractions may use it (see ``BatchPlan.unretracted_sql``).
+
+    With ``rule_columns=True`` the result also holds, per rule, the subject's
+    contribution from it (``rule_<index>``: what ``Outcome.by_rule`` gives,
+    after caps, expiry and decay, before the dimension's bounds), from the
+    same two-level cap pass: level 1 sums each rule in the one scan, level 2
+    corrects only the rules whose caps bind. Summed over subjects, they are
+    each rule's total contribution.
 
     Raises:
         PlanError: when the policy uses something the plan cannot express exactly.
@@ -319,9 +339,13 @@ def build_plan(
     attributes = attribute_columns(policy)
     if dialect == "spark":
         _refuse_backslashes(policy)
-    sql = _query(policy, q, as_of=as_of, relation=relation, retractions=retractions)
+    sql = _query(
+        policy, q, as_of=as_of, relation=relation, retractions=retractions, by_rule=rule_columns
+    )
     unretracted = (
-        _query(policy, q, as_of=as_of, relation=relation, retractions=False) if retractions else sql
+        _query(policy, q, as_of=as_of, relation=relation, retractions=False, by_rule=rule_columns)
+        if retractions
+        else sql
     )
     dims = policy.dimension_ids
     return BatchPlan(
@@ -331,10 +355,21 @@ def build_plan(
         dialect=dialect,
         attributes=attributes,
         dimensions=tuple((d, DIMENSION_PREFIX + d) for d in dims),
+        rules=tuple((r.index, f"{RULE_PREFIX}{r.index}") for r in policy.rules)
+        if rule_columns
+        else (),
     )
 
 
-def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retractions: bool) -> str:
+def _query(
+    policy: CompiledPolicy,
+    q: _Sql,
+    *,
+    as_of: int,
+    relation: str,
+    retractions: bool,
+    by_rule: bool = False,
+) -> str:
     zero = _ZERO
     rules = policy.rules
     capped = [r for r in rules if r.cap is not None]
@@ -412,13 +447,22 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
         sums.append(
             f"SUM(CASE WHEN rule_ix = {r.index} THEN ABS({raw_of[r.index]}) END) AS a{r.index}"
         )
+    if by_rule:
+        # Each rule's own level-1 sum, in the same GROUP BY.
+        for r in rules:
+            sums.append(
+                f"SUM(CASE WHEN rule_ix = {r.index} THEN {_counting(r, raw_of[r.index], policy)} "
+                f"END) AS p{r.index}"
+            )
     ctes.append(
         f"ruled AS ({ruled(base + f'{as_of} - r.occurred_at AS age')}),\n"
         f"totals AS (SELECT subject_key, {', '.join(sums)} FROM ruled GROUP BY subject_key)"
     )
     deltas = ""
     if capped:
-        ctes.append(_level_two(policy, q, capped, telescoped, windowed, ruled, base, as_of))
+        ctes.append(
+            _level_two(policy, q, capped, telescoped, windowed, ruled, base, as_of, by_rule=by_rule)
+        )
         deltas = " LEFT JOIN deltas x ON x.subject_key = t.subject_key"
     values = []
     for i in range(len(dims)):
@@ -426,15 +470,32 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
         if capped and any(r.dimension == i for r in capped):
             value = f"{value} + COALESCE(x.x{i}, {zero})"
         values.append(f"{value} AS v{i}")
+    carried: list[tuple[str, str]] = []
+    if by_rule:
+        for r in rules:
+            value = f"COALESCE(t.p{r.index}, {zero})"
+            if r.cap is not None:
+                value = f"{value} + COALESCE(x.y{r.index}, {zero})"
+            values.append(f"{value} AS q{r.index}")
+            carried.append((f"q{r.index}", f"{RULE_PREFIX}{r.index}"))
     ctes.append(f"sums AS (SELECT t.subject_key, {', '.join(values)} FROM totals t{deltas})")
-    return "WITH " + ",\n".join(ctes) + ",\n" + finish_sql(policy, dialect=q.dialect)
+    return (
+        "WITH " + ",\n".join(ctes) + ",\n" + finish_sql(policy, dialect=q.dialect, carried=carried)
+    )
 
 
-def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
+def finish_sql(
+    policy: CompiledPolicy,
+    *,
+    dialect: Dialect = "duckdb",
+    carried: Sequence[tuple[str, str]] = (),
+) -> str:
     """Steps 7-8 over a CTE ``sums(subject_key, v0, …)`` of dimension sums (NULL is 0).
 
     The tail of a ``WITH`` list: more CTEs, then the final ``SELECT`` in the
-    plan's output shape, ordered by subject.
+    plan's output shape, ordered by subject. Each ``(column, output)`` of
+    ``carried`` is a further column of ``sums`` passed through to the result
+    as ``output``, after the dimensions.
     """
     q = _Sql(dialect)
     zero = _ZERO
@@ -451,7 +512,8 @@ def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
             )
             + f" AS d{i}"
         )
-    ctes = [f"dims AS (SELECT subject_key, {', '.join(clamped)} FROM sums)"]
+    passed = "".join(f", {column}" for column, _ in carried)
+    ctes = [f"dims AS (SELECT subject_key, {', '.join(clamped)}{passed} FROM sums)"]
     total = _num(policy.base, "scale base")
     for i, dim in enumerate(dims):
         total = f"{total} + {_num(policy.weights[i], f'dimension {dim!r} weight')} * d{i}"
@@ -470,7 +532,10 @@ def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
     )
     if q.dialect == "spark":
         tier = tier.replace("AS VARCHAR)", "AS STRING)")
-    outputs = ", ".join(f"d{i} AS {q.ident(DIMENSION_PREFIX + d)}" for i, d in enumerate(dims))
+    outputs = ", ".join(
+        [f"d{i} AS {q.ident(DIMENSION_PREFIX + d)}" for i, d in enumerate(dims)]
+        + [f"{column} AS {q.ident(output)}" for column, output in carried]
+    )
     return (
         ",\n".join(ctes)
         + f"\nSELECT subject_key, score, raw, {tier} AS tier, {outputs} FROM finals ORDER BY subject_key"
@@ -564,8 +629,12 @@ def _level_two(
     ruled: Callable[[str, str], str],
     base: str,
     as_of: int,
+    *,
+    by_rule: bool = False,
 ) -> str:
     """CTEs ending in ``deltas``: per subject and dimension, exact capped minus uncapped value.
+
+    With ``by_rule``, ``deltas`` also holds the same per capped rule (``y<index>``).
 
     Only (subject, rule) pairs whose |raw| sum passes C are read again, and of
     their periods only those whose positive or negative raw sum passes C
@@ -648,6 +717,8 @@ def _level_two(
         members = [r for r in capped if r.dimension == i]
         if members:
             sums.append(f"SUM(CASE WHEN rule_ix IN ({_ids(members)}) THEN v END) AS x{i}")
+    if by_rule:
+        sums += [f"SUM(CASE WHEN rule_ix = {r.index} THEN v END) AS y{r.index}" for r in capped]
     ctes.append(
         f"deltas AS (SELECT subject_key, {', '.join(sums)} FROM fixes GROUP BY subject_key)"
     )
