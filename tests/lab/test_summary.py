@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import duckdb
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tests.batch.batch_strategies import Case, cases, policies
-
-duckdb = pytest.importorskip("duckdb")
 
 from credence.batch.export import records_table
 from credence.engine import CompiledPolicy, compile_policy
@@ -25,6 +22,7 @@ from credence.lab.backtest import compare
 from credence.lab.runs import run_policies, union_attributes
 from credence.lab.summary import summarise
 from credence.policy.model import EntitlementCondition, Policy
+from tests.batch.batch_strategies import Case, cases, policies
 
 TIERS = ["high", "mid", "low"]
 SCORES = [399, 450, 480.5, 500, 520, 550, 600]
@@ -137,8 +135,6 @@ def test_sql_holds_agrees_with_holds(data: st.DataObject) -> None:
         for e in policy.policy.entitlements
     ] + list(lists.values())
     con = duckdb.connect()
-    import pyarrow as pa
-
     con.register("t", pa.Table.from_pylist(rows))
     select = ", ".join([f"{t} AS c{i}" for i, t in enumerate(tests)] or ["1"])
     got = con.execute(f"SELECT {select} FROM t").fetchall()
