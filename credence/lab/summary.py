@@ -45,10 +45,13 @@ from credence.lab.runs import (
     GRANTED,
     NOT_RESTRICTED,
     RESTRICTED,
+    ledger_records,
+    subject_kinds,
     union_attributes,
     worse,
 )
 from credence.policy.model import AttrType, EntitlementKind
+from credence.service.ledger import Ledger
 from credence.types import format_time
 
 BEFORE, AFTER, KINDS = "backtest_before", "backtest_after", "backtest_kinds"
@@ -435,3 +438,27 @@ def _on_spark(
             list(kinds.items()), schema="subject_key bigint, kind string"
         ).createOrReplaceTempView(KINDS)
     return [row.asDict() for row in session.sql(sql).collect()]
+
+
+def backtest_report(
+    ledger: Ledger,
+    candidate: CompiledPolicy,
+    *,
+    as_of: int,
+    active: CompiledPolicy | None = None,
+    scratch: Path | None = None,
+) -> dict[str, Any]:
+    """The backtest report of ``candidate`` against the active policy, over the ledger's records.
+
+    ``credence.lab.backtest.backtest`` gives the same report with every
+    subject's outcomes (for notices and audits); this gives the report alone.
+
+    Raises:
+        PlanError: when either policy cannot be run as a batch plan.
+        StoreUnavailable, InputFileError: when the records cannot be read.
+    """
+    current = active or ledger.policy
+    attributes = union_attributes([current, candidate])
+    kinds = subject_kinds(ledger)
+    with ledger_records(ledger, attributes, scratch=scratch) as source:
+        return summarise(current, candidate, source, as_of=as_of, kinds=kinds)
