@@ -29,7 +29,8 @@ import pyarrow as pa
 from credence.engine import CompiledPolicy
 from credence.engine.conditions import sql_literal
 from credence.engine.entitlements import sql_holds, sql_list_memberships
-from credence.engine.plan import Dialect, build_plan, identifier
+from credence.engine.plan import BatchPlan, Dialect, build_plan, identifier, joint_sql
+from credence.errors import PlanError
 from credence.lab.backtest import (
     NO_TIER,
     _change,
@@ -77,22 +78,29 @@ def entitlement_ids(before: CompiledPolicy, after: CompiledPolicy) -> list[str]:
 
 
 def _scored(
-    policy: CompiledPolicy, relation: str, *, dialect: Dialect, kinds: str | None, ids: list[str]
+    policy: CompiledPolicy,
+    relation: str,
+    *,
+    dialect: Dialect,
+    kinds: str | None,
+    ids: list[str],
+    prefix: str,
 ) -> str:
     """One row per subject of a plan's result: score, tier, outcomes by id, rule columns."""
 
     def q(name: str) -> str:
-        return identifier(name, dialect=dialect)
+        return identifier(prefix + name, dialect=dialect)
 
     n_tiers = len(policy.tier_ids)
     arms = " ".join(
         f"WHEN {sql_literal(t, AttrType.STRING)} THEN {i}" for i, t in enumerate(policy.tier_ids)
     )
-    rank = f"CASE x.tier {arms} ELSE {n_tiers} END" if arms else str(n_tiers)
+    rank = f"CASE x.{q('tier')} {arms} ELSE {n_tiers} END" if arms else str(n_tiers)
     dims = {d: f"s.{q('dim_' + d)}" for d in policy.dimension_ids}
+    score = f"s.{q('score')}"
     lists = sql_list_memberships(
         policy,
-        score="s.score",
+        score=score,
         tier_rank="s.tier_rank",
         dimensions=dims,
         subject_kind="k.kind" if kinds is not None else None,
@@ -104,13 +112,13 @@ def _scored(
             (GRANTED, DENIED) if e.kind is EntitlementKind.BENEFIT else (RESTRICTED, NOT_RESTRICTED)
         )
         test = sql_holds(
-            e.when, policy, score="s.score", tier_rank="s.tier_rank", dimensions=dims, lists=lists
+            e.when, policy, score=score, tier_rank="s.tier_rank", dimensions=dims, lists=lists
         )
         outcome[e.id] = (
             f"CASE WHEN {test} THEN {sql_literal(yes, AttrType.STRING)} "
             f"ELSE {sql_literal(no, AttrType.STRING)} END"
         )
-    columns = ["s.subject_key AS subject_key", "s.score AS score", "s.tier AS tier"]
+    columns = ["s.subject_key AS subject_key", f"{score} AS score", f"s.{q('tier')} AS tier"]
     columns += [
         f"{outcome[e]} AS o{i}"
         if e in outcome
@@ -132,6 +140,8 @@ def summary_sql(
     before_relation: str = BEFORE,
     after_relation: str = AFTER,
     kinds_relation: str = KINDS,
+    before_prefix: str = "",
+    after_prefix: str = "",
 ) -> str:
     """SQL grouping the subjects of two plans' results (built with ``rule_columns=True``).
 
@@ -141,13 +151,19 @@ def summary_sql(
     subjects, and the rules' contributions summed over them. With ``kinds``,
     ``kinds_relation(subject_key, kind)`` gives subjects' kinds for lists
     that apply to some kinds only (a subject missing from it: any kind).
+    A prefix names each result's columns, as ``joint_sql`` does (``p0_``):
+    then both relations may be the one joint result.
     """
     ids = entitlement_ids(before, after)
     kind_rel = kinds_relation if kinds else None
     none = sql_literal(NO_TIER, AttrType.STRING)
     absent = sql_literal(ABSENT, AttrType.STRING)
-    b = _scored(before, before_relation, dialect=dialect, kinds=kind_rel, ids=ids)
-    a = _scored(after, after_relation, dialect=dialect, kinds=kind_rel, ids=ids)
+    b = _scored(
+        before, before_relation, dialect=dialect, kinds=kind_rel, ids=ids, prefix=before_prefix
+    )
+    a = _scored(
+        after, after_relation, dialect=dialect, kinds=kind_rel, ids=ids, prefix=after_prefix
+    )
     keys = [
         f"COALESCE(b.tier, {none}) AS tb",
         f"COALESCE(a.tier, {none}) AS ta",
@@ -343,6 +359,54 @@ def _uses_kinds(policies: Sequence[CompiledPolicy], kinds: Mapping[int, str]) ->
     return bool(kinds) and any(p.lists for p in policies)
 
 
+JOINT = "backtest_joint"
+
+
+@dataclass(frozen=True, slots=True)
+class _Scoring:
+    """The plans' results a summary reads: ``(relation, sql, sql without retractions)``."""
+
+    relations: list[tuple[str, str, str]]
+    summary: str
+
+
+def _scoring(
+    before: CompiledPolicy,
+    after: CompiledPolicy,
+    *,
+    as_of: int,
+    dialect: Dialect,
+    kinds: bool,
+    joint: bool,
+) -> _Scoring:
+    if joint:
+        try:
+            sql, unretracted = (
+                joint_sql([before, after], as_of=as_of, dialect=dialect, retractions=flag)
+                for flag in (True, False)
+            )
+        except PlanError:
+            # Event types declared differently: each policy's own plan can still run.
+            pass
+        else:
+            summary = summary_sql(
+                before,
+                after,
+                dialect=dialect,
+                kinds=kinds,
+                before_relation=JOINT,
+                after_relation=JOINT,
+                before_prefix="p0_",
+                after_prefix="p1_",
+            )
+            return _Scoring([(JOINT, sql, unretracted)], summary)
+    relations = []
+    for relation, policy in ((BEFORE, before), (AFTER, after)):
+        plan = build_plan(policy, as_of=as_of, dialect=dialect, rule_columns=True)
+        relations.append((relation, plan.sql, plan.unretracted_sql))
+    return _Scoring(relations, summary_sql(before, after, dialect=dialect, kinds=kinds))
+
+
 def summarise(
     before: CompiledPolicy,
     after: CompiledPolicy,
@@ -352,8 +416,13 @@ def summarise(
     kinds: Mapping[int, str],
     engine: str = "duckdb",
     spark: Any | None = None,
+    joint: bool = True,
 ) -> dict[str, Any]:
     """The backtest report of ``after`` against ``before`` over ``source``, computed in SQL.
+
+    With ``joint`` (the default) both policies are scored by one joint plan,
+    one read of the records for both; when they declare an event type
+    differently, or with ``joint=False``, by each policy's own plan.
 
     Raises:
         PlanError: when a policy cannot be run as a batch plan.
@@ -367,45 +436,47 @@ def summarise(
     if engine == "spark" and not isinstance(source, Path):
         raise UsageError("the Spark engine reads Parquet: give an export directory")
     with_kinds = _uses_kinds([before, after], kinds)
-    sql = summary_sql(before, after, dialect=engine, kinds=with_kinds)  # type: ignore[arg-type]
+    scoring = _scoring(
+        before,
+        after,
+        as_of=as_of,
+        dialect=engine,  # type: ignore[arg-type]
+        kinds=with_kinds,
+        joint=joint,
+    )
+    attributes = union_attributes([before, after])
+    # The input view: every column either policy reads.
+    reader = replace(build_plan(before, as_of=as_of, dialect=engine), attributes=attributes)  # type: ignore[arg-type]
     if engine == "spark":
         assert isinstance(source, Path)
-        rows = _on_spark(before, after, source, sql, as_of=as_of, kinds=kinds, spark=spark)
+        rows = _on_spark(reader, source, scoring, kinds=kinds if with_kinds else {}, spark=spark)
     else:
-        rows = _on_duckdb(before, after, source, sql, as_of=as_of, kinds=kinds)
+        rows = _on_duckdb(reader, source, scoring, kinds=kinds if with_kinds else {})
     groups = groups_from_rows(before, after, rows)
     return report_from_groups(before, after, groups, as_of=as_of)
 
 
 def _on_duckdb(
-    before: CompiledPolicy,
-    after: CompiledPolicy,
-    source: pa.Table | Path,
-    sql: str,
-    *,
-    as_of: int,
-    kinds: Mapping[int, str],
+    reader: BatchPlan, source: pa.Table | Path, scoring: _Scoring, *, kinds: Mapping[int, str]
 ) -> list[dict[str, Any]]:
     import duckdb
 
     from credence.batch.duckdb_runner import connect, open_records
     from credence.errors import InputFileError
 
-    attributes = union_attributes([before, after])
-    plans = [build_plan(p, as_of=as_of, rule_columns=True) for p in (before, after)]
     con = connect()
     try:
-        open_records(con, replace(plans[0], attributes=attributes), source)
+        open_records(con, reader, source)
         retracting = bool(
             con.execute("SELECT 1 FROM records WHERE retracts IS NOT NULL LIMIT 1").fetchall()
         )
-        if _uses_kinds([before, after], kinds):
+        if kinds:
             con.register(KINDS, _kinds_table(kinds))
         try:
-            for relation, plan in zip((BEFORE, AFTER), plans, strict=True):
-                chosen = plan.sql if retracting else plan.unretracted_sql
+            for relation, sql, unretracted in scoring.relations:
+                chosen = sql if retracting else unretracted
                 con.execute(f"CREATE TEMP TABLE {relation} AS {chosen}")
-            cursor = con.execute(sql)
+            cursor = con.execute(scoring.summary)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except duckdb.Error as e:
@@ -415,29 +486,25 @@ def _on_duckdb(
 
 
 def _on_spark(
-    before: CompiledPolicy,
-    after: CompiledPolicy,
+    reader: BatchPlan,
     source: Path,
-    sql: str,
+    scoring: _Scoring,
     *,
-    as_of: int,
     kinds: Mapping[int, str],
     spark: Any | None,
 ) -> list[dict[str, Any]]:
     from credence.batch.spark_runner import plan_frame, spark_session
 
     session = spark if spark is not None else spark_session()
-    attributes = union_attributes([before, after])
-    for relation, policy in ((BEFORE, before), (AFTER, after)):
-        plan = build_plan(policy, as_of=as_of, dialect="spark", rule_columns=True)
-        # Both plans read one input view of every column either reads.
-        frame = plan_frame(replace(plan, attributes=attributes), source, spark=session)
-        frame.createOrReplaceTempView(relation)
-    if _uses_kinds([before, after], kinds):
+    for relation, sql, unretracted in scoring.relations:
+        # Lazy frames: Spark runs the plans and the summary as one job, at collect().
+        plan = replace(reader, sql=sql, unretracted_sql=unretracted)
+        plan_frame(plan, source, spark=session).createOrReplaceTempView(relation)
+    if kinds:
         session.createDataFrame(
             list(kinds.items()), schema="subject_key bigint, kind string"
         ).createOrReplaceTempView(KINDS)
-    return [row.asDict() for row in session.sql(sql).collect()]
+    return [row.asDict() for row in session.sql(scoring.summary).collect()]
 
 
 def backtest_report(

@@ -189,15 +189,15 @@ def backtests(draw: st.DrawFn) -> tuple[Case, list[CompiledPolicy], dict[int, st
 
 
 @FAST
-@given(backtests())
+@given(backtests(), st.booleans())
 def test_the_sql_report_is_the_report_compare_writes(
-    backtest: tuple[Case, list[CompiledPolicy], dict[int, str]],
+    backtest: tuple[Case, list[CompiledPolicy], dict[int, str]], joint: bool
 ) -> None:
     case, pair, kinds = backtest
     table = records_table(case.rows(), union_attributes(pair))
     before, after = run_policies(pair, table, as_of=case.as_of, kinds=kinds)
     slow = compare(before, after, as_of=case.as_of).report
-    fast = summarise(pair[0], pair[1], table, as_of=case.as_of, kinds=kinds)
+    fast = summarise(pair[0], pair[1], table, as_of=case.as_of, kinds=kinds, joint=joint)
     assert_same_report(fast, slow)
 
 
