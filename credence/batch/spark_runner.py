@@ -53,10 +53,28 @@ def run_spark(
         PlanError: when the plan is for another dialect or the session is not in UTC.
         InputFileError: when the input lacks a column or cannot be read.
     """
+    session = spark if spark is not None else spark_session()
+    result = plan_frame(plan, source, spark=session)
+    if hasattr(result, "toArrow"):
+        table: pa.Table = result.toArrow()
+        return table
+    return pa.Table.from_pylist([row.asDict() for row in result.collect()])
+
+
+def plan_frame(plan: BatchPlan, source: Path | Sequence[str], *, spark: Any) -> Any:
+    """The plan's result over Parquet input as a Spark DataFrame, not yet computed.
+
+    Spark runs it when the frame (or a query over it) is collected, so
+    several plans' frames can feed one further query.
+
+    Raises:
+        PlanError: when the plan is for another dialect or the session is not in UTC.
+        InputFileError: when the input lacks a column or cannot be read.
+    """
     if plan.dialect != "spark":
         raise PlanError(f"a {plan.dialect} plan cannot run on Spark")
     sql = _pyspark()
-    session = spark if spark is not None else spark_session()
+    session = spark
     if session.conf.get("spark.sql.session.timeZone") != "UTC":
         raise PlanError(
             "the Spark session's time zone must be UTC for calendar caps",
@@ -86,8 +104,4 @@ def run_spark(
     records.createOrReplaceTempView("records")
     # Without a single retraction the withdrawn-record join has nothing to do.
     withdrawing = records.where(functions.col("retracts").isNotNull()).limit(1).count() > 0
-    result = session.sql(plan.sql if withdrawing else plan.unretracted_sql)
-    if hasattr(result, "toArrow"):
-        table: pa.Table = result.toArrow()
-        return table
-    return pa.Table.from_pylist([row.asDict() for row in result.collect()])
+    return session.sql(plan.sql if withdrawing else plan.unretracted_sql)

@@ -54,8 +54,7 @@ def backtest_command(
     with open_ledger(settings_for(db)) as ledger:
         when = as_of_micros(as_of) or ledger.clock.now()
         policy = candidate_policy(ledger, candidate)
-        comparison, files = run_backtest(ledger, policy, as_of=when, out=out_dir, groups=groups)
-    report = comparison.report
+        report, files = run_backtest(ledger, policy, as_of=when, out=out_dir, groups=groups)
     if as_json:
         out.print(json.dumps(report, indent=2, ensure_ascii=False), markup=False)
         return

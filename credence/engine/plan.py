@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from credence.engine.compiled import CAP_DAY, CAP_MONTH, CompiledPolicy, CompiledRule
@@ -81,6 +81,7 @@ BASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("retracts", "VARCHAR"),
 )
 DIMENSION_PREFIX = "dim_"
+RULE_PREFIX = "rule_"
 ATTRIBUTE_PREFIX = "attr_"
 
 
@@ -94,6 +95,8 @@ class BatchPlan:
     dialect: Dialect
     attributes: dict[str, AttrType]  # attribute name -> column type, column attr_<name>
     dimensions: tuple[tuple[str, str], ...]  # (dimension id, output column), general last
+    # (rule index, output column) of each rule's contribution, with ``rule_columns=True``
+    rules: tuple[tuple[int, str], ...] = ()
 
     @property
     def input_columns(self) -> list[tuple[str, str]]:
@@ -105,7 +108,11 @@ class BatchPlan:
     @property
     def output_columns(self) -> list[str]:
         """The result's columns, in order."""
-        return ["subject_key", "score", "raw", "tier"] + [column for _, column in self.dimensions]
+        return (
+            ["subject_key", "score", "raw", "tier"]
+            + [column for _, column in self.dimensions]
+            + [column for _, column in self.rules]
+        )
 
 
 def attribute_columns(policy: CompiledPolicy) -> dict[str, AttrType]:
@@ -154,6 +161,11 @@ class _Sql:
         if self.dialect == "spark":
             return f"timestamp_micros({micros})"
         return f"make_timestamp({micros})"
+
+
+def identifier(name: str, *, dialect: Dialect = "duckdb") -> str:
+    """``name`` quoted as a SQL identifier in ``dialect`` (as the plan quotes its output columns)."""
+    return _Sql(dialect).ident(name)
 
 
 def _num(value: float, what: str) -> str:
@@ -236,11 +248,13 @@ def _refuse_backslashes(policy: CompiledPolicy) -> None:
                 )
 
 
-def _first_hit(policy: CompiledPolicy) -> str:
+def _first_hit(policy: CompiledPolicy, *, rows: int | None = None) -> str:
     # Rules grouped by type, in policy order within each type: a record is tested only
     # against its own type's rules, and the first whose conditions hold applies. With rule
     # groups, each record row is repeated once per group (``group_join``) and column ``grp``
-    # picks the group whose first hit the row stands for.
+    # picks the group whose first hit the row stands for. ``rows``: how many rows each
+    # record is (more than the policy's groups in a joint plan; the rest hit nothing).
+    rows = group_count(policy) if rows is None else rows
     arms = []
     for event_type, groups in policy.groups_by_type.items():
         chains = [
@@ -249,7 +263,7 @@ def _first_hit(policy: CompiledPolicy) -> str:
             + " END"
             for rules in groups
         ]
-        if group_count(policy) == 1:
+        if rows == 1:
             inner = chains[0]
         else:
             inner = (
@@ -266,7 +280,10 @@ def group_count(policy: CompiledPolicy) -> int:
 
 def group_join(policy: CompiledPolicy) -> str:
     """The join repeating each record once per rule group; empty without groups."""
-    count = group_count(policy)
+    return _group_rows(group_count(policy))
+
+
+def _group_rows(count: int) -> str:
     if count == 1:
         return ""
     rows = " UNION ALL ".join(f"SELECT {g} AS grp" for g in range(count))
@@ -305,12 +322,20 @@ def build_plan(
     dialect: Dialect = "duckdb",
     relation: str = "records",
     retractions: bool = True,
+    rule_columns: bool = False,
 ) -> BatchPlan:
     """The batch query scoring every subject of ``relation`` as of ``as_of`` (epoch µs).
 
     With ``retractions=False`` the query assumes no record of ``relation``
     retracts another, and skips the withdrawn-record join; a runner that has
     checked its input for retractions may use it (see ``BatchPlan.unretracted_sql``).
+
+    With ``rule_columns=True`` the result also holds, per rule, the subject's
+    contribution from it (``rule_<index>``: what ``Outcome.by_rule`` gives,
+    after caps, expiry and decay, before the dimension's bounds), from the
+    same two-level cap pass: level 1 sums each rule in the one scan, level 2
+    corrects only the rules whose caps bind. Summed over subjects, they are
+    each rule's total contribution.
 
     Raises:
         PlanError: when the policy uses something the plan cannot express exactly.
@@ -319,9 +344,13 @@ def build_plan(
     attributes = attribute_columns(policy)
     if dialect == "spark":
         _refuse_backslashes(policy)
-    sql = _query(policy, q, as_of=as_of, relation=relation, retractions=retractions)
+    sql = _query(
+        policy, q, as_of=as_of, relation=relation, retractions=retractions, by_rule=rule_columns
+    )
     unretracted = (
-        _query(policy, q, as_of=as_of, relation=relation, retractions=False) if retractions else sql
+        _query(policy, q, as_of=as_of, relation=relation, retractions=False, by_rule=rule_columns)
+        if retractions
+        else sql
     )
     dims = policy.dimension_ids
     return BatchPlan(
@@ -331,19 +360,56 @@ def build_plan(
         dialect=dialect,
         attributes=attributes,
         dimensions=tuple((d, DIMENSION_PREFIX + d) for d in dims),
+        rules=tuple((r.index, f"{RULE_PREFIX}{r.index}") for r in policy.rules)
+        if rule_columns
+        else (),
     )
 
 
-def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retractions: bool) -> str:
+def _query(
+    policy: CompiledPolicy,
+    q: _Sql,
+    *,
+    as_of: int,
+    relation: str,
+    retractions: bool,
+    by_rule: bool = False,
+) -> str:
+    ctes, carried = _scoring(
+        [policy], q, as_of=as_of, relation=relation, retractions=retractions, by_rule=by_rule
+    )
+    return (
+        "WITH "
+        + ",\n".join(ctes)
+        + ",\n"
+        + finish_sql(policy, dialect=q.dialect, carried=carried[0])
+    )
+
+
+def _scoring(
+    policies: Sequence[CompiledPolicy],
+    q: _Sql,
+    *,
+    as_of: int,
+    relation: str,
+    retractions: bool,
+    by_rule: bool,
+) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """CTEs ending, per policy, in ``sums<tag>``; and per policy the carried rule columns.
+
+    One policy has tag ""; several have tags "_0", "_1", … and share steps 1-2 and
+    level 1: one read of the records, one withdrawn-record join, one ``GROUP BY``
+    with every policy's sums (a column ``rule_ix<tag>`` per policy). Level 2 reads
+    again, per policy, only its own suspects.
+    """
     zero = _ZERO
-    rules = policy.rules
-    capped = [r for r in rules if r.cap is not None]
-    telescoped = [r for r in capped if r.half_life_s is None]
-    windowed = [r for r in capped if r.half_life_s is not None]
+    single = len(policies) == 1
+    tags = [""] if single else [f"_{j}" for j in range(len(policies))]
     rel = q.ident(relation)
-    per_attributes = sorted({ATTRIBUTE_PREFIX + r.per for r in rules if r.per is not None})
-    raw_of = {r.index: _raw_points(r, policy) for r in rules}
-    dims = policy.dimension_ids
+    per_attributes = sorted(
+        {ATTRIBUTE_PREFIX + r.per for p in policies for r in p.rules if r.per is not None}
+    )
+    rows = max(group_count(p) for p in policies)
 
     # Step 1 and 2 in one pass over every record: the rule a record counts under, or NULL
     # when it counts under none (a retraction, withdrawn, after as_of, or no rule matches).
@@ -368,7 +434,7 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     else:
         ctes = []
     counted = " AND ".join(counts)
-    cures = cure_columns(policy)
+    cures = cure_columns(policies[0])
     cure_join = ""
     if cures:
         # Per subject, each cure type's latest counting record by as_of (step 1's records).
@@ -383,11 +449,19 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
         )
         cure_join = " LEFT JOIN cures cu ON cu.subject_key = r.subject_key"
 
-    def ruled(columns: str, where: str = "") -> str:
-        return (
-            f"SELECT {columns}, CASE WHEN {counted} THEN {_first_hit(policy)} END AS rule_ix "
-            f"FROM {rel} r{joins}{cure_join}{group_join(policy)}{where}"
-        )
+    def ruler(
+        chosen: Sequence[tuple[CompiledPolicy, str]], count: int
+    ) -> Callable[[str, str], str]:
+        def ruled(columns: str, where: str = "") -> str:
+            hits = "".join(
+                f", CASE WHEN {counted} THEN {_first_hit(p, rows=count)} END AS rule_ix{tag}"
+                for p, tag in chosen
+            )
+            return (
+                f"SELECT {columns}{hits} FROM {rel} r{joins}{cure_join}{_group_rows(count)}{where}"
+            )
+
+        return ruled
 
     base = (
         "r.subject_key AS subject_key, r.occurred_at AS occurred_at, "
@@ -399,44 +473,176 @@ def _query(policy: CompiledPolicy, q: _Sql, *, as_of: int, relation: str, retrac
     # A period clamps only if its positive or negative raw sum passes C, so a subject
     # whose |raw| sum for a rule fits under C has that rule exact already.
     sums = []
-    for i in range(len(dims)):
-        members = [r for r in rules if r.dimension == i]
-        if members:
-            arms = " ".join(
-                f"WHEN {r.index} THEN {_counting(r, raw_of[r.index], policy)}" for r in members
-            )
-            sums.append(f"SUM(CASE rule_ix {arms} END) AS f{i}")
-        else:
-            sums.append(f"{zero} AS f{i}")
-    for r in capped:
-        sums.append(
-            f"SUM(CASE WHEN rule_ix = {r.index} THEN ABS({raw_of[r.index]}) END) AS a{r.index}"
-        )
+    for policy, tag in zip(policies, tags, strict=True):
+        rules = policy.rules
+        raw_of = {r.index: _raw_points(r, policy) for r in rules}
+        ix = f"rule_ix{tag}"
+        for i in range(len(policy.dimension_ids)):
+            members = [r for r in rules if r.dimension == i]
+            if members:
+                arms = " ".join(
+                    f"WHEN {r.index} THEN {_counting(r, raw_of[r.index], policy)}" for r in members
+                )
+                sums.append(f"SUM(CASE {ix} {arms} END) AS f{i}{tag}")
+            else:
+                sums.append(f"{zero} AS f{i}{tag}")
+        for r in rules:
+            if r.cap is not None:
+                sums.append(
+                    f"SUM(CASE WHEN {ix} = {r.index} THEN ABS({raw_of[r.index]}) END) "
+                    f"AS a{r.index}{tag}"
+                )
+        if by_rule:
+            # Each rule's own level-1 sum, in the same GROUP BY.
+            for r in rules:
+                sums.append(
+                    f"SUM(CASE WHEN {ix} = {r.index} THEN "
+                    f"{_counting(r, raw_of[r.index], policy)} END) AS p{r.index}{tag}"
+                )
+    everyone = ruler(list(zip(policies, tags, strict=True)), rows)
     ctes.append(
-        f"ruled AS ({ruled(base + f'{as_of} - r.occurred_at AS age')}),\n"
+        f"ruled AS ({everyone(base + f'{as_of} - r.occurred_at AS age', '')}),\n"
         f"totals AS (SELECT subject_key, {', '.join(sums)} FROM ruled GROUP BY subject_key)"
     )
-    deltas = ""
-    if capped:
-        ctes.append(_level_two(policy, q, capped, telescoped, windowed, ruled, base, as_of))
-        deltas = " LEFT JOIN deltas x ON x.subject_key = t.subject_key"
-    values = []
-    for i in range(len(dims)):
-        value = f"COALESCE(t.f{i}, {zero})"
-        if capped and any(r.dimension == i for r in capped):
-            value = f"{value} + COALESCE(x.x{i}, {zero})"
-        values.append(f"{value} AS v{i}")
-    ctes.append(f"sums AS (SELECT t.subject_key, {', '.join(values)} FROM totals t{deltas})")
-    return "WITH " + ",\n".join(ctes) + ",\n" + finish_sql(policy, dialect=q.dialect)
+    carried_all = []
+    for policy, tag in zip(policies, tags, strict=True):
+        rules = policy.rules
+        capped = [r for r in rules if r.cap is not None]
+        telescoped = [r for r in capped if r.half_life_s is None]
+        windowed = [r for r in capped if r.half_life_s is not None]
+        deltas = ""
+        if capped:
+            own = ruler([(policy, "")], group_count(policy))
+            ctes.append(
+                _level_two(
+                    policy,
+                    q,
+                    capped,
+                    telescoped,
+                    windowed,
+                    own,
+                    base,
+                    as_of,
+                    by_rule=by_rule,
+                    tag=tag,
+                )
+            )
+            deltas = f" LEFT JOIN deltas{tag} x ON x.subject_key = t.subject_key"
+        values = []
+        for i in range(len(policy.dimension_ids)):
+            value = f"COALESCE(t.f{i}{tag}, {zero})"
+            if capped and any(r.dimension == i for r in capped):
+                value = f"{value} + COALESCE(x.x{i}, {zero})"
+            values.append(f"{value} AS v{i}")
+        carried: list[tuple[str, str]] = []
+        if by_rule:
+            for r in rules:
+                value = f"COALESCE(t.p{r.index}{tag}, {zero})"
+                if r.cap is not None:
+                    value = f"{value} + COALESCE(x.y{r.index}, {zero})"
+                values.append(f"{value} AS q{r.index}")
+                carried.append((f"q{r.index}", f"{RULE_PREFIX}{r.index}"))
+        ctes.append(
+            f"sums{tag} AS (SELECT t.subject_key, {', '.join(values)} FROM totals t{deltas})"
+        )
+        carried_all.append(carried)
+    return ctes, carried_all
 
 
-def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
+def joint_sql(
+    policies: Sequence[CompiledPolicy],
+    *,
+    as_of: int,
+    dialect: Dialect = "duckdb",
+    relation: str = "records",
+    retractions: bool = True,
+) -> str:
+    """One query scoring every subject of ``relation`` under each of ``policies``, side by side.
+
+    What ``build_plan(rule_columns=True)`` gives per policy, in one result:
+    ``subject_key``, then for policy ``j`` the columns of its plan prefixed
+    ``p<j>_`` (``p0_score``, ``p0_tier``, ``p0_dim_general``, ``p0_rule_3``…).
+    The policies share the read of the records, the withdrawn-record join and
+    level 1's ``GROUP BY`` (each record row carries one rule column per
+    policy), so a backtest reads its records once, not once per policy.
+    ``retractions=False`` as for ``build_plan``.
+
+    Raises:
+        PlanError: when a policy uses something the plan cannot express exactly,
+            or two policies declare one event type's attributes differently.
+    """
+    q = _Sql(dialect)
+    if not policies:
+        raise PlanError("a joint plan needs at least one policy")
+    _same_event_types(policies)
+    # One set of cure columns for all: the cure types of any policy.
+    cure_types = frozenset().union(*(p.cure_types for p in policies))
+    shared = [replace(p, cure_types=cure_types) for p in policies]
+    for p in shared:
+        attribute_columns(p)
+        if dialect == "spark":
+            _refuse_backslashes(p)
+    tags = [f"_{j}" for j in range(len(shared))] if len(shared) > 1 else [""]
+    ctes, carried = _scoring(
+        shared, q, as_of=as_of, relation=relation, retractions=retractions, by_rule=True
+    )
+    if len(shared) == 1:
+        tags = ["_0"]
+        ctes = [
+            c.replace("sums AS (", "sums_0 AS (", 1) if c.startswith("sums AS") else c for c in ctes
+        ]
+    columns = ["f0.subject_key AS subject_key"]
+    joins = []
+    for j, (policy, tag) in enumerate(zip(shared, tags, strict=True)):
+        finish, outputs = _finish(policy, q, carried=carried[j], tag=tag)
+        ctes += finish
+        columns += [f"f{j}.{c} AS {q.ident(f'p{j}_{name}')}" for c, name in outputs]
+        if j:
+            joins.append(f" JOIN finals{tag} f{j} ON f{j}.subject_key = f0.subject_key")
+    return (
+        "WITH "
+        + ",\n".join(ctes)
+        + f"\nSELECT {', '.join(columns)} FROM finals{tags[0]} f0{''.join(joins)} "
+        "ORDER BY subject_key"
+    )
+
+
+def _same_event_types(policies: Sequence[CompiledPolicy]) -> None:
+    declared: dict[str, object] = {}
+    for p in policies:
+        for event in p.policy.event_types:
+            seen = declared.setdefault(event.id, event.attributes)
+            if seen != event.attributes:
+                raise PlanError(
+                    f"event type {event.id!r} declares its attributes differently in "
+                    f"{p.policy.name} {p.policy.version}; one joint plan cannot read both",
+                    suggestion="run each policy's own plan",
+                )
+
+
+def finish_sql(
+    policy: CompiledPolicy,
+    *,
+    dialect: Dialect = "duckdb",
+    carried: Sequence[tuple[str, str]] = (),
+) -> str:
     """Steps 7-8 over a CTE ``sums(subject_key, v0, …)`` of dimension sums (NULL is 0).
 
     The tail of a ``WITH`` list: more CTEs, then the final ``SELECT`` in the
-    plan's output shape, ordered by subject.
+    plan's output shape, ordered by subject. Each ``(column, output)`` of
+    ``carried`` is a further column of ``sums`` passed through to the result
+    as ``output``, after the dimensions.
     """
     q = _Sql(dialect)
+    ctes, outputs = _finish(policy, q, carried=carried, tag="")
+    columns = ", ".join(c if c == name else f"{c} AS {q.ident(name)}" for c, name in outputs)
+    return ",\n".join(ctes) + f"\nSELECT {columns} FROM finals ORDER BY subject_key"
+
+
+def _finish(
+    policy: CompiledPolicy, q: _Sql, *, carried: Sequence[tuple[str, str]], tag: str
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Steps 7-8 from ``sums<tag>``: CTEs ending in ``finals<tag>``, and its output columns."""
     zero = _ZERO
     dims = policy.dimension_ids
     clamped = []
@@ -451,15 +657,17 @@ def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
             )
             + f" AS d{i}"
         )
-    ctes = [f"dims AS (SELECT subject_key, {', '.join(clamped)} FROM sums)"]
+    passed = "".join(f", {column}" for column, _ in carried)
+    ctes = [f"dims{tag} AS (SELECT subject_key, {', '.join(clamped)}{passed} FROM sums{tag})"]
     total = _num(policy.base, "scale base")
     for i, dim in enumerate(dims):
         total = f"{total} + {_num(policy.weights[i], f'dimension {dim!r} weight')} * d{i}"
     scale_raw = _clamp(total, _num(policy.min, "scale min"), _num(policy.max, "scale max"))
-    ctes.append(f"raws AS (SELECT dims.*, {scale_raw} AS raw FROM dims)")
+    ctes.append(f"raws{tag} AS (SELECT dims{tag}.*, {scale_raw} AS raw FROM dims{tag})")
     ctes.append(
-        "finals AS (SELECT raws.*, CAST(FLOOR(ROUND(raw, 9) + CAST(0.5 AS DOUBLE)) AS BIGINT) "
-        "AS score FROM raws)"
+        f"scored{tag} AS (SELECT raws{tag}.*, "
+        "CAST(FLOOR(ROUND(raw, 9) + CAST(0.5 AS DOUBLE)) AS BIGINT) "
+        f"AS score FROM raws{tag})"
     )
     tier_arms = " ".join(
         f"WHEN score >= {_num(m, 'tier min')} THEN {sql_literal(t, AttrType.STRING)}"
@@ -470,11 +678,11 @@ def finish_sql(policy: CompiledPolicy, *, dialect: Dialect = "duckdb") -> str:
     )
     if q.dialect == "spark":
         tier = tier.replace("AS VARCHAR)", "AS STRING)")
-    outputs = ", ".join(f"d{i} AS {q.ident(DIMENSION_PREFIX + d)}" for i, d in enumerate(dims))
-    return (
-        ",\n".join(ctes)
-        + f"\nSELECT subject_key, score, raw, {tier} AS tier, {outputs} FROM finals ORDER BY subject_key"
-    )
+    ctes.append(f"finals{tag} AS (SELECT scored{tag}.*, {tier} AS tier FROM scored{tag})")
+    outputs = [("subject_key", "subject_key"), ("score", "score"), ("raw", "raw"), ("tier", "tier")]
+    outputs += [(f"d{i}", DIMENSION_PREFIX + d) for i, d in enumerate(dims)]
+    outputs += [(column, output) for column, output in carried]
+    return ctes, outputs
 
 
 def capped_records_sql(policy: CompiledPolicy, *, relation: str = "records") -> str:
@@ -564,8 +772,14 @@ def _level_two(
     ruled: Callable[[str, str], str],
     base: str,
     as_of: int,
+    *,
+    by_rule: bool = False,
+    tag: str = "",
 ) -> str:
     """CTEs ending in ``deltas``: per subject and dimension, exact capped minus uncapped value.
+
+    CTE names end in ``tag`` (one set per policy of a joint plan), as do the
+    ``totals`` columns read. With ``by_rule``, ``deltas`` also holds the same per capped rule (``y<index>``).
 
     Only (subject, rule) pairs whose |raw| sum passes C are read again, and of
     their periods only those whose positive or negative raw sum passes C
@@ -576,7 +790,7 @@ def _level_two(
     neg = {i: f"-{c}" for i, c in cap.items()}
     low, high = _by_rule(capped, neg, zero), _by_rule(capped, cap, zero)
     suspects = " UNION ALL ".join(
-        f"SELECT subject_key, {r.index} AS rule_ix FROM totals WHERE a{r.index} > {cap[r.index]}"
+        f"SELECT subject_key, {r.index} AS rule_ix FROM totals WHERE a{r.index}{tag} > {cap[r.index]}"
         for r in capped
     )
     period = _period(capped, q)
@@ -588,13 +802,13 @@ def _level_two(
     )
     # Only suspect subjects' records are read again: one integer semi-join on the scan,
     # before matching rules and looking for withdrawn records.
-    pick = " WHERE r.subject_key IN (SELECT subject_key FROM suspects)"
+    pick = f" WHERE r.subject_key IN (SELECT subject_key FROM suspects{tag})"
     carried = "".join(f"{c}, " for c in cure_columns(policy).values())
     ctes = [
-        f"suspects AS ({suspects})",
-        "caprows AS (SELECT subject_key, occurred_at, provider, provider_event_id, age, rule_ix, "
+        f"suspects{tag} AS ({suspects})",
+        f"caprows{tag} AS (SELECT subject_key, occurred_at, provider, provider_event_id, age, rule_ix, "
         f"{carried}{raw} AS raw, {period} AS period FROM ({ruled(columns, pick)}) c "
-        "WHERE EXISTS (SELECT 1 FROM suspects s "
+        f"WHERE EXISTS (SELECT 1 FROM suspects{tag} s "
         "WHERE s.subject_key = c.subject_key AND s.rule_ix = c.rule_ix))",
     ]
     # Expired and cured records alike are a prefix of the count order: each test is
@@ -615,8 +829,10 @@ def _level_two(
             f", SUM(raw) AS s_all, SUM(CASE WHEN {_by_rule(telescoped, dead, 'FALSE')} "
             f"THEN raw ELSE {zero} END) AS s_dead"
         )
-    ctes.append(f"spans AS ({spans} FROM caprows GROUP BY subject_key, rule_ix, period)")
-    ctes.append(f"clamping AS (SELECT * FROM spans WHERE NOT (s_pos <= {high} AND s_neg >= {low}))")
+    ctes.append(f"spans{tag} AS ({spans} FROM caprows{tag} GROUP BY subject_key, rule_ix, period)")
+    ctes.append(
+        f"clamping{tag} AS (SELECT * FROM spans{tag} WHERE NOT (s_pos <= {high} AND s_neg >= {low}))"
+    )
     parts = []
     if telescoped:
         # Expired records are the oldest, a prefix of the count order: the live steps of
@@ -624,7 +840,7 @@ def _level_two(
         exact = f"{_clamp('s_all', low, high)} - {_clamp('s_dead', low, high)}"
         parts.append(
             f"SELECT subject_key, rule_ix, ({exact}) - (s_all - s_dead) AS v "
-            f"FROM clamping WHERE rule_ix IN ({_ids(telescoped)})"
+            f"FROM clamping{tag} WHERE rule_ix IN ({_ids(telescoped)})"
         )
     if windowed:
         window = (
@@ -638,17 +854,19 @@ def _level_two(
             f"SELECT subject_key, rule_ix, occurred_at, age, {carried}raw, "
             f"SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_to, "
             f"COALESCE(SUM(raw) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "
-            f"{zero}) AS s_before FROM caprows c WHERE rule_ix IN ({_ids(windowed)}) "
-            "AND EXISTS (SELECT 1 FROM clamping k WHERE k.subject_key = c.subject_key "
+            f"{zero}) AS s_before FROM caprows{tag} c WHERE rule_ix IN ({_ids(windowed)}) "
+            f"AND EXISTS (SELECT 1 FROM clamping{tag} k WHERE k.subject_key = c.subject_key "
             "AND k.rule_ix = c.rule_ix AND k.period = c.period)) steps"
         )
-    ctes.append("fixes AS (" + " UNION ALL ".join(parts) + ")")
+    ctes.append(f"fixes{tag} AS (" + " UNION ALL ".join(parts) + ")")
     sums = []
     for i in range(len(policy.dimension_ids)):
         members = [r for r in capped if r.dimension == i]
         if members:
             sums.append(f"SUM(CASE WHEN rule_ix IN ({_ids(members)}) THEN v END) AS x{i}")
+    if by_rule:
+        sums += [f"SUM(CASE WHEN rule_ix = {r.index} THEN v END) AS y{r.index}" for r in capped]
     ctes.append(
-        f"deltas AS (SELECT subject_key, {', '.join(sums)} FROM fixes GROUP BY subject_key)"
+        f"deltas{tag} AS (SELECT subject_key, {', '.join(sums)} FROM fixes{tag} GROUP BY subject_key)"
     )
     return ",\n".join(ctes)

@@ -47,34 +47,23 @@ def run_backtest(
     out: Path | None = None,
     groups: Path | None = None,
     plots: bool = True,
-) -> tuple[Comparison, list[Path]]:
+) -> tuple[dict[str, Any], list[Path]]:
     """Backtest ``candidate`` against the active policy; write the report when ``out`` is given.
 
-    With ``groups``, the report includes the fairness audit of the candidate.
+    With ``groups``, the report includes the fairness audit of the candidate,
+    which needs every subject's outcomes; without, the report comes from SQL
+    alone (``credence.lab.summary``), the same report faster.
 
     Raises:
         PlanError, InputFileError, StoreUnavailable: when the run cannot be made.
         UsageError: code ``lab.missing_extra`` when plots or the audit need the lab extra.
     """
-    comparison = backtest(ledger, candidate, as_of=as_of, scratch=out)
-    if groups is not None:
-        from credence.lab.fairness import audit, load_groups
+    if groups is None:
+        from credence.lab.summary import backtest_report
 
-        found = load_groups(ledger, groups)
-        fairness = audit(
-            comparison.runs[1].subjects, found, entitlements=entitlement_kinds(candidate)
-        )
-        fairness["policy"] = comparison.report["candidate"]
-        before = audit(
-            comparison.runs[0].subjects,
-            found,
-            entitlements=entitlement_kinds(comparison.runs[0].policy),
-        )
-        fairness["active"] = {
-            e["id"]: {a["attribute"]: a["disparate_impact"] for a in e["attributes"]}
-            for e in before["entitlements"]
-        }
-        comparison.report["fairness"] = fairness
+        report = backtest_report(ledger, candidate, as_of=as_of, scratch=out)
+    else:
+        report = _audited_backtest(ledger, candidate, as_of=as_of, groups=groups, scratch=out)
     files: list[Path] = []
     if out is not None:
         from credence.lab.report import backtest_markdown, write_report
@@ -84,8 +73,31 @@ def run_backtest(
             from credence.lab.plots import backtest_plots
 
             draw = backtest_plots
-        files = write_report(comparison.report, out, markdown=backtest_markdown, plots=draw)
-    return comparison, files
+        files = write_report(report, out, markdown=backtest_markdown, plots=draw)
+    return report, files
+
+
+def _audited_backtest(
+    ledger: Ledger, candidate: CompiledPolicy, *, as_of: int, groups: Path, scratch: Path | None
+) -> dict[str, Any]:
+    """A backtest with the fairness audit, which needs every subject's outcomes."""
+    comparison: Comparison = backtest(ledger, candidate, as_of=as_of, scratch=scratch)
+    from credence.lab.fairness import audit, load_groups
+
+    found = load_groups(ledger, groups)
+    fairness = audit(comparison.runs[1].subjects, found, entitlements=entitlement_kinds(candidate))
+    fairness["policy"] = comparison.report["candidate"]
+    before = audit(
+        comparison.runs[0].subjects,
+        found,
+        entitlements=entitlement_kinds(comparison.runs[0].policy),
+    )
+    fairness["active"] = {
+        e["id"]: {a["attribute"]: a["disparate_impact"] for a in e["attributes"]}
+        for e in before["entitlements"]
+    }
+    comparison.report["fairness"] = fairness
+    return comparison.report
 
 
 def run_audit(

@@ -8,7 +8,11 @@ never disagree with a decision about what a score grants.
 
 Per rule, the total contribution over every subject is what
 ``Outcome.by_rule`` sums, in dimension units after caps, expiry and decay,
-before the dimension's bounds: it comes from ``capped_records_sql``.
+before the dimension's bounds: each plan gives every subject's share of it
+(``build_plan(rule_columns=True)``), from the same scan that scores them.
+
+This per-subject form is what notices and fairness audits need;
+``credence.lab.summary`` gives a backtest's report without it.
 """
 
 from __future__ import annotations
@@ -25,13 +29,7 @@ import pyarrow as pa
 
 from credence.engine import CompiledPolicy
 from credence.engine.entitlements import holds, list_memberships
-from credence.engine.plan import (
-    _counting,
-    attribute_columns,
-    build_plan,
-    capped_records_sql,
-    cure_columns,
-)
+from credence.engine.plan import BatchPlan, attribute_columns, build_plan
 from credence.errors import PlanError
 from credence.policy.model import AttrType, EntitlementKind
 from credence.service.ledger import Ledger
@@ -125,8 +123,7 @@ def run_policies(
     """Score every subject of ``source`` under each policy as of ``as_of``, over one input.
 
     With ``engine="spark"`` the batch plans run on Spark (``source`` must then
-    be Parquet: a directory or an export); rule totals always come from DuckDB
-    over the same input, since their per-record caps use DuckDB's SQL.
+    be Parquet: a directory or an export).
 
     Raises:
         PlanError: when a policy cannot be run as a batch plan.
@@ -143,7 +140,7 @@ def run_policies(
     if engine == "spark" and not isinstance(source, Path):
         raise UsageError("the Spark engine reads Parquet: give an export directory")
     attributes = union_attributes(policies)
-    plans = [build_plan(p, as_of=as_of) for p in policies]
+    plans = [build_plan(p, as_of=as_of, rule_columns=True) for p in policies]
     con = connect()
     try:
         # One input view holding every column any plan reads.
@@ -158,57 +155,26 @@ def run_policies(
                     from credence.batch.spark_runner import run_spark
 
                     assert isinstance(source, Path)
-                    spark_plan = build_plan(policy, as_of=as_of, dialect="spark")
+                    spark_plan = build_plan(policy, as_of=as_of, dialect="spark", rule_columns=True)
                     scores = run_spark(spark_plan, source, spark=spark)
                 else:
                     chosen = plan.sql if retracting else plan.unretracted_sql
                     scores = con.sql(chosen).to_arrow_table()
-                totals = con.execute(rule_totals_sql(policy, as_of=as_of)).fetchall()
             except duckdb.Error as e:
                 raise InputFileError(f"the batch plan failed on this input: {e}") from e
-            by_index = {int(ix): float(v or 0.0) for ix, v in totals}
-            rule_totals = {r.id: by_index.get(r.index, 0.0) for r in policy.rules}
-            runs.append(PolicyRun(policy, outcomes(policy, scores, kinds), rule_totals))
+            totals = rule_totals(policy, plan, scores)
+            runs.append(PolicyRun(policy, outcomes(policy, scores, kinds), totals))
         return runs
     finally:
         con.close()
 
 
-def rule_totals_sql(policy: CompiledPolicy, *, as_of: int, relation: str = "records") -> str:
-    """DuckDB SQL: per rule index, the sum over every subject of its records' contributions."""
-    capped = capped_records_sql(policy, relation=relation)
-    cures = cure_columns(policy)
-    arms = " ".join(f"WHEN {r.index} THEN {_counting(r, 'capped', policy)}" for r in policy.rules)
-    value = f"CASE rule_ix {arms} END" if arms else "CAST(0.0 AS DOUBLE)"
-    join = ""
-    ctes = [f"capped AS ({capped})"]
-    if cures:
-        latest = ", ".join(
-            f"MAX(CASE WHEN r.type = '{t.replace(chr(39), chr(39) * 2)}' THEN r.occurred_at END) AS {c}"
-            for t, c in cures.items()
-        )
-        ctes.append(
-            "withdrawn AS (SELECT DISTINCT subject_key, provider, retracts AS withdrawn_id "
-            f"FROM {relation} WHERE retracts IS NOT NULL)"
-        )
-        ctes.append(
-            f"cures AS (SELECT r.subject_key AS subject_key, {latest} FROM {relation} r "
-            f"WHERE r.retracts IS NULL AND r.occurred_at <= {as_of} AND NOT EXISTS ("
-            "SELECT 1 FROM withdrawn w WHERE w.subject_key = r.subject_key "
-            "AND w.provider = r.provider AND w.withdrawn_id = r.provider_event_id) "
-            "GROUP BY r.subject_key)"
-        )
-        join = " LEFT JOIN cures cu ON cu.subject_key = c.subject_key"
-    columns = "c.rule_ix AS rule_ix, c.capped AS capped, c.occurred_at AS occurred_at, " + "".join(
-        f"cu.{col} AS {col}, " for col in cures.values()
-    )
-    return (
-        "WITH "
-        + ",\n".join(ctes)
-        + f",\nlive AS (SELECT {columns}{as_of} - c.occurred_at AS age FROM capped c{join} "
-        f"WHERE c.rule_ix IS NOT NULL AND c.occurred_at <= {as_of})\n"
-        f"SELECT rule_ix, SUM({value}) AS total FROM live GROUP BY rule_ix"
-    )
+def rule_totals(policy: CompiledPolicy, plan: BatchPlan, scores: pa.Table) -> dict[str, float]:
+    """Each rule's total contribution over every subject: the sum of the plan's rule columns."""
+    import pyarrow.compute as pc
+
+    by_index = {ix: pc.sum(scores.column(column)).as_py() for ix, column in plan.rules}
+    return {r.id: float(by_index.get(r.index) or 0.0) for r in policy.rules}
 
 
 def outcomes(
