@@ -486,6 +486,17 @@ PAGES: dict[str, Page] = {
     "portal-decisions": Page("GET", "/me/decisions"),
     "portal-data": Page("GET", "/me/data"),
     "portal-download": Page("GET", "/me/data.json"),
+    "portal-receipt": Page(
+        "GET",
+        "/me/decisions/dec_000000000000/receipt.json",
+        route="/me/decisions/{decision_id}/receipt.json",
+    ),
+    "portal-review": Page(
+        "POST",
+        "/me/decisions/dec_000000000000/review",
+        {},
+        route="/me/decisions/{decision_id}/review",
+    ),
     "portal-consent": Page("POST", "/me/consents", {"choice": "corner-shop|rentals", "days": "5"}),
     "portal-consent-no-csrf": Page("POST", "/me/consents", {"choice": "x|y"}, csrf=False),
     "portal-revoke": Page(
@@ -520,6 +531,8 @@ portal-accesses           303  200  200  303  303
 portal-decisions          303  200  200  303  303
 portal-data               303  200  200  303  303
 portal-download           303  200  200  303  303
+portal-receipt            303  404  404  303  303
+portal-review             401  404  404  401  401
 portal-consent            401  201  201  401  401
 portal-consent-no-csrf    403  403  403  403  403
 portal-revoke             401  303  404  401  401
