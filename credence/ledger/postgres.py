@@ -138,6 +138,8 @@ class PostgresStore(SQLLogStore):
             cannot be reached, refuses the login, or has no such database.
     """
 
+    _MARK = "%s"
+
     def __init__(self, url: str, *, pool_size: int = 5, connect_timeout: int = 10) -> None:
         try:
             parsed = make_url(url)
