@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -23,6 +24,16 @@ def serve(
             "--log-level", help="uvicorn's log level: critical, error, warning, info, debug."
         ),
     ] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes, each with its own ledger connections "
+            "(default: CREDENCE_SERVE_WORKERS).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (/v1, OpenAPI at /openapi.json, docs at /docs) until interrupted."""
     try:
@@ -39,14 +50,39 @@ def serve(
             f"--log-level must be critical, error, warning, info or debug, not {log_level!r}"
         )
     settings = settings_for(db)
-    with open_ledger(settings) as ledger:
-        app = create_app(ledger)
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        err.print(f"serving {settings.db} on http://{host}:{port} (docs at /docs)", markup=False)
-        server.run()
+    count = workers if workers is not None else settings.serve_workers
+    if count == 1:
+        with open_ledger(settings) as ledger:
+            app = create_app(ledger)
+            config = uvicorn.Config(
+                app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
+            )
+            server = uvicorn.Server(config)
+            err.print(
+                f"serving {settings.db} on http://{host}:{port} (docs at /docs)", markup=False
+            )
+            server.run()
+        return
+    # Check the ledger here, so a wrong --db fails once with one line, not in every worker.
+    with open_ledger(settings):
+        pass
+    # Each worker is a new process that reads its settings from the environment, as this
+    # command did; --db is the one setting given here otherwise.
+    os.environ["CREDENCE_DB"] = settings.db
+    err.print(
+        f"serving {settings.db} on http://{host}:{port} with {count} workers (docs at /docs)",
+        markup=False,
+    )
+    uvicorn.run(
+        "credence.api.workers:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=count,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, Table, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -335,7 +336,7 @@ class SQLLogStore(SQLStore):
                 decision.party,
                 decision.entitlement,
                 decision.outcome,
-                json.dumps(list(decision.reasons)),
+                orjson.dumps(list(decision.reasons)).decode(),
                 decision.as_of,
                 decision.at,
                 decision.receipt,

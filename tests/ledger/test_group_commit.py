@@ -22,7 +22,7 @@ class Boom(Exception):
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     # A group open for a minute is never closed by age here: the tests decide who waits.
-    opened = SQLiteStore(tmp_path / "ledger.db", group_seconds=60.0)
+    opened = SQLiteStore(tmp_path / "ledger.db", group_wait=60.0)
     opened.migrate()
     try:
         yield opened
@@ -158,7 +158,7 @@ def test_a_first_unit_of_work_raised_commits_nothing_and_returns(store: SQLiteSt
 
 
 def test_a_group_commits_at_its_size_limit(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "ledger.db", group_max=2, group_seconds=60.0)
+    store = SQLiteStore(tmp_path / "ledger.db", group_max=2, group_wait=60.0)
     try:
         store.migrate()
         before = store.commits
