@@ -82,6 +82,9 @@ def serve(
         log_level=log_level,
         access_log=False,
         lifespan="on",
+        # A worker that does not answer the supervisor's ping in time is killed and
+        # replaced; a busy machine takes longer than uvicorn's 5 s to start one.
+        timeout_worker_healthcheck=60,
     )
 
 
