@@ -59,9 +59,8 @@ _UPDATE_HEAD = "UPDATE chain_head SET seq = ?, chain_hash = ?, records = records
 
 
 # Group commit (SQLiteStore._begin_write): at most this many units of work share a commit,
-# and a group open as long as the last commit took (at most this long) commits when its
-# current unit of work ends, so that a steady stream of requests cannot keep the first
-# ones waiting.
+# and a group open this long commits when its current unit of work ends, so that a
+# steady stream of requests cannot keep the first ones waiting.
 _GROUP_MAX = 64
 _GROUP_SECONDS = 0.010
 
@@ -136,8 +135,8 @@ class SQLiteStore(SQLLogStore):
     ) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
-        # group_wait: how long a group stays open at most; None: as long as the last
-        # commit took, up to _GROUP_SECONDS.
+        # group_wait: how long a group stays open at most (None: _GROUP_SECONDS; tests
+        # give a long one to decide themselves who waits).
         self._group_limits = (group_max, group_wait)
         display = str(self.path)
         if not self.path.parent.is_dir():
@@ -162,7 +161,6 @@ class SQLiteStore(SQLLogStore):
         self._waiting_lock = threading.Lock()
         self._waiting = 0  # threads waiting for the writer: an open group waits for them
         self._group: _Group | None = None
-        self._last_commit = 0.0  # how long the last group commit took, in seconds
         self.commits = 0  # write transactions committed: units of work / commits is the grouping
         try:
             with self._errors():
@@ -224,7 +222,7 @@ class SQLiteStore(SQLLogStore):
         transaction; when one ends and another thread is already waiting for the
         writer, the transaction is left open for it, and it is committed once nobody
         is waiting, ``_GROUP_MAX`` units of work have joined it, or it has been open
-        as long as the last commit took (at most ``_GROUP_SECONDS``). Every unit of work returns only after the commit that
+        for ``_GROUP_SECONDS``. Every unit of work returns only after the commit that
         holds it is durable, and raises if that commit fails, so each caller sees
         exactly what it would see from a commit of its own. A unit of work that
         raises rolls back to its savepoint: its own writes go, its peers' stay.
@@ -239,8 +237,8 @@ class SQLiteStore(SQLLogStore):
             if group is None:
                 most, wait = self._group_limits
                 if wait is None:
-                    # Open about as long as the last commit took: the time spent running
-                    # units of work then matches the time spent waiting for fsync.
+                    # Long enough for the units of work queued now to join; short
+                    # enough that a steady stream does not hold the first ones back.
                     wait = _GROUP_SECONDS
                 group = self._group = _Group(self._writer.begin(), most, wait)
             # The savepoint is written straight to the driver: through SQLAlchemy's
@@ -284,9 +282,7 @@ class SQLiteStore(SQLLogStore):
                         path=self._display,
                         suggestion="retry",
                     )
-                began = time.monotonic()
                 group.transaction.commit()
-                self._last_commit = time.monotonic() - began
                 self.commits += 1
             else:
                 group.transaction.rollback()
