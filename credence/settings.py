@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description="The largest HTTP request body `credence serve` accepts, in bytes; a larger "
         "one is refused with 413 before it is read whole.",
     )
+    serve_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="How many server processes `credence serve` runs when `--workers` is not "
+        "given; each opens its own connections to the ledger.",
+    )
     actor: str = Field(
         default="operator",
         min_length=1,

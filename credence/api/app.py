@@ -10,6 +10,8 @@ and the PostgreSQL store keeps a connection pool, so both are safe to share.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI
@@ -53,9 +55,27 @@ def _version() -> str:
         return "0+unknown"
 
 
-def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
-    """The HTTP service over an open ledger; the caller keeps it open while the app runs."""
+def create_app(
+    ledger: Ledger,
+    *,
+    max_body_bytes: int | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The HTTP service over an open ledger; the caller keeps it open while the app runs.
+
+    ``on_shutdown`` runs when the server stops the app (a worker closes its ledger).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                on_shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Credence",
         version=_version(),
         summary="Accountable trust scoring: decisions with reasons, only with the subject's consent.",

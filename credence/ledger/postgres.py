@@ -138,7 +138,12 @@ class PostgresStore(SQLRedressStore):
             cannot be reached, refuses the login, or has no such database.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 5, connect_timeout: int = 10) -> None:
+    _MARK = "%s"
+    _CACHE_RECORDS = False  # the cache's check costs a round trip, as the read does
+
+    def __init__(
+        self, url: str, *, pool_size: int = 16, max_overflow: int = 24, connect_timeout: int = 10
+    ) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -160,7 +165,11 @@ class PostgresStore(SQLRedressStore):
         self._password = parsed.password
         engine = create_engine(
             parsed,
+            # Kept open for the HTTP service's threads (40 by default): a connection made
+            # past the pool is closed again on return, and reconnecting every request cost
+            # more than the request (bench/results/api-2026-12-02.md).
             pool_size=pool_size,
+            max_overflow=max_overflow,
             pool_pre_ping=True,
             connect_args={"connect_timeout": connect_timeout},
         )

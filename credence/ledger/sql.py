@@ -260,6 +260,44 @@ def _record(row: Row[*tuple[Any, ...]]) -> Record:
     )
 
 
+def _subject_tuple(row: Sequence[Any]) -> SubjectRow:
+    key, lookup, kind, scheme, sealed_id, wrapped_key, created_at = row
+    return SubjectRow(
+        key=key,
+        lookup=bytes(lookup),
+        kind=kind,
+        scheme=scheme,
+        sealed_id=None if sealed_id is None else bytes(sealed_id),
+        wrapped_key=None if wrapped_key is None else bytes(wrapped_key),
+        created_at=created_at,
+    )
+
+
+# The hot path's fixed statements (SQLStore._fetch); they read exactly what the Core
+# queries beside them read, in the same order.
+_SUBJECT_BY_LOOKUP = (
+    "SELECT subject_key, lookup, kind, scheme, sealed_id, wrapped_key, created_at "
+    "FROM subjects WHERE lookup = ?"
+)
+# What names a subject's live records (SQLStore.records): its last record's and last
+# event's chain hashes, NULL when it has none.
+# ``seq + 0``: without it PostgreSQL answers max(seq) by walking the primary key backwards
+# past every other subject's rows; with it, from the subject's own index entries.
+_RECORDS_VALIDATOR = (
+    "SELECT (SELECT chain_hash FROM records WHERE seq = "
+    "(SELECT max(seq + 0) FROM records WHERE subject_key = ?)), "
+    "(SELECT chain_hash FROM events WHERE seq = "
+    "(SELECT max(seq + 0) FROM events WHERE subject_key = ?))"
+)
+# Subjects whose decoded records a store keeps; a decision reads one subject's records
+# and decoding them was a third of its time (bench/results/api-2026-12-02.md).
+_RECORDS_CACHED = 1_024
+_SUBJECT_RECORDS = (
+    "SELECT provider, provider_event_id, type, occurred_at, attributes, retracts, evidence "
+    "FROM records WHERE subject_key = ? AND purged_at IS NULL "
+    "ORDER BY occurred_at, provider, provider_event_id"
+)
+
 _RECORD_COLUMNS = (
     t.records.c.provider,
     t.records.c.provider_event_id,
@@ -284,6 +322,8 @@ class SQLStore(ABC):
         self._display = display  # the address shown to users: never carries a password
         self.location = location  # what ``open_store`` takes to open this ledger again
         self._local = threading.local()  # this thread's open unit of work, if any
+        # subject key -> (validator, records): see records()
+        self._records_cache: dict[int, tuple[tuple[Any, ...], tuple[Record, ...]]] = {}
         # Called inside every write transaction just before it commits; what it raises rolls
         # the transaction back (a ledger worker stops there once its parent is gone).
         self.commit_guard: Callable[[], None] | None = None
@@ -322,6 +362,13 @@ class SQLStore(ABC):
     def finish_shred(self, *, wait: float) -> ShredResidue | None:
         """Nothing to do here: PostgreSQL keeps old row versions until VACUUM (docs/ledger.md)."""
         return None
+
+    # The parameter marker of the driver's paramstyle, for the hot-path statements below.
+    _MARK = "?"
+    # Whether records() keeps decoded records (see there): worth it where the check is
+    # much cheaper than the read, as on SQLite (50 µs against 320 µs for 80 records); on
+    # PostgreSQL both are a round trip, and the check cost as much as the read.
+    _CACHE_RECORDS = True
 
     def _snapshot(self, conn: Connection) -> Connection:
         """``conn`` set up so several statements read one snapshot."""
@@ -383,6 +430,35 @@ class SQLStore(ABC):
             return
         with self._errors(), self._engine.connect() as conn:
             yield conn
+
+    # --- the hot path: fixed SQL on the driver's own cursor ----------------------
+    # A decision runs about eight small statements. Built as SQLAlchemy Core each costs
+    # ~0.1-0.3 ms of Python (construction, cache key, compiled-cache lookup, result
+    # wrapping) before the driver sees it, as much as the query itself; these run the
+    # same SQL straight on the DB-API cursor (bench/results/api-2026-12-02.md). The
+    # statements are written with ``?`` and given the driver's marker once.
+    def _sql(self, statement: str) -> str:
+        return statement if self._MARK == "?" else statement.replace("?", self._MARK)
+
+    def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one fixed query, on the unit of work's connection or a pooled one."""
+        with self._read() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self._sql(statement), params)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+    def _run(self, statement: str, params: Sequence[Any]) -> int:
+        """Run one fixed write statement in the open unit of work (or its own); rows changed."""
+        with self._errors(), self._write() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self._sql(statement), params)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -512,13 +588,20 @@ class SQLStore(ABC):
 
     # --- subjects and records ------------------------------------------------
     def find_subjects(self, lookups: Collection[bytes]) -> dict[bytes, SubjectRow]:
+        if len(lookups) == 1:  # one subject, as every request resolves it: the hot path
+            (lookup,) = lookups
+            return {
+                subject.lookup: subject
+                for subject in map(_subject_tuple, self._fetch(_SUBJECT_BY_LOOKUP, (lookup,)))
+            }
+        # As fixed SQL too: a body of records looks up thousands of subjects, and building
+        # each row through SQLAlchemy was a fifth of POST /v1/records.
         found: dict[bytes, SubjectRow] = {}
-        with self._read() as conn:
-            for chunk in chunks(list(dict.fromkeys(lookups))):
-                query = select(t.subjects).where(t.subjects.c.lookup.in_(chunk))
-                for row in conn.execute(query):
-                    subject = _subject(row)
-                    found[subject.lookup] = subject
+        for chunk in chunks(list(dict.fromkeys(lookups))):
+            marks = ", ".join("?" * len(chunk))
+            query = _SUBJECT_BY_LOOKUP.replace("lookup = ?", f"lookup IN ({marks})")
+            for subject in map(_subject_tuple, self._fetch(query, chunk)):
+                found[subject.lookup] = subject
         return found
 
     def find_record_subjects(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -565,13 +648,44 @@ class SQLStore(ABC):
             return self._append(conn, subjects, records, ingested_at)
 
     def records(self, subject_key: int) -> list[Record]:
-        query = (
-            select(*_RECORD_COLUMNS)
-            .where(t.records.c.subject_key == subject_key, t.records.c.purged_at.is_(None))
-            .order_by(*_RECORD_ORDER)
-        )
-        with self._read() as conn:
-            return [_record(row) for row in conn.execute(query)]
+        """The subject's live records in counting order (from the cache while they are current).
+
+        The cache is checked on every call with one small query: the chain hashes of
+        the subject's last record and last event. The record chain hash commits to
+        every record before it and the event chain hash to every purge and erasure,
+        so the two name the subject's live records exactly — a record appended or
+        retracted, a purge, an erasure, even a rolled-back write whose seq is reused
+        by different content, all change them.
+        """
+        if not self._CACHE_RECORDS:
+            return self._fetch_records(subject_key)
+        validator = tuple(self._fetch(_RECORDS_VALIDATOR, (subject_key, subject_key))[0])
+        cached = self._records_cache.get(subject_key)
+        if cached is not None and cached[0] == validator:
+            return list(cached[1])
+        records = self._fetch_records(subject_key)
+        cache = self._records_cache
+        if len(cache) >= _RECORDS_CACHED:
+            cache.pop(next(iter(cache), subject_key), None)  # the oldest entry
+        cache[subject_key] = (validator, tuple(records))
+        return records
+
+    def _fetch_records(self, subject_key: int) -> list[Record]:
+        loads = orjson.loads
+        return [
+            Record(
+                provider=provider,
+                provider_event_id=event_id,
+                type=kind,
+                occurred_at=occurred_at,
+                attributes=loads(attributes),
+                retracts=retracts,
+                evidence=evidence,
+            )
+            for provider, event_id, kind, occurred_at, attributes, retracts, evidence in (
+                self._fetch(_SUBJECT_RECORDS, (subject_key,))
+            )
+        ]
 
     def subjects(self) -> Iterator[SubjectRow]:
         query = select(t.subjects).order_by(t.subjects.c.subject_key)

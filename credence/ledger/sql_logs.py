@@ -11,6 +11,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, Table, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -136,6 +137,32 @@ def _dispute_steps(dispute: DisputeRow) -> dict[str, Any]:
     }
 
 
+# The hot path of a decision as fixed SQL on the driver's cursor (see SQLStore._fetch):
+# the same columns, conditions and order as the Core statements they replace.
+_INSERT_NOTICE = (
+    "INSERT INTO notices (subject_key, entitlement, issued_at, effective_at, ends_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_NOTICES = (
+    "SELECT entitlement, issued_at, effective_at, ends_at FROM notices "
+    "WHERE subject_key = ? ORDER BY issued_at, id"
+)
+_INSERT_ACCESS = (
+    "INSERT INTO access_log (subject_key, at, actor, action, purpose, context, consent_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_PARTY = "SELECT name, kind, contexts, created_at FROM parties WHERE name = ?"
+_KEY = "SELECT key_id, party, secret_hash, created_at, revoked_at FROM api_keys WHERE key_id = ?"
+_CONSENTS = (
+    "SELECT id, subject_key, party, context, entitlements, scope, granted_at, expires_at, "
+    "revoked_at FROM consents WHERE subject_key = ? ORDER BY granted_at, id"
+)
+_INSERT_DECISION = (
+    "INSERT INTO decisions (id, subject_key, party, entitlement, outcome, reasons, as_of, "
+    "at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class SQLLogStore(SQLStore):
     """A SQL ledger with its per-subject logs and access model (see the module docstring)."""
 
@@ -166,36 +193,32 @@ class SQLLogStore(SQLStore):
 
     # --- notices and accesses ------------------------------------------------
     def add_notice(self, subject_key: int, notice: Notice) -> None:
-        self._insert(
-            t.notices,
-            subject_key=subject_key,
-            entitlement=notice.entitlement,
-            issued_at=notice.issued_at,
-            effective_at=notice.effective_at,
-            ends_at=notice.ends_at,
+        self._run(
+            _INSERT_NOTICE,
+            (
+                subject_key,
+                notice.entitlement,
+                notice.issued_at,
+                notice.effective_at,
+                notice.ends_at,
+            ),
         )
 
     def notices(self, subject_key: int) -> list[Notice]:
-        query = (
-            select(t.notices)
-            .where(t.notices.c.subject_key == subject_key)
-            .order_by(t.notices.c.issued_at, t.notices.c.id)
-        )
-        return [
-            Notice(row.entitlement, row.issued_at, row.effective_at, row.ends_at)
-            for row in self._all(query)
-        ]
+        return [Notice(*row) for row in self._fetch(_NOTICES, (subject_key,))]
 
     def log_access(self, access: Access) -> None:
-        self._insert(
-            t.access_log,
-            subject_key=access.subject_key,
-            at=access.at,
-            actor=access.actor,
-            action=access.action,
-            purpose=access.purpose,
-            context=access.context,
-            consent_id=access.consent_id,
+        self._run(
+            _INSERT_ACCESS,
+            (
+                access.subject_key,
+                access.at,
+                access.actor,
+                access.action,
+                access.purpose,
+                access.context,
+                access.consent_id,
+            ),
         )
 
     def accesses(self, subject_key: int) -> list[Access]:
@@ -231,8 +254,11 @@ class SQLLogStore(SQLStore):
         return True
 
     def party(self, name: str) -> PartyRow | None:
-        row = self._one(select(t.parties).where(t.parties.c.name == name))
-        return None if row is None else _party(row)
+        rows = self._fetch(_PARTY, (name,))
+        if not rows:
+            return None
+        name, kind, contexts, created_at = rows[0]
+        return PartyRow(name, kind, _names(contexts), created_at)
 
     def parties(self) -> list[PartyRow]:
         return [_party(row) for row in self._all(select(t.parties).order_by(t.parties.c.name))]
@@ -248,8 +274,11 @@ class SQLLogStore(SQLStore):
         )
 
     def key(self, key_id: str) -> KeyRow | None:
-        row = self._one(select(t.api_keys).where(t.api_keys.c.key_id == key_id))
-        return None if row is None else _key(row)
+        rows = self._fetch(_KEY, (key_id,))
+        if not rows:
+            return None
+        key_id, party, secret_hash, created_at, revoked_at = rows[0]
+        return KeyRow(key_id, party, bytes(secret_hash), created_at, revoked_at)
 
     def keys(self, party: str | None = None) -> list[KeyRow]:
         query = select(t.api_keys).order_by(t.api_keys.c.created_at, t.api_keys.c.key_id)
@@ -317,28 +346,48 @@ class SQLLogStore(SQLStore):
         return None if row is None else _consent(row)
 
     def consents(self, subject_key: int) -> list[ConsentRow]:
-        query = (
-            select(t.consents)
-            .where(t.consents.c.subject_key == subject_key)
-            .order_by(t.consents.c.granted_at, t.consents.c.id)
-        )
-        return [_consent(row) for row in self._all(query)]
+        return [
+            ConsentRow(
+                id=id_,
+                subject_key=key,
+                party=party,
+                context=context,
+                entitlements=_names(entitlements),
+                scope=scope,
+                granted_at=granted_at,
+                expires_at=expires_at,
+                revoked_at=revoked_at,
+            )
+            for (
+                id_,
+                key,
+                party,
+                context,
+                entitlements,
+                scope,
+                granted_at,
+                expires_at,
+                revoked_at,
+            ) in self._fetch(_CONSENTS, (subject_key,))
+        ]
 
     def revoke_consent(self, consent_id: str, *, at: int) -> bool:
         return self._close(t.consents, t.consents.c.id == consent_id, "revoked_at", at)
 
     def add_decision(self, decision: DecisionRow) -> None:
-        self._insert(
-            t.decisions,
-            id=decision.id,
-            subject_key=decision.subject_key,
-            party=decision.party,
-            entitlement=decision.entitlement,
-            outcome=decision.outcome,
-            reasons=json.dumps(list(decision.reasons)),
-            as_of=decision.as_of,
-            at=decision.at,
-            receipt=decision.receipt,
+        self._run(
+            _INSERT_DECISION,
+            (
+                decision.id,
+                decision.subject_key,
+                decision.party,
+                decision.entitlement,
+                decision.outcome,
+                orjson.dumps(list(decision.reasons)).decode(),
+                decision.as_of,
+                decision.at,
+                decision.receipt,
+            ),
         )
 
     def decisions(self, subject_key: int) -> list[DecisionRow]:

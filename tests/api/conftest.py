@@ -87,7 +87,9 @@ class Server:
 
 
 @contextmanager
-def running_server(settings: Settings, folder: Path, cast: Cast) -> Iterator[Server]:
+def running_server(
+    settings: Settings, folder: Path, cast: Cast, *, workers: int = 1
+) -> Iterator[Server]:
     """Start ``credence serve`` on a free port and wait until ``/v1/ready`` answers 200."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDENCE_")}
@@ -103,6 +105,8 @@ def running_server(settings: Settings, folder: Path, cast: Cast) -> Iterator[Ser
             str(port),
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         env=env,
         cwd=folder,
