@@ -54,7 +54,7 @@ def test_open_then_confirmed_and_the_subject_is_told(ledger: Ledger) -> None:
     assert review.deadline == NOW + REVIEW_DAYS * DAY_US and review.days_left == REVIEW_DAYS
     clock_of(ledger).advance(3 * DAY_US + 1)
     (queued,) = open_reviews(ledger)
-    assert (queued.id, queued.days_left, queued.subject) == (review.id, REVIEW_DAYS - 4, ALICE)
+    assert (queued.id, queued.days_left, queued.subject) == (review.id, REVIEW_DAYS - 3, ALICE)
     done = resolve_review(
         ledger, review.id, resolution="confirmed", reason="records checked", reviewer="fair-review"
     )
