@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -28,39 +29,39 @@ def test_overrides_reviews_queue_and_outbox_from_the_command_line(
         proc = run(*args, "--db", cli_db, cwd=tmp_path, ok=ok, env=env)
         return proc.stdout, proc.stderr, proc.returncode
 
-    def js(*args: str) -> object:
+    def js(*args: str) -> Any:
         return json.loads(cli(*args, "--json")[0])
 
     decided = js("decide", "custom:alice", "deposit_free_rental")
-    assert decided["outcome"] == "denied"  # type: ignore[index]
-    review = js("review", "request", "custom:alice", decided["decision_id"],  # type: ignore[index]
+    assert decided["outcome"] == "denied"
+    review = js("review", "request", "custom:alice", decided["decision_id"],
                 "--statement", "the damage claim was withdrawn")  # fmt: skip
-    assert review["state"] == "open" and review["days_left"] == 30  # type: ignore[index]
-    _, stderr, code = cli("review", "request", "custom:alice", decided["decision_id"], ok=False)  # type: ignore[index]
+    assert review["state"] == "open" and review["days_left"] == 30
+    _, stderr, code = cli("review", "request", "custom:alice", decided["decision_id"], ok=False)
     assert code == 1 and "error[review.conflict]" in stderr
     queue = js("queue")
-    assert [c["id"] for c in queue["cases"]] == [review["id"]]  # type: ignore[index]
-    assert "days" in cli("queue")[0] and review["id"] in cli("queue")[0]  # type: ignore[index]
+    assert [c["id"] for c in queue["cases"]] == [review["id"]]
+    assert "days" in cli("queue")[0] and review["id"] in cli("queue")[0]
 
-    resolved = js("review", "resolve", review["id"], "--resolution", "overridden",  # type: ignore[index]
+    resolved = js("review", "resolve", review["id"], "--resolution", "overridden",
                   "--outcome", "granted", "--reason", "claim withdrawn")  # fmt: skip
-    assert resolved["state"] == "overridden"  # type: ignore[index]
-    _, stderr, code = cli("review", "resolve", review["id"], "--resolution", "confirmed",  # type: ignore[index]
+    assert resolved["state"] == "overridden"
+    _, stderr, code = cli("review", "resolve", review["id"], "--resolution", "confirmed",
                           "--reason", "again", ok=False)  # fmt: skip
     assert code == 1 and "error[review.conflict]" in stderr
     again = js("decide", "custom:alice", "deposit_free_rental")
-    assert again["outcome"] == "granted"  # type: ignore[index]
-    assert again["receipt"]["override"] == resolved["override_id"]  # type: ignore[index]
-    (listed,) = js("override", "list")  # type: ignore[misc]
-    assert listed["id"] == resolved["override_id"]  # type: ignore[index]
-    ended = js("override", "end", listed["id"])  # type: ignore[index]
+    assert again["outcome"] == "granted"
+    assert again["receipt"]["override"] == resolved["override_id"]
+    (listed,) = js("override", "list")
+    assert listed["id"] == resolved["override_id"]
+    ended = js("override", "end", listed["id"])
     assert ended["state"] == "ended"
     assert js("override", "list") == []
-    assert js("decide", "custom:alice", "deposit_free_rental")["outcome"] == "denied"  # type: ignore[index]
+    assert js("decide", "custom:alice", "deposit_free_rental")["outcome"] == "denied"
 
     made = js("override", "set", "custom:bob", "deposit_free_rental", "--outcome", "granted",
               "--reason", "checked by hand")  # fmt: skip
-    assert made["state"] == "in_force"  # type: ignore[index]
+    assert made["state"] == "in_force"
     _, stderr, code = cli("override", "set", "custom:bob", "deposit_free_rental", "--outcome",
                           "denied", "--reason", "x", ok=False)  # fmt: skip
     assert code == 1 and "error[override.conflict]" in stderr
@@ -70,11 +71,11 @@ def test_overrides_reviews_queue_and_outbox_from_the_command_line(
     assert code == 1 and "error[override.invalid]" in stderr  # more than a year away
 
     page = js("notices", "outbox", "--after", "0", "--limit", "2")
-    assert [n["seq"] for n in page["notices"]] == [1, 2] and page["more"]  # type: ignore[index]
-    rest = js("notices", "outbox", "--after", str(page["next_after"]))  # type: ignore[index]
-    seqs = [n["seq"] for n in rest["notices"]]  # type: ignore[index]
-    assert seqs == list(range(3, 3 + len(seqs))) and not rest["more"]  # type: ignore[index]
-    kinds = {n["kind"] for n in page["notices"] + rest["notices"]}  # type: ignore[index, operator]
+    assert [n["seq"] for n in page["notices"]] == [1, 2] and page["more"]
+    rest = js("notices", "outbox", "--after", str(page["next_after"]))
+    seqs = [n["seq"] for n in rest["notices"]]
+    assert seqs == list(range(3, 3 + len(seqs))) and not rest["more"]
+    kinds = {n["kind"] for n in page["notices"] + rest["notices"]}
     assert kinds == {"adverse", "override", "review"}
     _, stderr, _ = cli("notices", "outbox", "--after", "0")
     assert "next: --after" in stderr
