@@ -588,3 +588,16 @@ def sweep(ledger: Ledger) -> list[DisputeView]:
 def operator(ledger: Ledger) -> Party:
     """The operator the settings name, acting from the command line."""
     return Party(ledger.settings.actor, PartyKind.OPERATOR, (), 0)
+
+
+ERASED = "[erased]"
+
+
+def forget_texts(ledger: Ledger, subject_key: int) -> int:
+    """Blank the statements, information and links of an erased subject's disputes, in the
+    open unit of work; states, deadlines and dropped records stay. Returns how many."""
+    rows = ledger.store.disputes(subject_key)
+    for row in rows:
+        notes = tuple(DisputeNote(n.at, ERASED, None) for n in row.notes)
+        ledger.store.save_dispute(replace(row, statement=ERASED, evidence=None, notes=notes))
+    return len(rows)
