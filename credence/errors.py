@@ -32,6 +32,9 @@
     ├── ConsentNotFound                consent.not_found 404
     ├── ConsentInvalid                 consent.invalid  422
     ├── InternalError                  internal.error   500
+    ├── DisputeNotFound                dispute.not_found 404
+    ├── DisputeInvalid                 dispute.invalid  422
+    ├── DisputeStateError              dispute.state    409
     ├── ReceiptInvalid                 receipt.invalid  422
     ├── DecisionNotFound               decision.not_found 404
     ├── OverrideInvalid                override.invalid 422
@@ -345,6 +348,28 @@ class ConsentInvalid(CredenceError):
 
     code = "consent.invalid"
     status = 422
+
+
+# disputes
+class DisputeNotFound(CredenceError):
+    """No dispute with that id that the caller may see."""
+
+    code = "dispute.not_found"
+    status = 404
+
+
+class DisputeInvalid(CredenceError):
+    """A dispute cannot be filed or answered as asked (unknown record, no new information)."""
+
+    code = "dispute.invalid"
+    status = 422
+
+
+class DisputeStateError(CredenceError):
+    """The dispute is not in a state that allows this step (e.g. resolving a lapsed one)."""
+
+    code = "dispute.state"
+    status = 409
 
 
 # overrides, reviews, receipts

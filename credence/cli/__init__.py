@@ -10,6 +10,7 @@ import typer
 from credence.cli import (
     batch,
     core,
+    disputes,
     lab,
     ledger,
     parties,
@@ -70,6 +71,7 @@ parties.register(app)
 lab.register(app, policy_cmds.app)
 serve.register(app)
 redress.register(app, key_app=parties.key_app)
+disputes.register(app)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it

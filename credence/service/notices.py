@@ -38,10 +38,10 @@ OUTBOX_PAGE = 100
 MAX_OUTBOX_PAGE = 1000
 
 HOW_TO_DISPUTE = (
-    "If a record behind this outcome is wrong, dispute it by {deadline}: name the record "
-    "(provider and event id, shown among your records) with a statement and any evidence. "
-    "You may also ask for a person to review this decision ({decision}) within the same time; "
-    "a reviewer answers within 30 days."
+    "If a record behind this outcome is wrong, dispute it by {deadline}: POST /v1/me/disputes "
+    "with the record (provider:event_id, as GET /v1/me/records names it), a statement and any "
+    "evidence. You may also ask for a person to review this decision ({decision}) with "
+    "POST /v1/me/reviews; a reviewer answers within 30 days."
 )
 
 

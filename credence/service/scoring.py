@@ -16,6 +16,7 @@ from credence.engine.decisions import entitlement
 from credence.errors import Forbidden
 from credence.ledger import Access, SubjectRow
 from credence.receipt import Receipt
+from credence.service import disputes
 from credence.service.consents import Scope, require_consent
 from credence.service.history import log_access, log_decision, new_decision_id
 from credence.service.ledger import Ledger
@@ -115,7 +116,7 @@ def _read(
     """
     row = row or resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
-    records = ledger.store.records(row.key)
+    records = disputes.scoring_records(ledger, row.key)  # less what disputes dropped
     # Scores as of a time use the policy version in effect at that time.
     outcome = score(ledger.policy_at(when), records, as_of=when, subject_kind=row.kind)
     log_access(
@@ -177,9 +178,11 @@ def score_all(ledger: Ledger, *, as_of: int | None = None) -> Iterator[SubjectSc
     """
     when = ledger.clock.now() if as_of is None else as_of
     policy = ledger.policy_at(when)
-    for row, records in ledger.store.subjects_with_records():
-        if not records or row.sealed_id is None:
+    struck = disputes.ledger_struck_keys(ledger)
+    for row, stored in ledger.store.subjects_with_records():
+        if not stored or row.sealed_id is None:
             continue
+        records = disputes.without_struck(stored, struck)
         outcome = score(policy, records, as_of=when, subject_kind=row.kind)
         yield SubjectScore(identity(ledger, row), row.kind, outcome)
 
@@ -320,7 +323,7 @@ def _decide(
                 scope=Scope.DECISION,
             )
             consent_id = consent.id
-        row, outcome, _records = _read(
+        row, outcome, records = _read(
             ledger,
             ref,
             as_of,
@@ -333,6 +336,8 @@ def _decide(
         )
         notices = ledger.store.notices(row.key)
         decision = decide(policy, outcome, entitlement_id, notices=notices)
+        # disputes: held while an open one is what makes it adverse; statements attached
+        decision = disputes.apply(ledger, policy, row, records, outcome, decision, notices=notices)
         # --- override: a person's outcome, in force at the as-of time, wins over the engine's ---
         decision = apply_override(ledger, row.key, decision)
         if decision.notice_needed and decision.notice is not None and as_of is None:

@@ -1,7 +1,7 @@
 """Due process: overrides, review requests, and the notices given to subjects (the outbox).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 Only new tables: nothing stored is rewritten. ``outbox_head`` holds the last
 notice seq handed out; taking the next one locks its row, so notices commit
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
