@@ -256,3 +256,17 @@ def outbox(
                 )
             items.append(OutboxItem(ref, _view(notice)))
     return OutboxPage(tuple(items), page[-1].seq if page else max(after, 0), more)
+
+
+ERASED = "[erased]"
+ERASED_BODY = {"title": ERASED, "erased": True}
+
+
+def forget_texts(ledger: Ledger, subject_key: int) -> None:
+    """Blank what an erased subject's notices, reviews and overrides say in words, in the
+    open unit of work; their ids, times, outcomes and states stay (and the outbox order)."""
+    ledger.store.forget_notice_bodies(
+        subject_key, body=orjson.dumps(ERASED_BODY, option=orjson.OPT_SORT_KEYS).decode()
+    )
+    ledger.store.forget_review_texts(subject_key, text=ERASED)
+    ledger.store.forget_override_reasons(subject_key, text=ERASED)
