@@ -380,7 +380,7 @@ def queue_command(as_json: JsonOption = False, db: DbOption = None) -> None:
     lines = [f"review queue as of {format_time(q.at)}", "open cases (by deadline):"]
     lines += [
         f"  {c.days_left:>4} days  {c.kind:<7} {c.id}  {c.subject}  {c.about}  "
-        f"due {format_time(c.deadline)}" + ("  OVERDUE" if c.days_left < 0 else "")
+        f"due {format_time(c.deadline)}" + ("  OVERDUE" if c.days_left <= 0 else "")
         for c in q.cases
     ] or ["  none"]
     lines.append("restrictions pending and in effect:")

@@ -87,12 +87,14 @@ def ledger_records(
 ) -> Iterator[pa.Table | Path]:
     """The ledger's records as batch input: an export in a scratch directory, or an Arrow table."""
     from credence.batch.export import export_ledger, records_table
+    from credence.service.disputes import ledger_struck_keys, without_struck
 
+    struck = ledger_struck_keys(ledger)  # records disputes dropped count in no run
     if ledger.settings.db == "memory:":
         rows = [
             (row.key, record)
             for row, records in ledger.store.subjects_with_records()
-            for record in records
+            for record in without_struck(records, struck)
         ]
         yield records_table(rows, attributes)
         return
@@ -100,7 +102,9 @@ def ledger_records(
         scratch.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=".credence-lab-", dir=scratch))
     try:
-        export_ledger(ledger.settings.db, directory / "records", attributes=attributes)
+        export_ledger(
+            ledger.settings.db, directory / "records", attributes=attributes, leave_out=struck
+        )
         yield directory / "records"
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -58,7 +58,8 @@ class DisputeStore(Protocol):
         """Store a new dispute."""
 
     def save_dispute(self, dispute: DisputeRow) -> None:
-        """Write a dispute's later steps (state, deadline, notes, answer, resolution) by id."""
+        """Write a dispute's later steps (state, deadline, notes, answer, resolution) by id;
+        its texts too, which change only when its subject is erased."""
 
     def dispute(self, dispute_id: str) -> DisputeRow | None:
         """The dispute with that id."""

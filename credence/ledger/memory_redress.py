@@ -48,6 +48,13 @@ class MemoryRedress:
             self._overrides[override_id] = replace(found, ended_at=at, ended_by=by)
             return True
 
+    def forget_override_reasons(self, subject_key: int, *, text: str) -> int:
+        with self._lock:
+            mine = [o for o in self._overrides.values() if o.subject_key == subject_key]
+            for o in mine:
+                self._overrides[o.id] = replace(o, reason=text)
+            return len(mine)
+
     # --- reviews -------------------------------------------------------------
     def add_review(self, review: ReviewRow) -> None:
         with self._lock:
@@ -88,6 +95,14 @@ class MemoryRedress:
             )
             return True
 
+    def forget_review_texts(self, subject_key: int, *, text: str) -> int:
+        with self._lock:
+            mine = [r for r in self._reviews.values() if r.subject_key == subject_key]
+            for r in mine:
+                resolution = None if r.resolution is None else text
+                self._reviews[r.id] = replace(r, statement=text, resolution=resolution)
+            return len(mine)
+
     # --- notices given, and the outbox ---------------------------------------
     def add_subject_notice(self, notice: NoticeRow) -> int:
         with self._lock:  # one writer: seqs are taken, and land, in order
@@ -101,6 +116,15 @@ class MemoryRedress:
     def outbox(self, *, after: int, limit: int) -> list[NoticeRow]:
         start = max(after, 0)  # seq n sits at index n - 1
         return self._subject_notices[start : start + max(limit, 0)]
+
+    def forget_notice_bodies(self, subject_key: int, *, body: str) -> int:
+        with self._lock:
+            count = 0
+            for i, n in enumerate(self._subject_notices):
+                if n.subject_key == subject_key:
+                    self._subject_notices[i] = replace(n, body=body)
+                    count += 1
+            return count
 
     def running_notices(self, at: int) -> list[tuple[int, Notice]]:
         live = [

@@ -92,6 +92,9 @@ class OverrideStore(Protocol):
     def end_override(self, override_id: str, *, at: int, by: str) -> bool:
         """End an override early; False when unknown or ended already."""
 
+    def forget_override_reasons(self, subject_key: int, *, text: str) -> int:
+        """Replace the reasons of a subject's overrides by ``text`` (on erasure); how many."""
+
 
 class ReviewStore(Protocol):
     """Requests for human review, per subject."""
@@ -120,6 +123,10 @@ class ReviewStore(Protocol):
     ) -> bool:
         """Close an open request with its result; False when unknown or not open (no change)."""
 
+    def forget_review_texts(self, subject_key: int, *, text: str) -> int:
+        """Replace the statements and resolutions of a subject's reviews by ``text`` (on
+        erasure); how many."""
+
 
 class NoticeOutbox(Protocol):
     """Every notice given to subjects, in one sequence an operator's messaging system reads."""
@@ -136,6 +143,10 @@ class NoticeOutbox(Protocol):
 
     def outbox(self, *, after: int, limit: int) -> list[NoticeRow]:
         """At most ``limit`` notices with ``seq > after``, in seq order."""
+
+    def forget_notice_bodies(self, subject_key: int, *, body: str) -> int:
+        """Replace the bodies of the notices given to a subject by ``body`` (on erasure);
+        their seqs stay, so the outbox keeps its order. How many."""
 
     def running_notices(self, at: int) -> list[tuple[int, Notice]]:
         """Every subject's restriction notices issued by ``at`` whose episode has not ended,

@@ -119,8 +119,10 @@ def _dispute(row: Row[Any]) -> DisputeRow:
 
 
 def _dispute_steps(dispute: DisputeRow) -> dict[str, Any]:
-    """The columns a dispute's later steps write."""
+    """The columns a dispute's later steps write (the texts change only when erased)."""
     return {
+        "statement": dispute.statement,
+        "evidence": dispute.evidence,
         "deadline": dispute.deadline,
         "state": dispute.state,
         "extended": int(dispute.extended),
@@ -406,8 +408,6 @@ class SQLLogStore(SQLStore):
             subject_key=dispute.subject_key,
             provider=dispute.provider,
             provider_event_id=dispute.provider_event_id,
-            statement=dispute.statement,
-            evidence=dispute.evidence,
             filed_at=dispute.filed_at,
             **_dispute_steps(dispute),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, case, or_, select, update
 
 from credence.ledger import schema as t
 from credence.ledger.redress import NoticeRow, OverrideRow, ReviewRow
@@ -116,6 +116,14 @@ class SQLRedressStore(SQLLogStore):
         with self._errors(), self._write() as conn:
             return bool(conn.execute(statement).rowcount)
 
+    def forget_override_reasons(self, subject_key: int, *, text: str) -> int:
+        return self._set_all(t.overrides, subject_key, reason=text)
+
+    def _set_all(self, table: Any, subject_key: int, **values: Any) -> int:
+        statement = update(table).where(table.c.subject_key == subject_key).values(**values)
+        with self._errors(), self._write() as conn:
+            return int(conn.execute(statement).rowcount)
+
     # --- reviews -------------------------------------------------------------
     def add_review(self, review: ReviewRow) -> None:
         self._insert(
@@ -179,6 +187,16 @@ class SQLRedressStore(SQLLogStore):
         with self._errors(), self._write() as conn:
             return bool(conn.execute(statement).rowcount)
 
+    def forget_review_texts(self, subject_key: int, *, text: str) -> int:
+        c = t.reviews.c
+        statement = (
+            update(t.reviews)
+            .where(c.subject_key == subject_key)
+            .values(statement=text, resolution=case((c.resolution.is_(None), None), else_=text))
+        )
+        with self._errors(), self._write() as conn:
+            return int(conn.execute(statement).rowcount)
+
     # --- notices given, and the outbox ---------------------------------------
     def add_subject_notice(self, notice: NoticeRow) -> int:
         take = (
@@ -228,6 +246,9 @@ class SQLRedressStore(SQLLogStore):
             .limit(limit)
         )
         return [_notice(row) for row in self._all(query)]
+
+    def forget_notice_bodies(self, subject_key: int, *, body: str) -> int:
+        return self._set_all(t.subject_notices, subject_key, body=body)
 
     def running_notices(self, at: int) -> list[tuple[int, Notice]]:
         c = t.notices.c

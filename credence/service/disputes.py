@@ -80,7 +80,7 @@ class DisputeView:
         return (self.statement, *(n.text for n in self.notes))
 
 
-def record_id(provider: str, provider_event_id: str) -> str:
+def format_record_id(provider: str, provider_event_id: str) -> str:
     """The id a subject sees for one of their records."""
     return f"{provider}:{provider_event_id}"
 
@@ -109,7 +109,7 @@ def view(row: DisputeRow, *, now: int) -> DisputeView:
         resolved_at = row.deadline  # lapsed by the clock, not yet swept
     return DisputeView(
         id=row.id,
-        record=record_id(row.provider, row.provider_event_id),
+        record=format_record_id(row.provider, row.provider_event_id),
         provider=row.provider,
         provider_event_id=row.provider_event_id,
         statement=row.statement,
@@ -263,13 +263,13 @@ def _state(ledger: Ledger, row: DisputeRow) -> str:
 def file_dispute(
     ledger: Ledger,
     session: SubjectSession,
-    record: str,
+    record_id: str,
     statement: str,
     evidence_url: str | None = None,
 ) -> DisputeView:
     """The signed-in subject disputes one of their records, with a statement.
 
-    ``record`` is the id ``/v1/me/records`` shows. A record disputed before can be
+    ``record_id`` is the id ``/v1/me/records`` shows (``provider:provider_event_id``). A record disputed before can be
     disputed again only with new information (a statement or evidence not given yet).
 
     Raises:
@@ -279,7 +279,7 @@ def file_dispute(
         DisputeStateError: when a dispute of that record is open, or one dropped it.
     """
     check_session(ledger, session)
-    key = parse_record_id(record)
+    key = parse_record_id(record_id)
     text = _text(statement, what="statement")
     evidence = _url(evidence_url)
     with ledger.unit_of_work():
@@ -288,12 +288,12 @@ def file_dispute(
         found = next((r for r in records if r.key == key), None)
         if found is None:
             raise DisputeInvalid(
-                f"you have no record {record!r} to dispute",
+                f"you have no record {record_id!r} to dispute",
                 suggestion="list your records: GET /v1/me/records",
             )
         if found.retracts is not None:
             raise DisputeInvalid(
-                f"{record!r} is a retraction: it scores nothing itself",
+                f"{record_id!r} is a retraction: it scores nothing itself",
                 suggestion="dispute the record it withdraws, if that still counts",
             )
         earlier = [
@@ -305,20 +305,20 @@ def file_dispute(
             state = rules.state_at(d.state, d.deadline, now)
             if state == rules.OPEN:
                 raise DisputeStateError(
-                    f"dispute {d.id} of {record!r} is still open",
+                    f"dispute {d.id} of {record_id!r} is still open",
                     suggestion="add information to it instead",
                     details={"dispute": d.id, "state": state},
                 )
             if state in rules.STRIKING:
                 raise DisputeStateError(
-                    f"{record!r} no longer counts: dispute {d.id} {state}",
+                    f"{record_id!r} no longer counts: dispute {d.id} {state}",
                     details={"dispute": d.id, "state": state},
                 )
         said = {_said(s) for d in earlier for s in (d.statement, *(n.text for n in d.notes))}
         shown = {d.evidence for d in earlier} | {n.evidence for d in earlier for n in d.notes}
         if earlier and _said(text) in said and (evidence is None or evidence in shown):
             raise DisputeInvalid(
-                f"{record!r} was disputed before, and this says nothing new",
+                f"{record_id!r} was disputed before, and this says nothing new",
                 suggestion="a record can be disputed again only with new information",
             )
         row = DisputeRow(
@@ -588,3 +588,16 @@ def sweep(ledger: Ledger) -> list[DisputeView]:
 def operator(ledger: Ledger) -> Party:
     """The operator the settings name, acting from the command line."""
     return Party(ledger.settings.actor, PartyKind.OPERATOR, (), 0)
+
+
+ERASED = "[erased]"
+
+
+def forget_texts(ledger: Ledger, subject_key: int) -> int:
+    """Blank the statements, information and links of an erased subject's disputes, in the
+    open unit of work; states, deadlines and dropped records stay. Returns how many."""
+    rows = ledger.store.disputes(subject_key)
+    for row in rows:
+        notes = tuple(DisputeNote(n.at, ERASED, None) for n in row.notes)
+        ledger.store.save_dispute(replace(row, statement=ERASED, evidence=None, notes=notes))
+    return len(rows)

@@ -38,10 +38,10 @@ OUTBOX_PAGE = 100
 MAX_OUTBOX_PAGE = 1000
 
 HOW_TO_DISPUTE = (
-    "If a record behind this outcome is wrong, dispute it by {deadline}: name the record "
-    "(provider and event id, shown among your records) with a statement and any evidence. "
-    "You may also ask for a person to review this decision ({decision}) within the same time; "
-    "a reviewer answers within 30 days."
+    "If a record behind this outcome is wrong, dispute it by {deadline}: POST /v1/me/disputes "
+    "with the record (provider:event_id, as GET /v1/me/records names it), a statement and any "
+    "evidence. You may also ask for a person to review this decision ({decision}) with "
+    "POST /v1/me/reviews; a reviewer answers within 30 days."
 )
 
 
@@ -256,3 +256,17 @@ def outbox(
                 )
             items.append(OutboxItem(ref, _view(notice)))
     return OutboxPage(tuple(items), page[-1].seq if page else max(after, 0), more)
+
+
+ERASED = "[erased]"
+ERASED_BODY = {"title": ERASED, "erased": True}
+
+
+def forget_texts(ledger: Ledger, subject_key: int) -> None:
+    """Blank what an erased subject's notices, reviews and overrides say in words, in the
+    open unit of work; their ids, times, outcomes and states stay (and the outbox order)."""
+    ledger.store.forget_notice_bodies(
+        subject_key, body=orjson.dumps(ERASED_BODY, option=orjson.OPT_SORT_KEYS).decode()
+    )
+    ledger.store.forget_review_texts(subject_key, text=ERASED)
+    ledger.store.forget_override_reasons(subject_key, text=ERASED)

@@ -291,7 +291,7 @@ def apply_override(ledger: Ledger, subject_key: int, decision: Decision) -> Deci
 
     The decision names the override, its reason code ``override`` carries the written
     reason, and what would change it is the override's end. A restriction lifted by
-    an override owes no notice.
+    an override owes no notice; a decision held by a dispute is the override's too.
     """
     found = in_force(ledger, subject_key, decision.entitlement, at=decision.as_of)
     if found is None:
@@ -313,4 +313,5 @@ def apply_override(ledger: Ledger, subject_key: int, decision: Decision) -> Deci
         notice=None if found.outcome == NOT_RESTRICTED else decision.notice,
         notice_needed=False if found.outcome == NOT_RESTRICTED else decision.notice_needed,
         override=found.id,
+        hold=None,  # a person's outcome: no dispute holds it
     )

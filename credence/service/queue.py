@@ -1,10 +1,10 @@
 """The review queue for operators and reviewers: what waits for a person, and its clock.
 
-Three parts: the open cases (review requests, and disputes once they are
-kept) sorted by deadline with the days left, overdue ones first; the
-restrictions pending or in effect now; and the overrides in force. Naming the
-subject of a restriction reads its data, so each one listed is written to that
-subject's access log.
+Three parts: the open cases (review requests and disputes) sorted by
+deadline with the days left, overdue ones first; the restrictions pending or
+in effect now; and the overrides in force. Naming the subject of a dispute or
+a restriction reads its data, so each one listed is written to that subject's
+access log.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from credence.engine import decide, score
 from credence.engine.decisions import PENDING, RESTRICTED, current_notice
+from credence.engine.disputes import OPEN
+from credence.service.disputes import open_disputes
 from credence.service.history import log_access
 from credence.service.ledger import Ledger
 from credence.service.overrides import Override, apply_override, overrides_in_force
@@ -71,13 +73,37 @@ def _review_cases(ledger: Ledger) -> list[Case]:
     ]
 
 
-def _dispute_cases(ledger: Ledger) -> list[Case]:
-    """Open disputes, with their deadlines.
-
-    DISPUTES JOIN HERE: once ``credence.service.disputes.open_disputes`` keeps
-    disputes, each open one becomes a ``Case(kind="dispute", ...)``.
-    """
-    return []
+def _dispute_cases(ledger: Ledger, *, party: str) -> list[Case]:
+    """Open disputes, with their deadlines (a dispute lapses at its deadline, so none is
+    overdue); each subject listed is written to its access log."""
+    subjects = {r.id: r.subject_key for r in ledger.store.all_disputes(states=(OPEN,))}
+    cases = []
+    for d in open_disputes(ledger):
+        subject_key = subjects[d.id]
+        row = ledger.store.subject(subject_key)
+        if row is None:
+            continue  # pragma: no cover - subjects are erased, never deleted
+        log_access(
+            ledger,
+            subject_key,
+            party=party,
+            action="queue",
+            context=None,
+            consent_id=None,
+            purpose="review queue",
+        )
+        cases.append(
+            Case(
+                kind="dispute",
+                id=d.id,
+                subject=identity(ledger, row),
+                about=f"record {d.record}",
+                opened_at=d.filed_at,
+                deadline=d.deadline,
+                days_left=d.days_left,
+            )
+        )
+    return cases
 
 
 def _restrictions(ledger: Ledger, *, party: str) -> list[QueuedRestriction]:
@@ -134,8 +160,9 @@ def review_queue(ledger: Ledger, *, party: str | None = None) -> Queue:
     access log.
     """
     with ledger.unit_of_work():
-        cases = _review_cases(ledger) + _dispute_cases(ledger)
-        restrictions = _restrictions(ledger, party=party or ledger.settings.actor)
+        reader = party or ledger.settings.actor
+        cases = _review_cases(ledger) + _dispute_cases(ledger, party=reader)
+        restrictions = _restrictions(ledger, party=reader)
         overrides = overrides_in_force(ledger)
     return Queue(
         at=ledger.clock.now(),

@@ -12,7 +12,7 @@ given a notice of the result. States::
 
 Every other transition is refused with ``review.conflict``; a second open
 request for the same decision too. A request past its deadline stays open
-and heads the queue (days left below zero): a person must still answer it.
+and heads the queue (days left zero or below): a person must still answer it.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def days_left(deadline: int, now: int) -> int:
-    """Whole days until ``deadline`` (rounded down; below zero once it has passed)."""
-    return (deadline - now) // DAY_US
+    """Days until ``deadline``, a part day counting whole: 30 just after a request, 1 on
+    its last day, 0 or below once it has passed (overdue)."""
+    return -((now - deadline) // DAY_US)
 
 
 @dataclass(frozen=True, slots=True)

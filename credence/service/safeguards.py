@@ -25,6 +25,7 @@ from credence.errors import (
 from credence.ledger import Store
 from credence.ledger.chain import ChainReport
 from credence.ledger.store import ShredResidue
+from credence.service import disputes, notices
 from credence.service.history import log_access
 from credence.service.ledger import Ledger, open_initialised_store
 from credence.service.subjects import resolve
@@ -249,6 +250,8 @@ def erase(ledger: Ledger, ref: SubjectRef, *, purpose: str = "erasure request") 
         count = ledger.store.erase_subject(
             row.key, at=now, lookup=os.urandom(32), sign=signing_key(_master(ledger.settings)).sign
         )
+        disputes.forget_texts(ledger, row.key)  # their words go with the identifier
+        notices.forget_texts(ledger, row.key)  # and those of their notices, reviews, overrides
     # After the commit: old copies can only be removed once the erasure is durable.
     _finish_shred(
         ledger.store,

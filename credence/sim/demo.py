@@ -15,7 +15,7 @@ from pathlib import Path
 from credence.clock import Clock, SystemClock
 from credence.engine import CompiledPolicy
 from credence.service.consents import Scope, grant_consent
-from credence.service.disputes import file_dispute, record_id
+from credence.service.disputes import file_dispute, format_record_id
 from credence.service.ingest import ingest_files
 from credence.service.ledger import Ledger, open_ledger
 from credence.service.parties import PartyKind, add_party, create_key, get_party, list_parties
@@ -126,7 +126,7 @@ def cast_demo(ledger: Ledger, subject: SubjectRef) -> DemoCast:
     dispute = file_dispute(
         ledger,
         session,
-        record_id(worst.provider, worst.provider_event_id),
+        format_record_id(worst.provider, worst.provider_event_id),
         "This was settled on time; the provider's system recorded it late.",
     )
     end_session(ledger, setup_token)

@@ -47,8 +47,8 @@ from credence.service.disputes import (
     DisputeView,
     add_information,
     file_dispute,
+    format_record_id,
     own_disputes,
-    record_id,
 )
 from credence.service.history import list_accesses, list_decisions
 from credence.service.ledger import Ledger
@@ -101,7 +101,7 @@ def records(request: Request, session: SubjectDep) -> Response:
         "session": session,
         "records": views,
         "disputes": _disputes_by_record(request, session),
-        "record_id": record_id,
+        "record_id": format_record_id,
     }
     return render(request, "portal/records.html", context)
 
@@ -132,7 +132,7 @@ def _dispute_form(
     evidence_url: str = "",
 ) -> Response:
     views = {
-        record_id(v.provider, v.provider_event_id): v
+        format_record_id(v.provider, v.provider_event_id): v
         for v in subject_views.own_records(_ledger(request), session)
     }
     context = {

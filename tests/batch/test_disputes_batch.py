@@ -72,7 +72,7 @@ def _dispute_all(ledger: Ledger, fates: dict[int, str], reviewer: Party) -> None
             for d in ledger.store.disputes(session.subject_key)
         ):
             continue
-        rid = disputes.record_id(record.provider, record.provider_event_id)
+        rid = disputes.format_record_id(record.provider, record.provider_event_id)
         if fate == "lapsed":
             clock.advance(-31 * DAY_US)
             disputes.file_dispute(ledger, disputes.acting_for(ledger, ref), rid, "not mine")
@@ -148,7 +148,7 @@ def test_an_export_made_before_a_dispute_was_upheld_does_not_bring_the_record_ba
             if c.value < 0
         )
         ref, record = negative
-        rid = disputes.record_id(record.provider, record.provider_event_id)
+        rid = disputes.format_record_id(record.provider, record.provider_event_id)
         view = disputes.file_dispute(ledger, disputes.acting_for(ledger, ref), rid, "not mine")
         disputes.resolve_dispute(ledger, reviewer, view.id, "upheld", "unverified")
         online = {str(s.ref): s.outcome.score for s in score_all(ledger)}

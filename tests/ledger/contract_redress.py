@@ -15,6 +15,7 @@ from credence.types import Notice
 
 __all__ = [
     "test_a_notice_outbox_rolls_back_with_its_unit_of_work",
+    "test_an_erased_subjects_words_are_forgotten_and_the_rest_stays",
     "test_notices_given_are_kept_per_subject_and_read_in_seq_order",
     "test_overrides_in_force_start_and_stop_at_their_times",
     "test_overrides_round_trip_and_end_once",
@@ -181,3 +182,25 @@ def test_running_restriction_notices_across_subjects(store: Store) -> None:
     assert store.running_notices(T - 1) == []
     assert [k for k, _ in store.running_notices(T + 2)] == [2, 1]
     assert [k for k, _ in store.running_notices(T + 100)] == [2]
+
+
+def test_an_erased_subjects_words_are_forgotten_and_the_rest_stays(store: Store) -> None:
+    store.add_override(_override("ovr_a"))
+    store.add_override(_override("ovr_b", subject_key=2))
+    store.add_review(_review("r1"))
+    store.add_review(_review("r2", subject_key=2))
+    done = {"at": T + 5, "reviewer": "fair-review", "resolution": "checked", "override_id": None}
+    store.resolve_review("r1", state="confirmed", **done)  # type: ignore[arg-type]
+    seqs = [store.add_subject_notice(_notice(k, n)) for n, k in enumerate((1, 2, 1))]
+    assert store.forget_override_reasons(1, text="[erased]") == 1
+    assert store.forget_review_texts(1, text="[erased]") == 1
+    assert store.forget_notice_bodies(1, body="{}") == 2
+    (ovr,) = store.overrides(1)
+    assert (ovr.reason, ovr.outcome, ovr.ends_at) == ("[erased]", "granted", T + 100)
+    (rev,) = store.reviews(1)
+    assert (rev.statement, rev.resolution, rev.state) == ("[erased]", "[erased]", "confirmed")
+    assert [n.body for n in store.outbox(after=0, limit=10)] == ["{}", '{"n": 1}', "{}"]
+    assert [n.seq for n in store.outbox(after=0, limit=10)] == seqs
+    assert (
+        store.overrides(2)[0].reason != "[erased]" and store.reviews(2)[0].statement != "[erased]"
+    )

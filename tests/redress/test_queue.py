@@ -55,3 +55,24 @@ def test_the_queue_shows_each_part_and_follows_the_clock(ledger: Ledger) -> None
     set_override(ledger, CAROL, "credit_limit_review", outcome="not_restricted", reason="lifted")
     lifted = review_queue(ledger)
     assert lifted.restrictions == () and len(lifted.overrides) == 1
+
+
+def test_open_disputes_join_the_cases_by_deadline(ledger: Ledger) -> None:
+    from credence.service.disputes import file_dispute
+    from credence.service.sessions import issue_sign_in_token, start_session
+
+    clock = clock_of(ledger)
+    review = request_review_for(
+        ledger, BOB, decide_with_receipt(ledger, BOB, "deposit_free_rental").decision_id
+    )
+    clock.advance(2 * DAY_US)
+    session = start_session(ledger, issue_sign_in_token(ledger, ALICE).token)[1]
+    dispute = file_dispute(ledger, session, "rent-it:a7", "I returned it undamaged")
+    q = review_queue(ledger, party="fair-review")
+    assert [(c.kind, c.id, c.subject, c.days_left) for c in q.cases] == [
+        ("review", review.id, BOB, 28),
+        ("dispute", dispute.id, ALICE, 30),
+    ]
+    assert q.cases[1].about == "record rent-it:a7"
+    alice = resolve(ledger, ALICE).key
+    assert any(a.action == "queue" for a in ledger.store.accesses(alice))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from credence.errors import (
@@ -54,7 +56,7 @@ def test_open_then_confirmed_and_the_subject_is_told(ledger: Ledger) -> None:
     assert review.deadline == NOW + REVIEW_DAYS * DAY_US and review.days_left == REVIEW_DAYS
     clock_of(ledger).advance(3 * DAY_US + 1)
     (queued,) = open_reviews(ledger)
-    assert (queued.id, queued.days_left, queued.subject) == (review.id, REVIEW_DAYS - 4, ALICE)
+    assert (queued.id, queued.days_left, queued.subject) == (review.id, REVIEW_DAYS - 3, ALICE)
     done = resolve_review(
         ledger, review.id, resolution="confirmed", reason="records checked", reviewer="fair-review"
     )
@@ -95,12 +97,15 @@ def test_a_resolved_review_cannot_be_resolved_again(
     ledger: Ledger, first: str, second: str
 ) -> None:
     review = request_review(ledger, _session(ledger), _denied(ledger))
-    outcome = {"outcome": "granted"}
-    resolve_review(ledger, review.id, resolution=first, reason="checked",
-                   **(outcome if first == "overridden" else {}))  # fmt: skip
+
+    def outcome(resolution: str) -> str | None:
+        return "granted" if resolution == "overridden" else None
+
+    resolve_review(ledger, review.id, resolution=first, reason="checked", outcome=outcome(first))
     with pytest.raises(ReviewConflict, match=f"is {first}: it cannot become {second}"):
-        resolve_review(ledger, review.id, resolution=second, reason="again",
-                       **(outcome if second == "overridden" else {}))  # fmt: skip
+        resolve_review(
+            ledger, review.id, resolution=second, reason="again", outcome=outcome(second)
+        )
 
 
 @pytest.mark.parametrize(
@@ -114,11 +119,11 @@ def test_a_resolved_review_cannot_be_resolved_again(
     ],
 )
 def test_an_invalid_resolution_is_refused_and_the_review_stays_open(
-    ledger: Ledger, changes: dict[str, str], match: str
+    ledger: Ledger, changes: dict[str, Any], match: str
 ) -> None:
     review = request_review(ledger, _session(ledger), _denied(ledger))
     with pytest.raises(ReviewInvalid, match=match):
-        resolve_review(ledger, review.id, **changes)  # type: ignore[arg-type]
+        resolve_review(ledger, review.id, **changes)
     assert [r.state for r in open_reviews(ledger)] == ["open"]
 
 

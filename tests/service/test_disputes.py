@@ -440,3 +440,23 @@ def test_struck_keys_count_a_lapsed_dispute_from_its_deadline() -> None:
     assert disputes.struck_keys([row], now=10) == {("p", "e")}
     rejected = DisputeRow("r", 1, "p", "f", "s", None, filed_at=0, deadline=10, state="rejected")
     assert disputes.struck_keys([rejected], now=99) == frozenset()
+
+
+def test_erasing_a_subject_blanks_their_words_and_keeps_the_record_dropped(
+    ledger: Ledger,
+) -> None:
+    from credence.service.safeguards import erase
+
+    _rent_it, _bank, reviewer = _parties(ledger)
+    session = _session(ledger)
+    view = file_dispute(
+        ledger, session, A7, "My name is Alice and it was fine", "https://x.example/a"
+    )
+    add_information(ledger, session, view.id, "call me on 555", "https://x.example/b")
+    resolve_dispute(ledger, reviewer, view.id, "upheld", "no evidence")
+    erase(ledger, ALICE)
+    row = ledger.store.dispute(view.id)
+    assert row is not None
+    assert (row.statement, row.evidence, row.state) == ("[erased]", None, "upheld")
+    assert [(n.text, n.evidence) for n in row.notes] == [("[erased]", None)]
+    assert ("rent-it", "a7") in disputes.ledger_struck_keys(ledger)

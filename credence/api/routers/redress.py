@@ -278,7 +278,7 @@ def post_resolution(
 
 # --- the review queue ------------------------------------------------------------------
 class CaseOut(BaseModel):
-    """An open case with its deadline and days left (below zero: overdue)."""
+    """An open case with its deadline and days left (zero or below: overdue)."""
 
     kind: str
     id: str
