@@ -24,6 +24,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "keys.manage": frozenset({OPERATOR}),
     "sign_in.issue": frozenset({OPERATOR}),
     "policy.read": frozenset({OPERATOR, REVIEWER}),
+    # disputes: a record's provider sees and answers those of its records; reviewers decide
+    "disputes.answer": frozenset({PROVIDER}),
+    "disputes.resolve": frozenset({OPERATOR, REVIEWER}),
 }
 
 
