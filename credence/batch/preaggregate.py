@@ -26,10 +26,12 @@ from a pre-aggregate to the online fold, like the plan.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -44,6 +46,10 @@ from credence.types import MICROS
 _FROM = b"credence.valid_from"
 _UNTIL = b"credence.valid_until"
 _POLICY = b"credence.policy"
+_STRUCK = b"credence.struck"
+
+# A record a dispute dropped: (subject_key, provider, provider_event_id).
+Struck = tuple[int, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,15 @@ class Preaggregate:
     valid_until: int
     policy: str  # "name version" of the policy it was built with
     rows: int
+    struck: frozenset[Struck] = frozenset()  # the dropped records it was built without
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """Subjects whose rows a rescore rebuilds from ``records`` (their records now, plan input)."""
+
+    subjects: Collection[int]
+    records: pa.Table
 
 
 def _policy_id(policy: CompiledPolicy) -> str:
@@ -140,8 +155,12 @@ def build_preaggregate(
     threads: int | None = None,
     memory_limit: str | None = None,
     temp_directory: Path | None = None,
+    leave_out: Collection[Struck] = (),
 ) -> Preaggregate:
     """Build the pre-aggregate of ``source`` (plan input) into the Parquet file ``out``.
+
+    Records whose ``(provider, provider_event_id)`` is in ``leave_out`` (those
+    disputes dropped) are left out, and ``leave_out`` is written down in the file.
 
     Raises:
         UsageError: when ``out`` exists or the window is empty.
@@ -151,10 +170,16 @@ def build_preaggregate(
 
     if out.exists():
         raise UsageError(f"{out} exists already", suggestion="choose a new file")
-    sql = preaggregate_sql(policy, valid_from=valid_from, valid_until=valid_until)
+    struck = frozenset(leave_out)
+    relation = "kept" if struck else "records"
+    sql = preaggregate_sql(
+        policy, valid_from=valid_from, valid_until=valid_until, relation=relation
+    )
     con = connect(threads=threads, memory_limit=memory_limit, temp_directory=temp_directory)
     try:
         open_records(con, build_plan(policy, as_of=valid_from), source)
+        if struck:
+            _leave_out(con, struck)
         try:
             table = con.sql(sql).to_arrow_table()
         except duckdb.Error as e:
@@ -165,6 +190,7 @@ def build_preaggregate(
         _FROM: str(valid_from).encode(),
         _UNTIL: str(valid_until).encode(),
         _POLICY: _policy_id(policy).encode(),
+        _STRUCK: json.dumps(sorted(struck), separators=(",", ":")).encode(),
     }
     table = table.replace_schema_metadata(metadata)
     staged = out.with_name(f".{out.name}.tmp")
@@ -174,7 +200,23 @@ def build_preaggregate(
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    return Preaggregate(out, valid_from, valid_until, _policy_id(policy), table.num_rows)
+    return Preaggregate(out, valid_from, valid_until, _policy_id(policy), table.num_rows, struck)
+
+
+def _leave_out(con: Any, struck: frozenset[Struck]) -> None:
+    """The view ``kept``: ``records`` less those whose key is struck (retractions stay)."""
+    keys = pa.table(
+        {
+            "provider": pa.array([p for _, p, _ in struck], type=pa.string()),
+            "provider_event_id": pa.array([e for _, _, e in struck], type=pa.string()),
+        }
+    )
+    con.register("struck_keys", keys)
+    con.execute(
+        "CREATE TEMP VIEW kept AS SELECT * FROM records r WHERE NOT EXISTS (SELECT 1 "
+        "FROM struck_keys s WHERE s.provider = r.provider "
+        "AND s.provider_event_id = r.provider_event_id)"
+    )
 
 
 def read_preaggregate(path: Path) -> Preaggregate:
@@ -190,13 +232,30 @@ def read_preaggregate(path: Path) -> Preaggregate:
     kv = meta.metadata or {}
     if _FROM not in kv or _UNTIL not in kv or _POLICY not in kv:
         raise InputFileError(f"{path} is not a Credence pre-aggregate", path=str(path))
-    return Preaggregate(path, int(kv[_FROM]), int(kv[_UNTIL]), kv[_POLICY].decode(), meta.num_rows)
+    try:
+        # A file from before disputes names none: every dropped record is then amended.
+        struck = frozenset(
+            (int(k), str(p), str(e)) for k, p, e in json.loads(kv.get(_STRUCK, b"[]"))
+        )
+    except (ValueError, TypeError) as e:
+        raise InputFileError(f"{path} names its dropped records badly: {e}", path=str(path)) from e
+    return Preaggregate(
+        path, int(kv[_FROM]), int(kv[_UNTIL]), kv[_POLICY].decode(), meta.num_rows, struck
+    )
 
 
 def rescore_preaggregate(
-    policy: CompiledPolicy, path: Path, *, as_of: int, threads: int | None = None
+    policy: CompiledPolicy,
+    path: Path,
+    *,
+    as_of: int,
+    threads: int | None = None,
+    amend: Amendment | None = None,
 ) -> pa.Table:
     """Every subject's score as of ``as_of`` from a pre-aggregate, in the plan's output shape.
+
+    With ``amend``, its subjects' rows are rebuilt from its records (for the
+    file's window) in place of the file's; a subject with no records left is gone.
 
     Raises:
         UsageError: when ``as_of`` is outside the pre-aggregate's window, or it
@@ -218,8 +277,28 @@ def rescore_preaggregate(
     quoted = "'" + str(path).replace("'", "''") + "'"
     con = connect(threads=threads)
     try:
-        con.execute(f"CREATE TEMP VIEW preaggregate AS SELECT * FROM read_parquet({quoted})")
+        stored = f"read_parquet({quoted})"
+        if amend is None or not amend.subjects:
+            con.execute(f"CREATE TEMP VIEW preaggregate AS SELECT * FROM {stored}")
+        else:
+            _amended(con, policy, found, amend, stored)
         result: pa.Table = con.sql(rescore_sql(policy, as_of=as_of)).to_arrow_table()
         return result
     finally:
         con.close()
+
+
+def _amended(
+    con: Any, policy: CompiledPolicy, found: Preaggregate, amend: Amendment, stored: str
+) -> None:
+    """The view ``preaggregate``: ``stored`` with ``amend``'s subjects' rows rebuilt."""
+    open_records(con, build_plan(policy, as_of=found.valid_from), amend.records)
+    rebuilt = preaggregate_sql(policy, valid_from=found.valid_from, valid_until=found.valid_until)
+    subjects = pa.table({"subject_key": pa.array(sorted(amend.subjects), type=pa.int64())})
+    con.register("amended_subjects", subjects)
+    con.execute(f"CREATE TEMP TABLE rebuilt AS {rebuilt}")
+    con.execute(
+        f"CREATE TEMP VIEW preaggregate AS SELECT * FROM {stored} p WHERE NOT EXISTS "
+        "(SELECT 1 FROM amended_subjects a WHERE a.subject_key = p.subject_key) "
+        "UNION ALL BY NAME SELECT * FROM rebuilt"
+    )

@@ -28,6 +28,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "notices.outbox": frozenset({OPERATOR}),
     "reviews.resolve": frozenset({REVIEWER}),
     "queue.read": frozenset({OPERATOR, REVIEWER}),
+    # disputes: a record's provider sees and answers those of its records; reviewers decide
+    "disputes.answer": frozenset({PROVIDER}),
+    "disputes.resolve": frozenset({OPERATOR, REVIEWER}),
 }
 
 

@@ -5,6 +5,12 @@ score --format jsonl``: ``subject_scheme, subject_id, score, raw, tier``, and
 the dimensions as one DOUBLE column each, ``dim_<id>`` (as the CSV format
 names them; ``dim_general`` last). The output file appears whole or not at
 all: it is written under a temporary name beside ``out`` and renamed.
+
+``build_preaggregate`` and ``rescore(from_preaggregate=...)`` keep a
+pre-aggregate exactly right as disputes end: it is built without the records
+disputes have dropped and names them; a rescore rebuilds, from the ledger, only
+the subjects whose dropped records differ from those (a dispute upheld, or
+lapsed by the clock, since), so it equals online scoring.
 """
 
 from __future__ import annotations
@@ -15,17 +21,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credence.engine import CompiledPolicy
+from credence.engine import disputes as dispute_rules
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
 from credence.extras import require
 from credence.service import disputes
 from credence.service.ledger import Ledger, identifier_of
+
+if TYPE_CHECKING:
+    from credence.batch.preaggregate import Preaggregate, Struck
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
@@ -130,11 +140,15 @@ def rescore(
     out: Path,
     engine: Engine = "duckdb",
     from_dir: Path | None = None,
+    from_preaggregate: Path | None = None,
     reporter: Reporter | None = None,
 ) -> RescoreResult:
     """Score every subject as of ``as_of`` with the batch plan and write them to ``out``.
 
     Records come from ``from_dir`` (an export) when given, else from the ledger.
+    With ``from_preaggregate`` (DuckDB only), scores come from that pre-aggregate,
+    its subjects whose records disputes have dropped since it was built rebuilt
+    from the ledger.
 
     Raises:
         UsageError: for an unknown engine.
@@ -144,6 +158,13 @@ def rescore(
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", suggestion="use duckdb or spark")
+    if from_preaggregate is not None:
+        if engine != "duckdb" or from_dir is not None:
+            raise UsageError(
+                "a rescore from a pre-aggregate runs on DuckDB and reads no export",
+                suggestion="drop --engine spark and --from",
+            )
+        return _rescore_preaggregate(ledger, as_of, out, from_preaggregate, reporter)
     db = ledger.settings.db
     _require_extras(db if from_dir is None and _is_store_file(db) else None, engine=engine)
     report = reporter or _Quiet()
@@ -173,6 +194,120 @@ def rescore(
         out=out,
         subjects=table.num_rows,
         engine=engine,
+        as_of=as_of,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def struck_records(ledger: Ledger) -> frozenset[Struck]:
+    """Every record a dispute has dropped by now, with its subject's key."""
+    now = ledger.clock.now()
+    rows = ledger.store.all_disputes(states=(dispute_rules.OPEN, *dispute_rules.STRIKING))
+    return frozenset(
+        (d.subject_key, d.provider, d.provider_event_id)
+        for d in rows
+        if dispute_rules.strikes(d.state, d.deadline, now)
+    )
+
+
+def build_preaggregate(
+    ledger: Ledger,
+    out: Path,
+    *,
+    valid_from: int,
+    valid_until: int,
+    from_dir: Path | None = None,
+    reporter: Reporter | None = None,
+) -> Preaggregate:
+    """Build a pre-aggregate of the ledger's records (or of the export ``from_dir``) for
+    as-of times in ``[valid_from, valid_until]``, with the policy in effect at ``valid_from``,
+    leaving out the records disputes have dropped by now.
+
+    Raises:
+        UsageError: when ``out`` exists or the window is empty.
+        PlanError: when the policy cannot be pre-aggregated.
+        StoreUnavailable, InputFileError: when the records cannot be read.
+        MissingExtra: without the ``batch`` extra.
+    """
+    from credence.batch import preaggregate
+
+    db = ledger.settings.db
+    _require_extras(db if from_dir is None and _is_store_file(db) else None)
+    report = reporter or _Quiet()
+    policy = ledger.policy_at(valid_from)
+    struck = struck_records(ledger)
+    scratch: Path | None = None
+    source: pa.Table | Path
+    try:
+        if from_dir is not None:
+            source = from_dir
+        elif _is_store_file(db):
+            scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+            source = scratch / "records"
+            export(ledger, source, reporter=report, policy=policy)
+        else:
+            source = _memory_records(ledger, policy)
+        report.stage("pre-aggregating")
+        return preaggregate.build_preaggregate(
+            policy,
+            source,
+            out,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            temp_directory=_parent(out),
+            leave_out=struck,
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _memory_records(ledger: Ledger, policy: CompiledPolicy) -> pa.Table:
+    from credence.batch.export import records_table
+    from credence.engine.plan import attribute_columns
+
+    rows = [
+        (row.key, record)
+        for row, _ in ledger.store.subjects_with_records()
+        for record in disputes.scoring_records(ledger, row.key)
+    ]
+    return records_table(rows, attribute_columns(policy))
+
+
+def _rescore_preaggregate(
+    ledger: Ledger, as_of: int, out: Path, path: Path, reporter: Reporter | None
+) -> RescoreResult:
+    """A rescore from the pre-aggregate ``path``, amended for the disputes ended since."""
+    _require_extras(None)
+    from credence.batch import preaggregate
+    from credence.batch.export import records_table
+    from credence.engine.plan import attribute_columns
+
+    report = reporter or _Quiet()
+    started = time.perf_counter()
+    policy = ledger.policy_at(as_of)
+    found = preaggregate.read_preaggregate(path)
+    # Both ways: a record struck since, or one the file left out that this ledger counts.
+    changed = {subject for subject, _, _ in struck_records(ledger) ^ found.struck}
+    amend = None
+    if changed:
+        rows = [
+            (subject, record)
+            for subject in sorted(changed)
+            for record in disputes.scoring_records(ledger, subject)
+        ]
+        amend = preaggregate.Amendment(changed, records_table(rows, attribute_columns(policy)))
+    report.stage("scoring from the pre-aggregate")
+    scores = preaggregate.rescore_preaggregate(policy, path, as_of=as_of, amend=amend)
+    report.advance(scores.num_rows)
+    table = _with_identities(ledger, scores, report)
+    report.stage("writing", table.num_rows)
+    _write_atomically(table, out)
+    report.advance(table.num_rows)
+    return RescoreResult(
+        out=out,
+        subjects=table.num_rows,
+        engine="duckdb",
         as_of=as_of,
         seconds=time.perf_counter() - started,
     )

@@ -29,8 +29,9 @@ from credence.engine import Decision, Outcome
 from credence.engine import disputes as rules
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.decisions import HELD, Statement
-from credence.errors import DisputeInvalid, DisputeNotFound, DisputeStateError, Forbidden
+from credence.errors import DisputeInvalid, DisputeNotFound, DisputeStateError
 from credence.ledger import DisputeNote, DisputeRow, SubjectRow
+from credence.service.access import authorize
 from credence.service.history import log_access
 from credence.service.ledger import Ledger
 from credence.service.parties import Party, PartyKind
@@ -409,8 +410,7 @@ def acting_for(ledger: Ledger, ref: SubjectRef) -> SubjectSession:
 
 # --- the record's provider ---------------------------------------------------------
 def _as_provider(ledger: Ledger, party: Party, dispute_id: str) -> DisputeRow:
-    if party.kind is not PartyKind.PROVIDER:
-        raise Forbidden(f"{party.name} is not a data provider: only a record's provider answers")
+    authorize(party, "disputes.answer")
     row = ledger.store.dispute(dispute_id)
     if row is None or row.provider != party.name:
         raise DisputeNotFound(f"no dispute {dispute_id!r} of a record of {party.name}")
@@ -436,8 +436,7 @@ def provider_disputes(ledger: Ledger, party: Party) -> list[DisputeView]:
     Raises:
         Forbidden: when the party is not a provider.
     """
-    if party.kind is not PartyKind.PROVIDER:
-        raise Forbidden(f"{party.name} is not a data provider: disputes are its records'")
+    authorize(party, "disputes.answer")
     with ledger.unit_of_work():
         now = ledger.clock.now()
         rows = ledger.store.all_disputes(provider=party.name)
@@ -501,8 +500,7 @@ def answer_dispute(
 
 # --- reviewers -----------------------------------------------------------------------
 def _reviewer(party: Party) -> None:
-    if party.kind not in (PartyKind.REVIEWER, PartyKind.OPERATOR):
-        raise Forbidden(f"{party.name} is a {party.kind}: only a reviewer or operator resolves")
+    authorize(party, "disputes.resolve")
 
 
 def resolve_dispute(

@@ -1,6 +1,7 @@
 """Online and batch agree with disputes: upheld and lapsed records are dropped in both, open and
-rejected ones count in both, for any as-of (Hypothesis); an export made before a dispute
-ended does not bring its record back."""
+rejected ones count in both, for any as-of (Hypothesis), from the records and from a
+pre-aggregate built before the disputes; an export made before a dispute ended does not bring
+its record back."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from credence.crypto import KeyRing
 from credence.ledger import StoredPolicy, open_store
 from credence.policy import load_policy
 from credence.service import disputes
-from credence.service.batch import export, rescore
+from credence.service.batch import build_preaggregate, export, rescore
 from credence.service.ingest import ingest_files
 from credence.service.ledger import Ledger, open_ledger
 from credence.service.parties import Party, PartyKind, add_party
@@ -83,15 +84,17 @@ def _dispute_all(ledger: Ledger, fates: dict[int, str], reviewer: Party) -> None
             disputes.resolve_dispute(ledger, reviewer, view.id, fate, "looked into it")
 
 
-def _batch(ledger: Ledger, as_of: int, out: Path) -> dict[str, Any]:
-    rescore(ledger, as_of=as_of, out=out)
+def _batch(
+    ledger: Ledger, as_of: int, out: Path, preaggregate: Path | None = None
+) -> dict[str, Any]:
+    rescore(ledger, as_of=as_of, out=out, from_preaggregate=preaggregate)
     rows = pq.read_table(out).to_pylist()
     out.unlink()
     return {f"{r['subject_scheme']}:{r['subject_id']}": r for r in rows}
 
 
-def _agree(ledger: Ledger, as_of: int, out: Path) -> None:
-    batch = _batch(ledger, as_of, out)
+def _agree(ledger: Ledger, as_of: int, out: Path, preaggregate: Path | None = None) -> None:
+    batch = _batch(ledger, as_of, out, preaggregate)
     online = list(score_all(ledger, as_of=as_of))
     assert len(online) == len(batch)
     for item in online:
@@ -119,12 +122,16 @@ def test_online_and_batch_agree_with_disputes(
     folder: Path, fates: dict[int, str], back: int
 ) -> None:
     ledger = _golden_ledger(folder)
+    pre = folder / "pre.parquet"
+    pre.unlink(missing_ok=True)
+    build_preaggregate(ledger, pre, valid_from=NOW - 400 * DAY_US, valid_until=NOW)
     reviewer = add_party(ledger, "reviewer-1", kind=PartyKind.REVIEWER)
     _dispute_all(ledger, fates, reviewer)
     struck = disputes.ledger_struck_keys(ledger)
     dropped = {k for k, f in fates.items() if f in ("upheld", "lapsed")}
     assert bool(struck) <= bool(dropped)
     _agree(ledger, NOW - back * DAY_US, folder / "scores.parquet")
+    _agree(ledger, NOW - back * DAY_US, folder / "scores.parquet", pre)
     for item in score_all(ledger):
         assert not {c.record.key for c in item.outcome.contributions} & struck
 
