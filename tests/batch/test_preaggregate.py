@@ -13,7 +13,12 @@ from tests.batch.batch_strategies import T0, Case, assert_agrees, cases, tiny_po
 pytest.importorskip("duckdb")
 
 from credence.batch.export import records_table
-from credence.batch.preaggregate import build_preaggregate, rescore_preaggregate
+from credence.batch.preaggregate import (
+    Amendment,
+    build_preaggregate,
+    read_preaggregate,
+    rescore_preaggregate,
+)
 from credence.engine import compile_policy
 from credence.engine.plan import attribute_columns
 from credence.errors import PlanError, UsageError
@@ -70,3 +75,43 @@ def test_a_policy_with_early_cures_is_refused_not_approximated(tmp_path: Path) -
     table = records_table([(1, Record("p1", "e1", "ev.a", T0))], attribute_columns(policy))
     with pytest.raises(PlanError):
         build_preaggregate(policy, table, tmp_path / "p.parquet", valid_from=T0, valid_until=T0)
+
+
+def test_leave_out_is_named_in_the_file_and_an_amendment_rebuilds_its_subjects(
+    tmp_path: Path,
+) -> None:
+    rule = {"id": "r", "type": "ev.a", "points": -40, "reason": "x"}
+    policy = compile_policy(tiny_policy([rule]))
+    columns = attribute_columns(policy)
+    records = [
+        (1, Record("p1", "e1", "ev.a", T0 - DAY_US)),
+        (1, Record("p1", "e2", "ev.a", T0 - DAY_US)),
+        (2, Record("p1", "e3", "ev.a", T0 - DAY_US)),
+        (3, Record("p1", "e4", "ev.a", T0 - DAY_US)),
+    ]
+    table = records_table(records, columns)
+    out = tmp_path / "pre.parquet"
+    built = build_preaggregate(
+        policy, table, out, leave_out={(2, "p1", "e3")}, valid_from=T0, valid_until=T0 + DAY_US
+    )
+    assert read_preaggregate(out).struck == built.struck == {(2, "p1", "e3")}
+
+    def scores(rows: list[dict[str, object]]) -> dict[object, object]:
+        return {r["subject_key"]: r["score"] for r in rows}
+
+    # Subject 2's only record is left out: like an export without it, no row.
+    assert scores(rescore_preaggregate(policy, out, as_of=T0).to_pylist()) == {1: 420, 3: 460}
+    # Subject 1's e1 and subject 3's only record are dropped since: rebuilt, subject 3 is gone.
+    now = [(1, Record("p1", "e2", "ev.a", T0 - DAY_US))]
+    amend = Amendment({1, 3}, records_table(now, columns))
+    amended = rescore_preaggregate(policy, out, as_of=T0, amend=amend).to_pylist()
+    fresh = tmp_path / "fresh.parquet"
+    build_preaggregate(
+        policy,
+        records_table(now, columns),
+        fresh,
+        valid_from=T0,
+        valid_until=T0 + DAY_US,
+    )
+    assert scores(amended) == {1: 460}
+    assert amended == rescore_preaggregate(policy, fresh, as_of=T0).to_pylist()
