@@ -24,7 +24,8 @@
     ├── PlanError                      plan.unsupported 422
     ├── AuthenticationFailed           auth.failed      401
     ├── Forbidden                      access.forbidden 403
-    │   └── ConsentMissing             consent.missing  403
+    │   ├── ConsentMissing             consent.missing  403
+    │   └── CsrfInvalid                web.csrf         403
     ├── PartyNotFound                  party.not_found  404
     ├── PartyExists                    party.exists     409
     ├── PartyInvalid                   party.invalid    422
@@ -337,3 +338,13 @@ class ConsentInvalid(CredenceError):
 
     code = "consent.invalid"
     status = 422
+
+
+# --- web pages --------------------------------------------------------------------------
+
+
+class CsrfInvalid(Forbidden):
+    """A form was sent without this site's CSRF token (or with a stale or forged one)."""
+
+    code = "web.csrf"
+    status = 403

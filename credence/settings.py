@@ -7,6 +7,7 @@ silently falls back to a default. Library code never reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -86,6 +87,27 @@ class Settings(BaseSettings):
         le=1_440,
         description="How long a subject's session lasts after it signs in, in minutes.",
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses or networks (comma-separated, e.g. `127.0.0.1,10.0.0.0/8`) of the "
+        "reverse proxies whose `X-Forwarded-Proto` the web pages believe, so cookies are marked "
+        "Secure behind a TLS-terminating proxy. Empty: only a request made over https counts.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        """A comma-separated list, as an environment variable gives it, as networks."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for part in value:
+                try:
+                    ipaddress.ip_network(str(part), strict=False)
+                except ValueError as e:
+                    raise ValueError(f"{part!r} is not an IP address or network") from e
+            return tuple(str(part) for part in value)
+        return value
 
     @field_validator("max_future_skew", mode="before")
     @classmethod

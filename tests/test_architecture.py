@@ -42,7 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     "lab": BASE | {"policy", "engine", "service", "batch"},
     # sim: `credence demo`; lab: backtests; api: `credence serve` runs the HTTP service
     "cli": BASE | {"policy", "service", "sim", "lab", "api"},
-    "api": BASE | {"policy", "service"},
+    # api: the app factory mounts the web pages on the same app
+    "api": BASE | {"policy", "service", "web"},
     "web": BASE | {"policy", "service"},
 }
 FACADE = {"__init__"}  # credence/__init__.py: the public API, re-exporting every layer
@@ -107,7 +108,7 @@ def test_web_never_touches_the_ledger_and_the_engine_no_adapter() -> None:
     for adapter in ("ledger", "ingest", "batch", "service"):
         assert adapter not in ALLOWED["engine"]
     for edge in ("cli", "api", "web"):  # edges reach the core only through the service
-        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim", "lab", "api"}
+        assert ALLOWED[edge] - BASE <= {"policy", "service", "sim", "lab", "api", "web"}
         assert not ALLOWED[edge] & {"engine", "ledger", "ingest", "batch", "signing"}
 
 

@@ -1,5 +1,7 @@
 """The one app factory: an open ledger in, a FastAPI app out, versioned under ``/v1``.
 
+The web pages (``credence.web``) are mounted on the same app, at ``/``.
+
 The app shares the one ``Ledger`` (and so one store) across requests. Its
 endpoints are plain functions, which FastAPI runs in its thread pool; the
 SQLite store serialises writes behind its lock and reads from a small pool,
@@ -63,4 +65,16 @@ def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
         app.include_router(module.router, prefix=prefix)
     limit = max_body_bytes if max_body_bytes is not None else ledger.settings.max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)
+    _install_pages(app)
     return app
+
+
+def _install_pages(app: FastAPI) -> None:
+    # The web pages need the [web] extra; without it the API runs alone.
+    try:
+        from credence.web import install
+    except ImportError as e:
+        if e.name not in ("jinja2", "babel", "multipart", "python_multipart"):
+            raise
+        return
+    install(app)
