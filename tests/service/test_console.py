@@ -73,7 +73,8 @@ def test_the_policy_audit_has_a_row_per_element_and_the_lint_report(ledger: Ledg
     assert found.report.version == ledger.loaded_policy.policy.version
     elements = {row.element for row in found.rows}
     assert {f"rule {r.id}" for r in ledger.policy.policy.rules} <= elements
-    assert {f"entitlement {e}" for e in ledger.policy.entitlements} <= elements
+    kinds = {e.id: e.kind.value for e in ledger.policy.entitlements.values()}
+    assert {f"{kind} {e}" for e, kind in kinds.items()} <= elements
     assert found.source == ledger.loaded_policy.source
     with pytest.raises(Forbidden):
         policy_audit(ledger, provider)
