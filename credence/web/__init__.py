@@ -43,8 +43,10 @@ from __future__ import annotations
 
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from credence.web.security import WebSecurity, require_csrf
@@ -67,6 +69,22 @@ def create_router() -> APIRouter:
     return router
 
 
+def page_routes() -> list[tuple[str, str]]:
+    """``(method, path)`` of every page route, sorted: what the authorization matrix must cover."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router
+            if inner is not None:
+                walk(inner.routes)
+            elif isinstance(route, APIRoute):
+                found.update((method, route.path) for method in route.methods or ())
+
+    walk(create_router().routes)
+    return sorted(found)
+
+
 def install(app: FastAPI) -> None:
     """Mount the pages, their static assets, their error pages and their security headers."""
     from credence.web import errors
@@ -77,4 +95,4 @@ def install(app: FastAPI) -> None:
     app.add_middleware(WebSecurity)
 
 
-__all__ = ["create_router", "install", "page_router"]
+__all__ = ["create_router", "install", "page_router", "page_routes"]

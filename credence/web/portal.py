@@ -1,24 +1,176 @@
 """The subject portal under ``/me``: the signed-in subject's own score, records and rights.
 
 Every route takes ``SubjectDep``: the session's own subject is the only one
-a page can show, and no portal URL names a subject.
+a page can show, and no portal URL names a subject. Each route calls the
+service (the same use cases as ``/v1/me``) and renders one template from
+``templates/portal/``; actions are plain forms that work without script,
+and htmx swaps just the changed part in when it is there.
+
+- ``/me`` — score, tier, dimensions, the 24-month chart, key factors both
+  ways and what would change the score
+- ``/me/records`` — every record with what it counts and when it stops
+- ``/me/notices`` — notices of adverse outcomes
+- ``/me/consents`` — consents given; grant one, revoke one
+- ``/me/accesses`` — who looked at the subject's data
+- ``/me/decisions`` — decisions made about the subject
+- ``/me/data.json`` — everything held about the subject (GDPR Art. 15/20)
 """
 
 from __future__ import annotations
 
-from fastapi import Request
-from fastapi.responses import Response
+from typing import Annotated
 
+import orjson
+from fastapi import Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from credence.errors import ConsentInvalid, PartyNotFound
 from credence.service import subject_views
-from credence.web import page_router
+from credence.service.consents import Scope, grant_consent, list_consents, revoke_consent
+from credence.service.history import list_accesses, list_decisions
+from credence.service.ledger import Ledger
+from credence.service.parties import PartyKind, list_parties
+from credence.service.subject_data import export_subject_data
+from credence.types import DAY_US, format_date
+from credence.web import chart, page_router
 from credence.web.auth import SubjectDep
 from credence.web.templating import render
 
 router = page_router()
 
 
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
 @router.get("/me")
 def overview(request: Request, session: SubjectDep) -> Response:
-    """The subject's score, tier and dimensions now."""
-    own = subject_views.own_score(request.app.state.ledger, session)
-    return render(request, "portal/overview.html", {"own": own, "session": session})
+    """The subject's score, tier and dimensions, its history, and why."""
+    ledger = _ledger(request)
+    explanation = subject_views.own_explanation(ledger, session)
+    history = subject_views.score_history(ledger, session, months=24)
+    dimensions = {d.id: d.label for d in ledger.policy.policy.dimensions}
+    context = {
+        "session": session,
+        "outcome": explanation.outcome,
+        "explanation": explanation,
+        "history": history,
+        "chart": chart.layout(history),
+        "dimension_labels": dimensions,
+        "notices": subject_views.own_notices(ledger, session),
+    }
+    return render(request, "portal/overview.html", context)
+
+
+@router.get("/me/records")
+def records(request: Request, session: SubjectDep) -> Response:
+    """Every record that met a rule: what it counts now and when it stops counting."""
+    views = subject_views.own_records(_ledger(request), session)
+    return render(request, "portal/records.html", {"session": session, "records": views})
+
+
+@router.get("/me/notices")
+def notices(request: Request, session: SubjectDep) -> Response:
+    """Every notice of an adverse outcome given to the subject."""
+    given = subject_views.own_notices(_ledger(request), session)
+    return render(request, "portal/notices.html", {"session": session, "notices": given})
+
+
+def _consent_context(request: Request, session: SubjectDep) -> dict[str, object]:
+    ledger = _ledger(request)
+    now = ledger.clock.now()
+    parties = [p for p in list_parties(ledger) if p.kind is PartyKind.RELYING_PARTY]
+    consents = sorted(list_consents(ledger, session), key=lambda c: c.granted_at, reverse=True)
+    return {
+        "session": session,
+        "consents": consents,
+        "now": now,
+        "choices": [(p.name, c) for p in parties for c in p.contexts],
+        "scopes": [s.value for s in Scope],
+        "receipt": None,
+        "error": None,
+    }
+
+
+@router.get("/me/consents")
+def consents(request: Request, session: SubjectDep) -> Response:
+    """The consents the subject gave, and a form to give one."""
+    return render(request, "portal/consents.html", _consent_context(request, session))
+
+
+@router.post("/me/consents")
+def grant(
+    request: Request,
+    session: SubjectDep,
+    choice: Annotated[str, Form(max_length=300)],
+    scope: Annotated[Scope, Form()] = Scope.DECISION,
+    days: Annotated[int, Form(ge=1, le=365)] = 90,
+) -> Response:
+    """Consent to a relying party deciding in one context, for a number of days."""
+    ledger = _ledger(request)
+    party, _, context = choice.partition("|")
+    try:
+        receipt = grant_consent(
+            ledger,
+            session,
+            party_name=party,
+            context=context,
+            scope=scope,
+            expires_at=ledger.clock.now() + days * DAY_US,
+        )
+    except (ConsentInvalid, PartyNotFound) as e:
+        page = _consent_context(request, session)
+        page["error"] = e
+        return render(request, "portal/consents.html", page, status_code=e.status)
+    page = _consent_context(request, session)
+    page["receipt"] = receipt
+    return render(request, "portal/consents.html", page, status_code=201)
+
+
+@router.post("/me/consents/{consent_id}/revoke")
+def revoke(request: Request, session: SubjectDep, consent_id: str) -> Response:
+    """Revoke one of the subject's consents; it ends with the next request."""
+    ledger = _ledger(request)
+    consent = revoke_consent(ledger, session, consent_id)
+    if _htmx(request):
+        context = {"consent": consent, "now": ledger.clock.now(), "just_revoked": True}
+        return render(request, "partials/consent_row.html", context)
+    return RedirectResponse("/me/consents", status_code=303)
+
+
+@router.get("/me/accesses")
+def accesses(request: Request, session: SubjectDep) -> Response:
+    """Every read of the subject's data by anyone else, newest first."""
+    rows = list(reversed(list_accesses(_ledger(request), session)))
+    return render(request, "portal/accesses.html", {"session": session, "accesses": rows})
+
+
+@router.get("/me/decisions")
+def decisions(request: Request, session: SubjectDep) -> Response:
+    """Every decision made about the subject, newest first, and who asked."""
+    rows = list(reversed(list_decisions(_ledger(request), session)))
+    return render(request, "portal/decisions.html", {"session": session, "decisions": rows})
+
+
+@router.get("/me/data")
+def data_page(request: Request, session: SubjectDep) -> Response:
+    """What the download holds, and the link to it."""
+    return render(request, "portal/data.html", {"session": session})
+
+
+@router.get("/me/data.json")
+def download(request: Request, session: SubjectDep) -> Response:
+    """Everything held about the subject, as one JSON file to keep or take elsewhere."""
+    ledger = _ledger(request)
+    body = export_subject_data(ledger, session)
+    name = f"credence-my-data-{format_date(ledger.clock.now())}.json"
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )

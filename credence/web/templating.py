@@ -22,7 +22,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from credence.types import format_date, format_time
+from credence.types import format_date, from_micros
 from credence.web import i18n
 
 
@@ -42,7 +42,7 @@ def static_url(name: str) -> str:
 
 
 def _when(micros: int | None) -> str:
-    return "—" if micros is None else format_time(micros).replace("T", " ").replace("Z", " UTC")
+    return "—" if micros is None else from_micros(micros).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _day(micros: int | None) -> str:

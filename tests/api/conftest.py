@@ -9,7 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
@@ -165,6 +165,8 @@ class Cast:
     other: str = "custom:bob"
     unknown: str = "custom:nobody"
     consent_id: str = ""
+    cookies: dict[str, dict[str, str]] = field(default_factory=dict)  # web role -> cookies
+    spare_consent_id: str = ""
 
     def headers(self, role: str) -> dict[str, str]:
         token = self.tokens.get(role)
@@ -201,7 +203,32 @@ def make_cast(ledger: Ledger) -> Cast:
         context="rentals",
         scope=Scope.DECISION_AND_SCORE,
     )
-    return Cast(tokens=tokens, consent_id=receipt.consent.id)
+    # The web pages' callers: browser cookies of alice, bob and two parties' console sessions,
+    # and alice's consent to corner-shop, which a page may revoke without touching acme's.
+    from credence.service.party_sessions import start_party_session
+
+    cookies: dict[str, dict[str, str]] = {"anonymous": {}}
+    for role, who in (("subject", "alice"), ("other_subject", "bob")):
+        web_token, _ = start_session(
+            ledger, issue_sign_in_token(ledger, SubjectRef("custom", who)).token
+        )
+        cookies[role] = {"credence_session": web_token}
+    for role in ("operator", "relying_party", "provider", "reviewer"):
+        console, _ = start_party_session(ledger, api_key=tokens[role])
+        cookies[role] = {"credence_console": console}
+    add_party(ledger, "corner-shop", kind=PartyKind.RELYING_PARTY, contexts=("rentals",))
+    spare = grant_consent(
+        ledger,
+        authenticate_session(ledger, cookies["subject"]["credence_session"]),
+        party_name="corner-shop",
+        context="rentals",
+    )
+    return Cast(
+        tokens=tokens,
+        consent_id=receipt.consent.id,
+        cookies=cookies,
+        spare_consent_id=spare.consent.id,
+    )
 
 
 @pytest.fixture(scope="module")

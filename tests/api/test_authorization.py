@@ -292,181 +292,158 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
     assert '"code":"consent.missing"' in bodies[0].replace(" ", "")
 
 
-# --- the web console and the public register --------------------------------------------
-# Pages answer browsers: a party signs in to the console with a cookie (``credence_console``),
-# a subject to the portal with another (``credence_session``), and every POST carries the
-# CSRF cookie and its form field. Anonymous and subject browsers asking a console page are
-# sent to /console/sign-in (303 on a GET, 401 on a POST): a subject's session is never a
-# party's. The console is the operator's; a reviewer sees the overview and the policy.
-# Redirects are not followed.
+# --- the web pages -------------------------------------------------------------------------
+#
+# The pages served beside the API, called as a browser calls them: with cookies, and with the
+# page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
+# signed in; operator, relying_party, provider, reviewer: that party's console session. The
+# console is the operator's; a reviewer sees its overview and the policy, no other party any
+# of it (403), and a subject's session is never a party's (sent to /console/sign-in). The
+# public register needs no session at all.
+# No portal URL names a subject: another subject asking gets their own page, and alice's
+# consent (to corner-shop) is 404 to bob. A GET that needs a session redirects (303) to its
+# sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
+# last: it ends alice's web session.
 
 
 @dataclass(frozen=True)
 class Page:
     method: str
     path: str
-    form: Callable[[str], dict[str, str]] | None = None  # (unique) -> form fields
+    form: dict[str, str] | None = None  # POST: the form, sent with the CSRF token
+    csrf: bool = True  # False: send the POST without its CSRF token
+    route: str | None = None  # the route's pattern, when the path fills it in
+
+    @property
+    def pattern(self) -> str:
+        return self.route or self.path.split("?")[0]
 
 
-WEB_PAGES: dict[str, Page] = {
+PAGES: dict[str, Page] = {
+    "home": Page("GET", "/"),
+    "sign-in-form": Page("GET", "/sign-in?token=csign_0000000000000000_x"),
+    "sign-in": Page("POST", "/sign-in", {"token": "csign_0000000000000000_notatoken"}),
+    "sign-in-no-csrf": Page("POST", "/sign-in", {"token": "x"}, csrf=False),
+    "language": Page("GET", "/language/zh-Hans?next=/me", route="/language/{code}"),
+    "portal": Page("GET", "/me"),
+    "portal-records": Page("GET", "/me/records"),
+    "portal-notices": Page("GET", "/me/notices"),
+    "portal-consents": Page("GET", "/me/consents"),
+    "portal-accesses": Page("GET", "/me/accesses"),
+    "portal-decisions": Page("GET", "/me/decisions"),
+    "portal-data": Page("GET", "/me/data"),
+    "portal-download": Page("GET", "/me/data.json"),
+    "portal-consent": Page("POST", "/me/consents", {"choice": "corner-shop|rentals", "days": "5"}),
+    "portal-consent-no-csrf": Page("POST", "/me/consents", {"choice": "x|y"}, csrf=False),
+    "portal-revoke": Page(
+        "POST",
+        "/me/consents/{spare_consent}/revoke",
+        {},
+        route="/me/consents/{consent_id}/revoke",
+    ),
+    "console-sign-in-form": Page("GET", "/console/sign-in"),
+    "console-sign-in": Page("POST", "/console/sign-in", {"api_key": "cred_0000000000000000_x"}),
+    "console-sign-out": Page("POST", "/console/sign-out", {}),
     "register": Page("GET", "/register"),
     "console": Page("GET", "/console"),
     "console-restrictions": Page("GET", "/console/restrictions"),
     "console-parties": Page("GET", "/console/parties"),
-    "console-party-add": Page(
-        "POST", "/console/parties", lambda u: {"name": f"w-{u}", "kind": "reviewer"}
+    "console-party-add": Page("POST", "/console/parties", {"name": "w-new", "kind": "reviewer"}),
+    "console-party-add-no-csrf": Page(
+        "POST", "/console/parties", {"name": "w-x", "kind": "reviewer"}, csrf=False
     ),
-    "console-key-add": Page("POST", "/console/parties/fair-review/keys", lambda _u: {}),
-    "console-key-revoke": Page("POST", "/console/keys/key_unknown/revoke", lambda _u: {}),
+    "console-key-add": Page(
+        "POST", "/console/parties/fair-review/keys", {}, route="/console/parties/{name}/keys"
+    ),
+    "console-key-revoke": Page(
+        "POST", "/console/keys/key_unknown/revoke", {}, route="/console/keys/{key_id}/revoke"
+    ),
     "console-policy": Page("GET", "/console/policy"),
+    "sign-out": Page("POST", "/sign-out", {}),
 }
+WEB_ROLES = (
+    "anonymous",
+    "subject",
+    "other_subject",
+    "operator",
+    "relying_party",
+    "provider",
+    "reviewer",
+)
 
-# page                   role             status
+# page                    anonymous subject other_subject operator relying_party provider reviewer
 WEB_MATRIX = """
-register                 anonymous        200
-register                 operator         200
-register                 provider         200
-register                 relying_party    200
-register                 reviewer         200
-register                 subject          200
-console                  anonymous        303
-console                  operator         200
-console                  provider         403
-console                  relying_party    403
-console                  reviewer         200
-console                  subject          303
-console-restrictions     anonymous        303
-console-restrictions     operator         200
-console-restrictions     provider         403
-console-restrictions     relying_party    403
-console-restrictions     reviewer         403
-console-restrictions     subject          303
-console-parties          anonymous        303
-console-parties          operator         200
-console-parties          provider         403
-console-parties          relying_party    403
-console-parties          reviewer         403
-console-parties          subject          303
-console-party-add        anonymous        401
-console-party-add        operator         303
-console-party-add        provider         403
-console-party-add        relying_party    403
-console-party-add        reviewer         403
-console-party-add        subject          401
-console-key-add          anonymous        401
-console-key-add          operator         200
-console-key-add          provider         403
-console-key-add          relying_party    403
-console-key-add          reviewer         403
-console-key-add          subject          401
-console-key-revoke       anonymous        401
-console-key-revoke       operator         404
-console-key-revoke       provider         403
-console-key-revoke       relying_party    403
-console-key-revoke       reviewer         403
-console-key-revoke       subject          401
-console-policy           anonymous        303
-console-policy           operator         200
-console-policy           provider         403
-console-policy           relying_party    403
-console-policy           reviewer         200
-console-policy           subject          303
+home                       200  200  200  200  200  200  200
+sign-in-form               200  200  200  200  200  200  200
+sign-in                    401  401  401  401  401  401  401
+sign-in-no-csrf            403  403  403  403  403  403  403
+language                   303  303  303  303  303  303  303
+portal                     303  200  200  303  303  303  303
+portal-records             303  200  200  303  303  303  303
+portal-notices             303  200  200  303  303  303  303
+portal-consents            303  200  200  303  303  303  303
+portal-accesses            303  200  200  303  303  303  303
+portal-decisions           303  200  200  303  303  303  303
+portal-data                303  200  200  303  303  303  303
+portal-download            303  200  200  303  303  303  303
+portal-consent             401  201  201  401  401  401  401
+portal-consent-no-csrf     403  403  403  403  403  403  403
+portal-revoke              401  303  404  401  401  401  401
+console-sign-in-form       200  200  200  200  200  200  200
+console-sign-in            401  401  401  401  401  401  401
+register                   200  200  200  200  200  200  200
+console                    303  303  303  200  403  403  200
+console-restrictions       303  303  303  200  403  403  403
+console-parties            303  303  303  200  403  403  403
+console-party-add          401  401  401  303  403  403  403
+console-party-add-no-csrf  403  403  403  403  403  403  403
+console-key-add            401  401  401  200  403  403  403
+console-key-revoke         401  401  401  404  403  403  403
+console-policy             303  303  303  200  403  403  200
+console-sign-out           303  303  303  303  303  303  303
+sign-out                   303  303  303  303  303  303  303
 """
 
 
 def _web_rows() -> list[tuple[str, str, int]]:
     rows = []
     for line in WEB_MATRIX.strip().splitlines():
-        page, role, status = line.split()
-        assert page in WEB_PAGES and role in ROLES, line
-        rows.append((page, role, int(status)))
+        page, *statuses = line.split()
+        assert page in PAGES, line
+        rows += [(page, role, int(s)) for role, s in zip(WEB_ROLES, statuses, strict=True)]
     return rows
 
 
 WEB_ROWS = _web_rows()
 
 
-@pytest.fixture(scope="module")
-def browsers(server: Server) -> dict[str, dict[str, str]]:
-    """Per role, the cookies of a browser signed in as it (a CSRF cookie for everyone)."""
-    from credence.service.ledger import open_ledger
-    from credence.service.party_sessions import start_party_session
-    from credence.web.auth import CONSOLE_COOKIE, SUBJECT_COOKIE
-    from credence.web.security import CSRF_COOKIE
+def test_the_web_table_covers_every_page_route() -> None:
+    from credence.web import page_routes
 
-    first = httpx2.get(server.url + "/console/sign-in")
-    csrf = first.cookies[CSRF_COOKIE]
-    jars: dict[str, dict[str, str]] = {}
-    with open_ledger(server.settings) as ledger:
-        for role in ROLES:
-            jar = {CSRF_COOKIE: csrf}
-            if role == "subject":
-                jar[SUBJECT_COOKIE] = server.cast.tokens["subject"]
-            elif role != "anonymous":
-                token, _ = start_party_session(ledger, api_key=server.cast.tokens[role])
-                jar[CONSOLE_COOKIE] = token
-            jars[role] = jar
-    return jars
-
-
-def _form_token(server: Server, jar: dict[str, str]) -> str:
-    import re
-
-    page = httpx2.get(server.url + "/console/sign-in", cookies=jar)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
+    covered = {(p.method, p.pattern) for p in PAGES.values()}
+    assert set(page_routes()) == covered
+    assert {page for page, *_ in WEB_ROWS} == set(PAGES)
 
 
 @pytest.mark.parametrize(("page", "role", "expected"), WEB_ROWS)
-def test_web_authorization_matrix(
-    server: Server, browsers: dict[str, dict[str, str]], page: str, role: str, expected: int
-) -> None:
-    call = WEB_PAGES[page]
-    jar = browsers[role]
-    data = None
-    if call.form is not None:
-        data = {"csrf_token": _form_token(server, jar), **call.form(f"{page}-{role}")}
-    response = httpx2.request(
-        call.method, server.url + call.path, cookies=jar, data=data, follow_redirects=False
-    )
-    assert response.status_code == expected, response.text[:500]
-    if expected == 303 and call.method == "GET":
-        assert response.headers["location"] == "/console/sign-in"
-    if expected >= 400:
-        assert response.headers["content-type"].startswith("text/html")
-
-
-def test_every_console_page_is_in_the_web_table() -> None:
-    from importlib import import_module
-
-    from credence.web import AREAS
-
-    served = {
-        (method, route.path)
-        for area in AREAS
-        for route in import_module(f"credence.web.{area}").router.routes
-        for method in getattr(route, "methods", ()) or ()
-        if getattr(route, "path", "").startswith(("/console", "/register")) and method != "HEAD"
-    }
-    sign_in = {("GET", "/console/sign-in"), ("POST", "/console/sign-in")}
-    sign_in.add(("POST", "/console/sign-out"))
-    tabled = {(p.method, p.path) for p in WEB_PAGES.values()}
-    paths = {
-        (m, p.replace("fair-review", "{name}").replace("key_unknown", "{key_id}"))
-        for m, p in tabled
-    }
-    assert served - sign_in == paths
-    assert {page for page, *_ in WEB_ROWS} == set(WEB_PAGES)
-
-
-def test_a_console_post_without_its_csrf_field_is_refused(
-    server: Server, browsers: dict[str, dict[str, str]]
-) -> None:
-    response = httpx2.post(
-        server.url + "/console/parties",
-        cookies=browsers["operator"],
-        data={"name": "no-csrf", "kind": "reviewer"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 403 and "web.csrf" in response.text
+def test_web_authorization_matrix(server: Server, page: str, role: str, expected: int) -> None:
+    call = PAGES[page]
+    with httpx2.Client(base_url=server.url, cookies=server.cast.cookies[role]) as browser:
+        form = None
+        if call.form is not None:
+            form = dict(call.form)
+            if call.csrf:
+                browser.get("/")
+                form["csrf_token"] = browser.cookies["credence_csrf"]
+        response = browser.request(
+            call.method,
+            call.path.format(spare_consent=server.cast.spare_consent_id),
+            data=form,
+            follow_redirects=False,
+        )
+    assert response.status_code == expected, response.text
+    if expected == 303:
+        assert response.headers["location"].startswith("/")
+    else:  # a page, or an error page, never the API's JSON (the download is the one JSON file)
+        kind = "application/json" if page == "portal-download" else "text/html"
+        assert response.headers["content-type"].startswith(kind)

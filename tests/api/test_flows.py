@@ -128,7 +128,7 @@ def test_the_subject_sees_their_own_account(client: TestClient, cast: Cast) -> N
     assert all(r["expires_at"] for r in negative)  # every negative record expires
     assert client.get("/v1/me/notices", headers=headers).status_code == 200
     consents = client.get("/v1/me/consents", headers=headers).json()
-    assert [c["id"] for c in consents] == [cast.consent_id]
+    assert [c["id"] for c in consents] == [cast.consent_id, cast.spare_consent_id]
 
 
 def test_a_revoked_consent_stops_the_next_request(client: TestClient, cast: Cast) -> None:

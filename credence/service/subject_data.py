@@ -1,0 +1,152 @@
+"""Everything Credence holds about the signed-in subject, as one JSON document (GDPR Art. 15 and 20).
+
+The export is what a subject downloads from their page: who they are as
+stored, every record kept about them (retractions and records that no longer
+count included), what each counts now and until when, the score and its
+reasons, notices, consents, the access log and every decision made about
+them. It is read in one unit of work, so its parts agree, and it is the
+subject reading their own data: nothing is written to the access log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credence.service.consents import list_consents
+from credence.service.history import list_accesses, list_decisions
+from credence.service.ledger import Ledger
+from credence.service.sessions import SubjectSession, check_session
+from credence.service.subject_views import (
+    RecordView,
+    own_explanation,
+    own_notices,
+    own_records,
+    own_score,
+)
+from credence.types import Record, format_time
+
+FORMAT = "credence-subject-export/1"
+
+
+def _t(micros: int | None) -> str | None:
+    return None if micros is None else format_time(micros)
+
+
+def _points(value: float) -> float:
+    return round(value, 6)
+
+
+def export_subject_data(ledger: Ledger, session: SubjectSession) -> dict[str, Any]:
+    """The signed-in subject's data, as plain JSON values.
+
+    Raises:
+        AuthenticationFailed: when the session has expired.
+    """
+    check_session(ledger, session)
+    with ledger.unit_of_work():
+        row = ledger.store.subject(session.subject_key)
+        stored = ledger.store.records(session.subject_key)
+        own = own_score(ledger, session)
+        explanation = own_explanation(ledger, session)
+        records = {(r.provider, r.provider_event_id): r for r in own_records(ledger, session)}
+        notices = own_notices(ledger, session)
+        consents = list_consents(ledger, session)
+        accesses = list_accesses(ledger, session)
+        decisions = list_decisions(ledger, session)
+        policy = ledger.stored_policy_at(ledger.clock.now())
+        now = ledger.clock.now()
+    outcome = own.outcome
+    return {
+        "format": FORMAT,
+        "exported_at": format_time(now),
+        "subject": {
+            "scheme": session.subject.scheme,
+            "id": session.subject.id,
+            "kind": own.kind,
+            "first_seen": _t(row.created_at) if row is not None else None,
+        },
+        "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
+        "score": {
+            "as_of": format_time(outcome.as_of),
+            "score": outcome.score,
+            "tier": outcome.tier,
+            "dimensions": {k: _points(v) for k, v in outcome.dimensions.items()},
+            "lists": sorted(outcome.lists),
+        },
+        "explanation": {
+            "lowering": [
+                {"code": r.code, "text": r.text, "points": _points(r.points), "records": r.records}
+                for r in explanation.lowering
+            ],
+            "raising": [
+                {"code": r.code, "text": r.text, "points": _points(r.points), "records": r.records}
+                for r in explanation.raising
+            ],
+            "what_would_change_it": [
+                {"kind": c.kind, "text": c.text, "points": c.points, "at": _t(c.at)}
+                for c in explanation.changes
+            ],
+        },
+        "records": [_record(r, records.get(r.key)) for r in stored],
+        "notices": [
+            {
+                "entitlement": n.entitlement,
+                "issued_at": format_time(n.issued_at),
+                "effective_at": format_time(n.effective_at),
+                "ends_at": _t(n.ends_at),
+            }
+            for n in notices
+        ],
+        "consents": [
+            {
+                "id": c.id,
+                "party": c.party,
+                "context": c.context,
+                "entitlements": list(c.entitlements),
+                "scope": str(c.scope),
+                "granted_at": format_time(c.granted_at),
+                "expires_at": format_time(c.expires_at),
+                "revoked_at": _t(c.revoked_at),
+            }
+            for c in consents
+        ],
+        "accesses": [
+            {
+                "at": format_time(a.at),
+                "party": a.actor,
+                "action": a.action,
+                "purpose": a.purpose,
+                "context": a.context,
+                "consent_id": a.consent_id,
+            }
+            for a in accesses
+        ],
+        "decisions": [
+            {
+                "id": d.id,
+                "party": d.party,
+                "entitlement": d.entitlement,
+                "outcome": d.outcome,
+                "reason_codes": list(d.reasons),
+                "as_of": format_time(d.as_of),
+                "at": format_time(d.at),
+            }
+            for d in decisions
+        ],
+    }
+
+
+def _record(record: Record, view: RecordView | None) -> dict[str, Any]:
+    return {
+        "provider": record.provider,
+        "provider_event_id": record.provider_event_id,
+        "type": record.type,
+        "occurred_at": format_time(record.occurred_at),
+        "attributes": dict(record.attributes),
+        "evidence": record.evidence,
+        "retracts": record.retracts,
+        "rule": view.rule if view is not None else None,
+        "points_now": _points(view.points) if view is not None else 0.0,
+        "counts_until": _t(view.expires_at) if view is not None else None,
+        "counting": bool(view is not None and view.counting),
+    }
