@@ -32,7 +32,10 @@
     ├── ApiKeyNotFound                 api_key.not_found 404
     ├── ConsentNotFound                consent.not_found 404
     ├── ConsentInvalid                 consent.invalid  422
-    └── InternalError                  internal.error   500
+    ├── InternalError                  internal.error   500
+    ├── DisputeNotFound                dispute.not_found 404
+    ├── DisputeInvalid                 dispute.invalid  422
+    └── DisputeStateError              dispute.state    409
 
 Each error carries a stable ``code``, an HTTP ``status``, a message a user can
 act on, and optional structured fields (``path``, ``line``, ``suggestion``).
@@ -348,3 +351,25 @@ class CsrfInvalid(Forbidden):
 
     code = "web.csrf"
     status = 403
+
+
+# disputes
+class DisputeNotFound(CredenceError):
+    """No dispute with that id that the caller may see."""
+
+    code = "dispute.not_found"
+    status = 404
+
+
+class DisputeInvalid(CredenceError):
+    """A dispute cannot be filed or answered as asked (unknown record, no new information)."""
+
+    code = "dispute.invalid"
+    status = 422
+
+
+class DisputeStateError(CredenceError):
+    """The dispute is not in a state that allows this step (e.g. resolving a lapsed one)."""
+
+    code = "dispute.state"
+    status = 409

@@ -18,7 +18,14 @@ from credence.api import errors
 from credence.api.deps import refuse_nul
 from credence.api.errors import ErrorResponse
 from credence.api.limits import BodyLimit
-from credence.api.routers import health, operator, providers, relying_parties, subjects
+from credence.api.routers import (
+    disputes,
+    health,
+    operator,
+    providers,
+    relying_parties,
+    subjects,
+)
 from credence.service.ledger import Ledger
 
 API_VERSION = "v1"
@@ -61,7 +68,7 @@ def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
     app.state.ledger = ledger
     errors.install(app)
     prefix = f"/{API_VERSION}"
-    for module in (health, operator, providers, relying_parties, subjects):
+    for module in (health, operator, providers, relying_parties, subjects, disputes):
         app.include_router(module.router, prefix=prefix)
     limit = max_body_bytes if max_body_bytes is not None else ledger.settings.max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)

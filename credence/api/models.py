@@ -16,8 +16,10 @@ from credence.service.results import (
     CompiledPolicy,
     Decision,
     Explanation,
+    Hold,
     Outcome,
     Reason,
+    Statement,
     weighted,
 )
 from credence.types import Notice, SubjectRef, format_time
@@ -122,6 +124,32 @@ def notice_out(n: Notice) -> NoticeOut:
     )
 
 
+class HoldOut(BaseModel):
+    """An adverse outcome not applied while the disputes it rests on are open."""
+
+    outcome: str
+    disputes: list[str]
+    until: str
+
+
+def hold_out(h: Hold) -> HoldOut:
+    return HoldOut(outcome=h.outcome, disputes=list(h.disputes), until=format_time(h.until))
+
+
+class StatementOut(BaseModel):
+    """The subject's statement on a disputed record the decision counts."""
+
+    dispute: str
+    record: str
+    text: str
+
+
+def statement_out(s: Statement) -> StatementOut:
+    return StatementOut(
+        dispute=s.dispute, record=f"{s.provider}:{s.provider_event_id}", text=s.text
+    )
+
+
 class DecisionRequest(Model):
     """May this subject have this entitlement? Asked by a relying party with consent."""
 
@@ -143,7 +171,7 @@ class DecisionOut(BaseModel):
     kind: Literal["benefit", "restriction"]
     context: str
     as_of: str
-    outcome: Literal["granted", "denied", "restricted", "pending", "not_restricted"]
+    outcome: Literal["granted", "denied", "restricted", "pending", "not_restricted", "held"]
     allowed: bool
     reason_codes: list[str]
     reasons: list[ReasonOut]
@@ -152,6 +180,9 @@ class DecisionOut(BaseModel):
     reason: str | None = None
     notice: NoticeOut | None = None
     consent_id: str | None = None
+    # disputes
+    hold: HoldOut | None = None
+    statements: list[StatementOut] = []
 
 
 def decision_out(
@@ -172,6 +203,8 @@ def decision_out(
         reason=d.reason if d.kind == "restriction" else None,
         notice=notice_out(d.notice) if d.notice is not None else None,
         consent_id=consent_id,
+        hold=hold_out(d.hold) if d.hold is not None else None,
+        statements=[statement_out(s) for s in d.statements],
     )
 
 
@@ -214,8 +247,11 @@ def explanation_out(e: Explanation) -> ExplanationOut:
 
 
 class RecordOut(BaseModel):
-    """One of the subject's records: what it says, what it counts now, and when it expires."""
+    """One of the subject's records: what it says, what it counts now, and when it expires.
 
+    ``id`` (``provider:provider_event_id``) names it in a dispute."""
+
+    id: str
     provider: str
     provider_event_id: str
     type: str
@@ -231,6 +267,7 @@ class RecordOut(BaseModel):
 def records_out(policy: CompiledPolicy, outcome: Outcome) -> list[RecordOut]:
     return [
         RecordOut(
+            id=f"{c.record.provider}:{c.record.provider_event_id}",
             provider=c.record.provider,
             provider_event_id=c.record.provider_event_id,
             type=c.record.type,

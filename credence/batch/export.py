@@ -14,11 +14,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from credence.engine.plan import ATTRIBUTE_PREFIX, BASE_COLUMNS
@@ -305,17 +306,40 @@ def export_ledger(
     *,
     attributes: Mapping[str, AttrType],
     progress: Progress | None = None,
+    leave_out: Collection[tuple[str, str]] = (),
 ) -> int:
     """Export the ledger's records to Parquet under ``out``, partitioned by month.
+
+    Records whose ``(provider, provider_event_id)`` is in ``leave_out`` (those
+    disputes dropped) are not written.
 
     Raises:
         StoreUnavailable, UsageError, InputFileError: when it cannot be read or written.
     """
     schema = export_schema(attributes)
-    batches = (
-        b.select(schema.names).cast(schema) for b in flatten_batches(ledger_batches(db), attributes)
-    )
+    records = leaving_out(ledger_batches(db), leave_out)
+    batches = (b.select(schema.names).cast(schema) for b in flatten_batches(records, attributes))
     return write_parquet(batches, out, schema=schema, progress=progress)
+
+
+_KEY_SEPARATOR = "\x00"  # between provider and event id: neither may hold a NUL
+
+
+def leaving_out(
+    batches: Iterable[pa.RecordBatch], keys: Collection[tuple[str, str]]
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` without the rows whose ``(provider, provider_event_id)`` is in ``keys``."""
+    if not keys:
+        yield from batches
+        return
+    wanted = pa.array([f"{p}{_KEY_SEPARATOR}{e}" for p, e in keys], type=pa.string())
+    for batch in batches:
+        joined = pc.binary_join_element_wise(
+            batch.column("provider"), batch.column("provider_event_id"), _KEY_SEPARATOR
+        )
+        kept = batch.filter(pc.invert(pc.is_in(joined, value_set=wanted)))
+        if kept.num_rows:
+            yield kept
 
 
 def read_export(path: Path) -> ds.Dataset:

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from credence.cli import batch, core, lab, ledger, parties, policy_cmds, safeguards, serve
+from credence.cli import (
+    batch,
+    core,
+    disputes,
+    lab,
+    ledger,
+    parties,
+    policy_cmds,
+    safeguards,
+    serve,
+)
 from credence.cli.common import err
 from credence.errors import CredenceError
 
@@ -59,6 +69,7 @@ ledger.register(app)
 parties.register(app)
 lab.register(app, policy_cmds.app)
 serve.register(app)
+disputes.register(app)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it

@@ -240,6 +240,18 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
             "issued_now": d.notice_issued,
             "given_before": not d.notice_needed,
         }
+    # disputes
+    if d.hold is not None:
+        body["hold"] = {
+            "outcome": d.hold.outcome,
+            "disputes": list(d.hold.disputes),
+            "until": format_time(d.hold.until),
+        }
+    if d.statements:
+        body["statements"] = [
+            {"dispute": s.dispute, "record": f"{s.provider}:{s.provider_event_id}", "text": s.text}
+            for s in d.statements
+        ]
     return body
 
 
@@ -283,6 +295,7 @@ def decision_text(decision: Decision) -> str:
         "restricted": "RESTRICTED",
         "pending": "PENDING (notice period running)",
         "not_restricted": "NOT RESTRICTED",
+        "held": "HELD (a dispute it rests on is open)",
     }[d.outcome]
     lines = [
         f"{d.entitlement} ({d.kind}, context {d.context}): {headline}",
@@ -298,6 +311,12 @@ def decision_text(decision: Decision) -> str:
         else:
             issued = f"notice issued {format_date(d.notice.issued_at)}"
         lines.append(f"  {issued}, it takes effect {format_date(d.notice.effective_at)}")
+    if d.hold is not None:  # disputes
+        lines.append(
+            f"  {d.hold.outcome} is held until {format_date(d.hold.until)} at the latest, "
+            f"while {', '.join(d.hold.disputes)} is open"
+        )
+    lines += [f"  the subject's statement ({s.dispute}): {s.text}" for s in d.statements]
     if d.reasons:
         lines.append("  key factors:")
         lines += [f"    {r.code}: {r.text} ({r.points:+.1f})" for r in d.reasons]

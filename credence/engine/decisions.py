@@ -30,6 +30,28 @@ from credence.types import DAY_US, MICROS, Notice, parse_duration
 
 GRANTED, DENIED = "granted", "denied"
 RESTRICTED, PENDING, NOT_RESTRICTED = "restricted", "pending", "not_restricted"
+HELD = "held"  # an adverse outcome not applied while a dispute it rests on is open
+ADVERSE = frozenset({DENIED, RESTRICTED, PENDING})
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a decision is held: the adverse ``outcome`` it would have, the open disputes it
+    rests on, and the latest of their deadlines (the hold ends with them)."""
+
+    outcome: str
+    disputes: tuple[str, ...]
+    until: int
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A subject's statement on a record they disputed in vain, shown with the decision."""
+
+    dispute: str
+    provider: str
+    provider_event_id: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +65,7 @@ class Decision:
     score: int
     tier: str | None
     condition_holds: bool
-    outcome: str  # granted | denied | restricted | pending | not_restricted
+    outcome: str  # granted | denied | restricted | pending | not_restricted | held
     allowed: bool  # benefit granted, or no restriction in effect
     reasons: tuple[Reason, ...]
     changes: tuple[Change, ...]
@@ -52,6 +74,9 @@ class Decision:
     notice_issued: bool = False  # set by the service when it recorded that notice
     legal_basis: str | None = None
     reason: str | None = None
+    # disputes: set by the service (credence.service.disputes)
+    hold: Hold | None = None
+    statements: tuple[Statement, ...] = ()
 
 
 def entitlement(policy: CompiledPolicy, entitlement_id: str) -> Entitlement:

@@ -10,6 +10,7 @@ from credence.ledger.accounts import (
     SessionRow,
     SignInRow,
 )
+from credence.ledger.disputes import DisputeNote, DisputeRow
 from credence.ledger.store import (
     Access,
     AppendResult,
@@ -27,6 +28,8 @@ __all__ = [
     "AppendResult",
     "ConsentRow",
     "DecisionRow",
+    "DisputeNote",
+    "DisputeRow",
     "KeyRow",
     "LedgerEvent",
     "NewRecord",

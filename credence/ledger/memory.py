@@ -31,6 +31,7 @@ from credence.ledger.chain import (
     link,
     verify_rows,
 )
+from credence.ledger.disputes import DisputeRow
 from credence.ledger.sql import _check_kind, encode_attributes
 from credence.ledger.store import (
     Access,
@@ -97,6 +98,7 @@ class MemoryStore:
         self._sessions: dict[str, SessionRow] = {}
         self._consents: dict[str, ConsentRow] = {}
         self._decisions: dict[int, list[DecisionRow]] = {}
+        self._disputes: dict[str, DisputeRow] = {}
         self._head = Head(0, GENESIS, 0, NO_EVENTS)
         self._events: list[Event] = []
 
@@ -499,6 +501,37 @@ class MemoryStore:
 
     def decisions(self, subject_key: int) -> list[DecisionRow]:
         return sorted(self._decisions.get(subject_key, []), key=lambda d: (d.at, d.id))
+
+    # --- disputes --------------------------------------------------------------
+    def add_dispute(self, dispute: DisputeRow) -> None:
+        with self._lock:
+            if dispute.id in self._disputes:
+                raise StoreError(f"a dispute {dispute.id} is stored already", code="store.conflict")
+            self._disputes[dispute.id] = dispute
+
+    def save_dispute(self, dispute: DisputeRow) -> None:
+        with self._lock:
+            if dispute.id not in self._disputes:
+                raise StoreError(f"no dispute {dispute.id} to save")
+            self._disputes[dispute.id] = dispute
+
+    def dispute(self, dispute_id: str) -> DisputeRow | None:
+        return self._disputes.get(dispute_id)
+
+    def disputes(self, subject_key: int) -> list[DisputeRow]:
+        mine = [d for d in self._disputes.values() if d.subject_key == subject_key]
+        return sorted(mine, key=lambda d: (d.filed_at, d.id))
+
+    def all_disputes(
+        self, *, provider: str | None = None, states: Collection[str] | None = None
+    ) -> list[DisputeRow]:
+        found = [
+            d
+            for d in self._disputes.values()
+            if (provider is None or d.provider == provider)
+            and (states is None or d.state in states)
+        ]
+        return sorted(found, key=lambda d: (d.filed_at, d.id))
 
     def close(self) -> None:
         """Nothing to release."""

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 # The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 # SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
 KeyType = BigInteger().with_variant(Integer(), "sqlite")
@@ -248,4 +248,29 @@ decisions = Table(
     Column("as_of", BigInteger, nullable=False),
     Column("at", BigInteger, nullable=False),
     Column("receipt", LargeBinary, nullable=True),  # the signed receipt, once there is one
+)
+
+# --- disputes (revision 0006) --------------------------------------------------------
+# One row per dispute; its steps are chained as events too. The record is named by its
+# idempotency key, which a resend, a purge or a restore keeps.
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("provider", Text, nullable=False, index=True),
+    Column("provider_event_id", Text, nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("evidence", Text, nullable=True),
+    Column("filed_at", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("extended", Integer, nullable=False),  # 0 or 1
+    Column("notes", Text, nullable=False),  # a JSON list of {at, text, evidence}
+    Column("answer", Text, nullable=True),
+    Column("answer_record", Text, nullable=True),
+    Column("answered_at", BigInteger, nullable=True),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("resolved_by", Text, nullable=True),
+    Column("reason", Text, nullable=True),
 )

@@ -8,6 +8,7 @@ shared by SQLite and PostgreSQL. Each call joins the open unit of work, if any.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, Table, select, update
@@ -22,6 +23,7 @@ from credence.ledger.accounts import (
     SessionRow,
     SignInRow,
 )
+from credence.ledger.disputes import DisputeNote, DisputeRow
 from credence.ledger.sql import SQLStore, _subject
 from credence.ledger.store import Access, SubjectRow
 from credence.types import Notice
@@ -87,6 +89,51 @@ def _decision(row: Row[Any]) -> DecisionRow:
         at=row.at,
         receipt=None if row.receipt is None else bytes(row.receipt),
     )
+
+
+def _notes(value: str) -> tuple[DisputeNote, ...]:
+    return tuple(DisputeNote(n["at"], n["text"], n.get("evidence")) for n in json.loads(value))
+
+
+def _dispute(row: Row[Any]) -> DisputeRow:
+    return DisputeRow(
+        id=row.id,
+        subject_key=row.subject_key,
+        provider=row.provider,
+        provider_event_id=row.provider_event_id,
+        statement=row.statement,
+        evidence=row.evidence,
+        filed_at=row.filed_at,
+        deadline=row.deadline,
+        state=row.state,
+        extended=bool(row.extended),
+        notes=_notes(row.notes),
+        answer=row.answer,
+        answer_record=row.answer_record,
+        answered_at=row.answered_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        reason=row.reason,
+    )
+
+
+def _dispute_steps(dispute: DisputeRow) -> dict[str, Any]:
+    """The columns a dispute's later steps write."""
+    return {
+        "deadline": dispute.deadline,
+        "state": dispute.state,
+        "extended": int(dispute.extended),
+        "notes": json.dumps(
+            [{"at": n.at, "text": n.text, "evidence": n.evidence} for n in dispute.notes],
+            ensure_ascii=False,
+        ),
+        "answer": dispute.answer,
+        "answer_record": dispute.answer_record,
+        "answered_at": dispute.answered_at,
+        "resolved_at": dispute.resolved_at,
+        "resolved_by": dispute.resolved_by,
+        "reason": dispute.reason,
+    }
 
 
 class SQLLogStore(SQLStore):
@@ -301,3 +348,48 @@ class SQLLogStore(SQLStore):
             .order_by(t.decisions.c.at, t.decisions.c.id)
         )
         return [_decision(row) for row in self._all(query)]
+
+    # --- disputes --------------------------------------------------------------
+    def add_dispute(self, dispute: DisputeRow) -> None:
+        self._insert(
+            t.disputes,
+            id=dispute.id,
+            subject_key=dispute.subject_key,
+            provider=dispute.provider,
+            provider_event_id=dispute.provider_event_id,
+            statement=dispute.statement,
+            evidence=dispute.evidence,
+            filed_at=dispute.filed_at,
+            **_dispute_steps(dispute),
+        )
+
+    def save_dispute(self, dispute: DisputeRow) -> None:
+        statement = (
+            update(t.disputes)
+            .where(t.disputes.c.id == dispute.id)
+            .values(**_dispute_steps(dispute))
+        )
+        with self._errors(), self._write() as conn:
+            conn.execute(statement)
+
+    def dispute(self, dispute_id: str) -> DisputeRow | None:
+        row = self._one(select(t.disputes).where(t.disputes.c.id == dispute_id))
+        return None if row is None else _dispute(row)
+
+    def disputes(self, subject_key: int) -> list[DisputeRow]:
+        query = (
+            select(t.disputes)
+            .where(t.disputes.c.subject_key == subject_key)
+            .order_by(t.disputes.c.filed_at, t.disputes.c.id)
+        )
+        return [_dispute(row) for row in self._all(query)]
+
+    def all_disputes(
+        self, *, provider: str | None = None, states: Collection[str] | None = None
+    ) -> list[DisputeRow]:
+        query = select(t.disputes).order_by(t.disputes.c.filed_at, t.disputes.c.id)
+        if provider is not None:
+            query = query.where(t.disputes.c.provider == provider)
+        if states is not None:
+            query = query.where(t.disputes.c.state.in_(list(states)))
+        return [_dispute(row) for row in self._all(query)]

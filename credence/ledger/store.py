@@ -2,7 +2,8 @@
 
 The interface is split by concept (``LedgerAdmin``, ``PolicyStore``,
 ``RecordStore``, ``NoticeLog``, ``AccessLog``, and in ``credence.ledger.accounts``
-``PartyStore``, ``SessionStore``, ``ConsentStore``, ``DecisionLog``); ``Store``
+``PartyStore``, ``SessionStore``, ``ConsentStore``, ``DecisionLog``, and in
+``credence.ledger.disputes`` ``DisputeStore``); ``Store``
 is their union, which a backend implements.
 
 The ledger is append-only: records are never updated; a correction or a
@@ -26,6 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from credence.ledger.accounts import ConsentStore, DecisionLog, PartyStore, SessionStore
 from credence.ledger.chain import ChainReport, Head, Signer
+from credence.ledger.disputes import DisputeStore
 from credence.types import Notice, Record
 
 SCHEMA_VERSION = 3
@@ -359,6 +361,7 @@ class Store(
     SessionStore,
     ConsentStore,
     DecisionLog,
+    DisputeStore,
     Protocol,
 ):
     """The ledger a backend implements: the union of the per-concept stores.

@@ -27,6 +27,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     # The web console: counts for both; restrictions name subjects, so the operator's only.
     "console.overview": frozenset({OPERATOR, REVIEWER}),
     "restrictions.read": frozenset({OPERATOR}),
+    "review.queue": frozenset({OPERATOR, REVIEWER}),  # disputes to decide, by deadline
 }
 
 

@@ -24,6 +24,7 @@ from credence.engine import CompiledPolicy
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
 from credence.extras import require
+from credence.service import disputes
 from credence.service.ledger import Ledger, identifier_of
 
 Engine = Literal["duckdb", "spark"]
@@ -118,7 +119,8 @@ def export(
         raise UsageError("an in-memory ledger cannot be exported; use a SQLite or PostgreSQL one")
     attributes = attribute_columns(policy or ledger.policy)
     report.stage("exporting records", ledger_counts(db))
-    return export_ledger(db, out, attributes=attributes, progress=report.advance)
+    struck = disputes.ledger_struck_keys(ledger)  # dropped by disputes: never exported
+    return export_ledger(db, out, attributes=attributes, progress=report.advance, leave_out=struck)
 
 
 def rescore(
@@ -154,6 +156,9 @@ def rescore(
             scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
             from_dir = scratch / "records"
             export(ledger, from_dir, reporter=report, policy=policy)
+        elif from_dir is not None:
+            # An export made before a dispute dropped a record still holds it.
+            scratch, from_dir = _without_struck_export(ledger, from_dir, out)
         report.stage(f"scoring on {engine}")
         scores = _run(ledger, plan, engine=engine, from_dir=from_dir, scratch=_parent(out))
         report.advance(scores.num_rows)
@@ -173,6 +178,24 @@ def rescore(
     )
 
 
+def _without_struck_export(ledger: Ledger, from_dir: Path, out: Path) -> tuple[Path | None, Path]:
+    """``from_dir``, or a copy of it in a scratch directory without the records disputes
+    dropped (when it holds any); the scratch directory to remove afterwards."""
+    from credence.batch.export import leaving_out, read_export
+
+    struck = disputes.ledger_struck_keys(ledger)
+    if not struck:
+        return None, from_dir
+    dataset = read_export(from_dir)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=_parent(out)))
+    filtered = scratch / "records"
+    filtered.mkdir()
+    with pq.ParquetWriter(filtered / "part-0.parquet", dataset.schema) as writer:
+        for batch in leaving_out(dataset.to_batches(), struck):
+            writer.write_batch(batch)
+    return scratch, filtered
+
+
 def _parent(out: Path) -> Path:
     parent = out.parent if str(out.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
@@ -188,10 +211,11 @@ def _run(
     assert isinstance(plan, BatchPlan)
     if from_dir is None:
         # An in-memory ledger: its records straight into Arrow.
+        struck = disputes.ledger_struck_keys(ledger)
         rows = [
             (row.key, record)
             for row, records in ledger.store.subjects_with_records()
-            for record in records
+            for record in disputes.without_struck(records, struck)
         ]
         table = records_table(rows, plan.attributes)
         if engine == "duckdb":

@@ -10,22 +10,25 @@ unit of work as the read. Every function takes the calling party and asks
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from credence.engine import Reason, decide, score
+from credence.engine import CompiledPolicy, Decision, Outcome, Reason, decide, score
+from credence.ledger import SubjectRow
 from credence.policy.audit import AuditRow, audit
 from credence.policy.load import SourceMap
 from credence.policy.model import EntitlementKind, Tier
+from credence.service import disputes
 from credence.service.access import Caller, authorize
 from credence.service.history import log_access
 from credence.service.ledger import Ledger
 from credence.service.register import tier_distribution
 from credence.service.status import PolicyReport, policy_report
 from credence.service.subjects import identity
-from credence.types import DAY_US, SubjectRef
+from credence.types import DAY_US, Notice, Record, SubjectRef
 
 RECENT_DAYS = 30
-IN_EFFECT, PENDING, DUE = "in effect", "pending", "due"  # a restriction's state
+IN_EFFECT, PENDING, DUE, HELD = "in effect", "pending", "due", "held"  # a restriction's state
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +68,28 @@ class RestrictionCase:
     subject: SubjectRef
     entitlement: str
     context: str
-    state: str  # in effect | pending | due
+    state: str  # in effect | pending | due | held (an open dispute holds it)
+    held_until: int | None  # while held: the latest deadline of the disputes it rests on
     score: int
     notice_issued_at: int | None
     effective_at: int | None  # when it takes (or took) effect
     ends_at: int | None
     reasons: tuple[Reason, ...]
     legal_basis: str | None
+
+
+def _decision(
+    ledger: Ledger,
+    policy: CompiledPolicy,
+    row: SubjectRow,
+    records: Sequence[Record],
+    outcome: Outcome,
+    entitlement_id: str,
+    notices: Sequence[Notice],
+) -> Decision:
+    """A decision now as the subject would get it, held while an open dispute decides it."""
+    d = decide(policy, outcome, entitlement_id, notices=notices)
+    return disputes.apply(ledger, policy, row, records, outcome, d, notices=notices)
 
 
 def overview(ledger: Ledger, caller: Caller) -> Overview:
@@ -89,16 +107,18 @@ def overview(ledger: Ledger, caller: Caller) -> Overview:
     with ledger.unit_of_work():
         counts = ledger.store.counts()
         policy = ledger.policy_at(now)
-        for row, records in ledger.store.subjects_with_records():
-            for r in records:
+        struck = disputes.ledger_struck_keys(ledger)
+        for row, stored in ledger.store.subjects_with_records():
+            for r in stored:
                 if first <= r.occurred_at < today + DAY_US:
                     per_day[r.occurred_at // DAY_US * DAY_US] += 1
-            if not records or row.sealed_id is None:
+            if not stored or row.sealed_id is None:
                 continue
+            records = disputes.without_struck(stored, struck)
             outcome = score(policy, records, as_of=now, subject_kind=row.kind)
             notices = ledger.store.notices(row.key)
             for ent_id in policy.entitlements:
-                d = decide(policy, outcome, ent_id, notices=notices)
+                d = _decision(ledger, policy, row, records, outcome, ent_id, notices)
                 if d.outcome in ("denied", "restricted"):
                     adverse[ent_id][0] += 1
                 elif d.outcome == "pending":
@@ -136,24 +156,32 @@ def restrictions(ledger: Ledger, caller: Caller) -> list[RestrictionCase]:
     # transaction's connection streaming, and an insert on it would fail.
     policy = ledger.policy_at(now)
     ids = [e.id for e in policy.entitlements.values() if e.kind is EntitlementKind.RESTRICTION]
-    for row, records in ledger.store.subjects_with_records():
-        if not records or row.sealed_id is None:
+    struck = disputes.ledger_struck_keys(ledger)
+    for row, stored in ledger.store.subjects_with_records():
+        if not stored or row.sealed_id is None:
             continue
+        records = disputes.without_struck(stored, struck)
         outcome = score(policy, records, as_of=now, subject_kind=row.kind)
         notices = ledger.store.notices(row.key)
         cases = []
         for ent_id in ids:
-            d = decide(policy, outcome, ent_id, notices=notices)
-            if d.outcome not in ("restricted", "pending"):
+            d = _decision(ledger, policy, row, records, outcome, ent_id, notices)
+            if d.outcome not in ("restricted", "pending", HELD):
                 continue
             issued = None if d.notice_needed else d.notice
-            state = IN_EFFECT if d.outcome == "restricted" else PENDING if issued else DUE
+            if d.outcome == HELD:
+                state = HELD
+            elif d.outcome == "restricted":
+                state = IN_EFFECT
+            else:
+                state = PENDING if issued else DUE
             cases.append(
                 RestrictionCase(
                     subject=identity(ledger, row),
                     entitlement=ent_id,
                     context=d.context,
                     state=state,
+                    held_until=d.hold.until if d.hold is not None else None,
                     score=d.score,
                     notice_issued_at=issued.issued_at if issued else None,
                     effective_at=issued.effective_at if issued else None,
@@ -176,7 +204,7 @@ def restrictions(ledger: Ledger, caller: Caller) -> list[RestrictionCase]:
                 consent_id=None,
                 purpose="restriction oversight",
             )
-    order = {IN_EFFECT: 0, PENDING: 1, DUE: 2}
+    order = {IN_EFFECT: 0, PENDING: 1, HELD: 2, DUE: 3}
     found.sort(key=lambda c: (order[c.state], c.effective_at or 0, c.entitlement, c.subject.id))
     return found
 

@@ -18,6 +18,7 @@ Counting tiers scores every subject, so the figures are kept for
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 
 from credence.engine import score
 from credence.engine.conditions import describe
+from credence.engine.disputes import LAPSED, UPHELD
 from credence.ledger import StoredPolicy
 from credence.policy import parse_policy
 from credence.policy.diff import Change, diff
@@ -36,7 +38,9 @@ from credence.policy.model import (
     Policy,
     Tier,
 )
+from credence.service import disputes
 from credence.service.ledger import Ledger, version_in_effect
+from credence.types import DAY_US
 
 SUPPRESS_BELOW = 10
 CACHE_SECONDS = 60.0
@@ -106,7 +110,7 @@ class Register:
     entitlements: tuple[Entitlement, ...]
     subjects: int | None  # None: fewer than 10
     tiers: tuple[TierCount, ...]
-    disputes: DisputeFigures | None  # None: the ledger records no disputes yet
+    disputes: DisputeFigures
     upcoming: tuple[UpcomingChange, ...]
 
 
@@ -170,9 +174,11 @@ def _tier_counts(ledger: Ledger, at: int) -> tuple[int, list[int]]:
             return hit[1]
     counts = dict.fromkeys(policy.tier_ids, 0)
     total = 0
-    for row, records in ledger.store.subjects_with_records():
-        if not records or row.sealed_id is None:
+    struck = disputes.ledger_struck_keys(ledger)  # what upheld and lapsed disputes dropped
+    for row, stored in ledger.store.subjects_with_records():
+        if not stored or row.sealed_id is None:
             continue
+        records = disputes.without_struck(stored, struck)
         outcome = score(policy, records, as_of=at, subject_kind=row.kind)
         total += 1
         if outcome.tier is not None:
@@ -191,12 +197,32 @@ def tier_distribution(ledger: Ledger) -> tuple[int, list[tuple[Tier, int]]]:
     return total, list(zip(ledger.policy_at(at).policy.tiers, counts, strict=True))
 
 
-def dispute_figures(ledger: Ledger) -> DisputeFigures | None:
-    """Disputes filed, upheld and lapsed, and the median days to resolve, each fit to publish.
+def dispute_figures(ledger: Ledger) -> DisputeFigures:
+    """Disputes filed, upheld and lapsed, and the median days to resolve one, fit to publish.
 
-    None while the ledger records no disputes at all (the register says so).
+    Each figure is withheld when fewer than ``SUPPRESS_BELOW`` subjects stand
+    behind it; the median counts every dispute that has ended (lapsed ones at
+    their deadline).
     """
-    return None
+    now = ledger.clock.now()
+    views = [(row.subject_key, disputes.view(row, now=now)) for row in ledger.store.all_disputes()]
+
+    def count(wanted: set[str] | None) -> int | None:
+        chosen = [(k, v) for k, v in views if wanted is None or v.state in wanted]
+        return len(chosen) if len({k for k, _ in chosen}) >= SUPPRESS_BELOW else None
+
+    ended = [(k, v) for k, v in views if v.resolved_at is not None]
+    median = None
+    if len({k for k, _ in ended}) >= SUPPRESS_BELOW:
+        median = statistics.median(
+            (v.resolved_at - v.filed_at) / DAY_US for _, v in ended if v.resolved_at is not None
+        )
+    return DisputeFigures(
+        filed=count(None),
+        upheld=count({UPHELD}),
+        lapsed=count({LAPSED}),
+        median_days_to_resolve=median,
+    )
 
 
 def _upcoming(ledger: Ledger, at: int) -> tuple[UpcomingChange, ...]:
@@ -224,7 +250,7 @@ def register(ledger: Ledger) -> Register:
         stored = ledger.stored_policy_at(at)
         policy = ledger.policy_at(at).policy
         total, counts = _tier_counts(ledger, at)
-        disputes = dispute_figures(ledger)
+        figures = dispute_figures(ledger)
         upcoming = _upcoming(ledger, at)
     shown = suppress_cells(counts)
     return Register(
@@ -235,7 +261,7 @@ def register(ledger: Ledger) -> Register:
         entitlements=tuple(policy.entitlements),
         subjects=suppress(total),
         tiers=tuple(TierCount(t, c) for t, c in zip(policy.tiers, shown, strict=True)),
-        disputes=disputes,
+        disputes=figures,
         upcoming=upcoming,
     )
 

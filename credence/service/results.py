@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from credence.engine import Decision, Explanation, Outcome, Reason
 from credence.engine.compiled import CompiledPolicy
+from credence.engine.decisions import Hold, Statement
 from credence.engine.reasons import Change, weighted
 from credence.ledger import Access, StoredPolicy
 from credence.ledger.chain import ChainReport
@@ -20,8 +21,10 @@ __all__ = [
     "CompiledPolicy",
     "Decision",
     "Explanation",
+    "Hold",
     "Outcome",
     "Reason",
+    "Statement",
     "StoredPolicy",
     "weighted",
 ]

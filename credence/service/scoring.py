@@ -15,6 +15,7 @@ from credence.engine import Decision, Explanation, Outcome, decide, explain, sco
 from credence.engine.decisions import entitlement
 from credence.errors import Forbidden
 from credence.ledger import Access, SubjectRow
+from credence.service import disputes
 from credence.service.consents import Scope, require_consent
 from credence.service.history import log_access, log_decision
 from credence.service.ledger import Ledger
@@ -111,7 +112,7 @@ def _read(
     """
     row = row or resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
-    records = ledger.store.records(row.key)
+    records = disputes.scoring_records(ledger, row.key)  # less what disputes dropped
     # Scores as of a time use the policy version in effect at that time.
     outcome = score(ledger.policy_at(when), records, as_of=when, subject_kind=row.kind)
     log_access(
@@ -173,9 +174,11 @@ def score_all(ledger: Ledger, *, as_of: int | None = None) -> Iterator[SubjectSc
     """
     when = ledger.clock.now() if as_of is None else as_of
     policy = ledger.policy_at(when)
-    for row, records in ledger.store.subjects_with_records():
-        if not records or row.sealed_id is None:
+    struck = disputes.ledger_struck_keys(ledger)
+    for row, stored in ledger.store.subjects_with_records():
+        if not stored or row.sealed_id is None:
             continue
+        records = disputes.without_struck(stored, struck)
         outcome = score(policy, records, as_of=when, subject_kind=row.kind)
         yield SubjectScore(identity(ledger, row), row.kind, outcome)
 
@@ -302,7 +305,7 @@ def _decide(
                 scope=Scope.DECISION,
             )
             consent_id = consent.id
-        row, outcome, _records = _read(
+        row, outcome, records = _read(
             ledger,
             ref,
             as_of,
@@ -315,6 +318,8 @@ def _decide(
         )
         notices = ledger.store.notices(row.key)
         decision = decide(policy, outcome, entitlement_id, notices=notices)
+        # disputes: held while an open one is what makes it adverse; statements attached
+        decision = disputes.apply(ledger, policy, row, records, outcome, decision, notices=notices)
         if decision.notice_needed and decision.notice is not None and as_of is None:
             ledger.store.add_notice(row.key, decision.notice)
             decision = replace(decision, notice_issued=True)

@@ -15,6 +15,7 @@ from credence.engine import Explanation, Outcome, explain, score
 from credence.engine.reasons import weighted
 from credence.errors import SubjectNotFound, UsageError
 from credence.ledger import SubjectRow
+from credence.service.disputes import scoring_records
 from credence.service.ledger import Ledger
 from credence.types import MICROS, Notice, SubjectRef
 
@@ -48,7 +49,7 @@ def _row(ledger: Ledger, session: SignedIn) -> SubjectRow:
 def own_score(ledger: Ledger, session: SignedIn) -> OwnScore:
     """The signed-in subject's score now, with every contribution behind it."""
     row = _row(ledger, session)
-    records = ledger.store.records(row.key)
+    records = scoring_records(ledger, row.key)
     outcome = score(ledger.policy, records, as_of=ledger.clock.now(), subject_kind=row.kind)
     return OwnScore(session.subject, row.kind, outcome)
 

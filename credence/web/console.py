@@ -19,9 +19,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from credence.errors import CredenceError, PartyInvalid
+from credence.errors import CredenceError, DisputeInvalid, DisputeStateError, PartyInvalid
 from credence.service import console as console_service
-from credence.service import parties
+from credence.service import disputes, parties
 from credence.service.access import Caller, authorize, may
 from credence.service.party_sessions import PartySession
 from credence.types import format_date
@@ -35,6 +35,7 @@ router = page_router()
 # The console's pages, in the navigation's order: path, label key, the action it needs.
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("/console", "overview", "console.overview"),
+    ("/console/queue", "queue", "review.queue"),
     ("/console/restrictions", "restrictions", "restrictions.read"),
     ("/console/parties", "parties", "parties.manage"),
     ("/console/policy", "policy", "policy.read"),
@@ -71,7 +72,9 @@ RestrictionReader = Annotated[PartySession, Depends(acting("restrictions.read"))
 PartyManager = Annotated[PartySession, Depends(acting("parties.manage"))]
 KeyManager = Annotated[PartySession, Depends(acting("keys.manage"))]
 PolicyReader = Annotated[PartySession, Depends(acting("policy.read"))]
+Reviewer = Annotated[PartySession, Depends(acting("review.queue"))]
 Name = Annotated[str, Path(min_length=1, max_length=200)]
+DisputeId = Annotated[str, Path(min_length=1, max_length=100)]
 KeyId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -175,3 +178,44 @@ def policy_page(request: Request, session: PolicyReader) -> Response:
     """The policy in effect, its lint report and its audit table."""
     found = console_service.policy_audit(request.app.state.ledger, session.party)
     return _page(request, "console/policy.html", session, {"audit": found})
+
+
+@router.get("/console/queue")
+def queue(request: Request, session: Reviewer, resolved: str = "") -> Response:
+    """Open disputes, soonest deadline first, each with a form to decide it."""
+    found = disputes.open_disputes(request.app.state.ledger, party=session.party)
+    context = {"disputes": found, "resolved": resolved[:100], "error": None, "error_for": None}
+    return _page(request, "console/queue.html", session, context)
+
+
+@router.post("/console/disputes/{dispute_id}/resolve")
+def resolve(
+    request: Request,
+    session: Reviewer,
+    dispute_id: DisputeId,
+    outcome: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Decide a dispute with a reason; htmx swaps the item for its result."""
+    ledger = request.app.state.ledger
+    try:
+        done = disputes.resolve_dispute(ledger, session.party, dispute_id, outcome, reason)
+    except (DisputeInvalid, DisputeStateError) as e:
+        if _htmx(request):
+            item = next((d for d in disputes.open_disputes(ledger) if d.id == dispute_id), None)
+            context: dict[str, Any] = {
+                "dispute": item,
+                "error": e,
+                "form": {"outcome": outcome, "reason": reason},
+            }
+            if item is None:  # ended meanwhile: say so in its place
+                return render(request, "partials/error.html", {"error": e}, status_code=e.status)
+            return render(
+                request, "console/partials/dispute_item.html", context, status_code=e.status
+            )
+        found = disputes.open_disputes(ledger, party=session.party)
+        context = {"disputes": found, "resolved": "", "error": e, "error_for": dispute_id}
+        return _page(request, "console/queue.html", session, context, status_code=e.status)
+    if _htmx(request):
+        return render(request, "console/partials/dispute_done.html", {"dispute": done})
+    return RedirectResponse(f"/console/queue?resolved={done.id}", status_code=303)

@@ -85,6 +85,32 @@ ENDPOINTS: dict[str, Call] = {
     "policy": Call("GET", "/v1/policy"),
     "health": Call("GET", "/v1/health"),
     "ready": Call("GET", "/v1/ready"),
+    "me-disputes": Call("GET", "/v1/me/disputes"),
+    "me-dispute": Call(
+        "POST",
+        "/v1/me/disputes",
+        lambda _s, _u: {"record": "bank-a:a1", "statement": "I paid on time"},
+    ),
+    "me-dispute-info": Call(
+        "POST",
+        "/v1/me/disputes/{dispute_id}/information",
+        lambda _s, _u: {"text": "the bank's receipt"},
+        values=(("dispute_id", "dsp_unknown"),),
+    ),
+    "provider-disputes": Call("GET", "/v1/provider/disputes"),
+    "provider-answer": Call(
+        "POST",
+        "/v1/provider/disputes/{dispute_id}/answer",
+        lambda _s, _u: {"answer": "verified"},
+        values=(("dispute_id", "dsp_unknown"),),
+    ),
+    "disputes": Call("GET", "/v1/disputes"),
+    "dispute-resolution": Call(
+        "POST",
+        "/v1/disputes/{dispute_id}/resolution",
+        lambda _s, _u: {"outcome": "rejected", "reason": "verified by the provider"},
+        values=(("dispute_id", "dsp_unknown"),),
+    ),
     "sign-out": Call("DELETE", "/v1/sessions"),
 }
 
@@ -215,6 +241,48 @@ health              anonymous        200  -     -
 health              provider         200  -     -
 ready               anonymous        200  -     -
 ready               relying_party    200  -     -
+me-disputes         anonymous        401  -     -
+me-disputes         operator         401  -     -
+me-disputes         provider         401  -     -
+me-disputes         relying_party    401  -     -
+me-disputes         reviewer         401  -     -
+me-disputes         subject          200  -     -
+me-dispute          anonymous        401  -     -
+me-dispute          operator         401  -     -
+me-dispute          provider         401  -     -
+me-dispute          relying_party    401  -     -
+me-dispute          reviewer         401  -     -
+me-dispute          subject          201  -     -
+me-dispute-info     anonymous        401  -     -
+me-dispute-info     operator         401  -     -
+me-dispute-info     provider         401  -     -
+me-dispute-info     relying_party    401  -     -
+me-dispute-info     reviewer         401  -     -
+me-dispute-info     subject          404  -     -
+provider-disputes   anonymous        401  -     -
+provider-disputes   operator         403  -     -
+provider-disputes   provider         200  -     -
+provider-disputes   relying_party    403  -     -
+provider-disputes   reviewer         403  -     -
+provider-disputes   subject          401  -     -
+provider-answer     anonymous        401  -     -
+provider-answer     operator         403  -     -
+provider-answer     provider         404  -     -
+provider-answer     relying_party    403  -     -
+provider-answer     reviewer         403  -     -
+provider-answer     subject          401  -     -
+disputes            anonymous        401  -     -
+disputes            operator         200  -     -
+disputes            provider         403  -     -
+disputes            relying_party    403  -     -
+disputes            reviewer         200  -     -
+disputes            subject          401  -     -
+dispute-resolution  anonymous        401  -     -
+dispute-resolution  operator         404  -     -
+dispute-resolution  provider         403  -     -
+dispute-resolution  relying_party    403  -     -
+dispute-resolution  reviewer         404  -     -
+dispute-resolution  subject          401  -     -
 sign-out            anonymous        401  -     -
 sign-out            operator         401  -     -
 sign-out            relying_party    401  -     -
@@ -359,6 +427,13 @@ PAGES: dict[str, Page] = {
         "POST", "/console/keys/key_unknown/revoke", {}, route="/console/keys/{key_id}/revoke"
     ),
     "console-policy": Page("GET", "/console/policy"),
+    "console-queue": Page("GET", "/console/queue"),
+    "console-resolve": Page(
+        "POST",
+        "/console/disputes/dsp_unknown/resolve",
+        {"outcome": "upheld", "reason": "checked"},
+        route="/console/disputes/{dispute_id}/resolve",
+    ),
     "sign-out": Page("POST", "/sign-out", {}),
 }
 WEB_ROLES = (
@@ -400,6 +475,8 @@ console-party-add-no-csrf  403  403  403  403  403  403  403
 console-key-add            401  401  401  200  403  403  403
 console-key-revoke         401  401  401  404  403  403  403
 console-policy             303  303  303  200  403  403  200
+console-queue              303  303  303  200  403  403  200
+console-resolve            401  401  401  404  403  403  404
 console-sign-out           303  303  303  303  303  303  303
 sign-out                   303  303  303  303  303  303  303
 """

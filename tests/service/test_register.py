@@ -73,9 +73,19 @@ def test_the_exact_tier_counts_are_the_scores_of_everyone(ledger: Ledger) -> Non
     assert {t.id: n for t, n in counts} == {t: expected.get(t, 0) for t in ledger.policy.tier_ids}
 
 
-def test_no_dispute_figures_before_the_ledger_records_disputes(ledger: Ledger) -> None:
-    assert dispute_figures(ledger) is None
-    assert register(ledger).disputes is None
+def test_dispute_figures_of_fewer_than_ten_subjects_are_withheld(ledger: Ledger) -> None:
+    from credence.service import disputes
+    from credence.types import SubjectRef
+
+    session = disputes.acting_for(ledger, SubjectRef("custom", "alice"))
+    first = ledger.store.records(session.subject_key)[0]
+    disputes.file_dispute(
+        ledger, session, disputes.record_id(first.provider, first.provider_event_id), "Not mine."
+    )
+    figures = dispute_figures(ledger)
+    assert figures == register(ledger).disputes
+    assert (figures.filed, figures.upheld, figures.lapsed) == (None, None, None)
+    assert figures.median_days_to_resolve is None
 
 
 def test_a_scheduled_version_is_listed_with_what_it_changes_from_when(

@@ -31,7 +31,13 @@ PORTAL = (
     "/me/decisions",
     "/me/data",
 )
-CONSOLE = ("/console", "/console/restrictions", "/console/parties", "/console/policy")
+CONSOLE = (
+    "/console",
+    "/console/queue",
+    "/console/restrictions",
+    "/console/parties",
+    "/console/policy",
+)
 
 
 def as_subject(page: Any, server: WebServer, subject: str = "custom:alice") -> None:

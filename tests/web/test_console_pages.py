@@ -158,3 +158,53 @@ def test_a_reviewer_sees_only_its_pages_in_the_navigation(setup: tuple[Ledger, A
         nav = re.search(r'<nav class="console-nav".*?</nav>', html, re.S).group(0)  # type: ignore[union-attr]
         assert 'href="/console/policy"' in nav and 'href="/console/parties"' not in nav
         assert reviewer.get("/console/parties").status_code == 403
+
+
+def test_a_reviewer_decides_a_dispute_from_the_queue_and_the_record_stops_counting(
+    setup: tuple[Ledger, dict[str, str]],
+) -> None:
+    from credence.service import disputes
+    from credence.service.scoring import score_subject
+    from credence.types import SubjectRef
+
+    ledger, tokens = setup
+    carol = SubjectRef("custom", "carol")
+    session = disputes.acting_for(ledger, carol)
+    late = next(
+        r
+        for r in ledger.store.records(session.subject_key)
+        if r.attributes.get("days_late", 0) > 30
+    )
+    before = score_subject(ledger, carol).outcome
+    filed = disputes.file_dispute(
+        ledger,
+        session,
+        disputes.record_id(late.provider, late.provider_event_id),
+        "I paid on time.",
+    )
+    with signed_in(ledger, tokens["reviewer"]) as reviewer:
+        page = reviewer.get("/console/queue")
+        assert f'id="dispute-{filed.id}"' in page.text and "I paid on time." in page.text
+        csrf = csrf_of(page.text)
+        url = f"/console/disputes/{filed.id}/resolve"
+        # no reason: said where, and the dispute stays open (plain post: the whole page)
+        empty = reviewer.post(url, data={"csrf_token": csrf, "outcome": "upheld", "reason": " "})
+        assert empty.status_code == 422 and 'role="alert"' in empty.text
+        assert f'id="dispute-{filed.id}"' in empty.text
+        done = reviewer.post(
+            url,
+            data={"csrf_token": csrf, "outcome": "upheld", "reason": "No proof of lateness."},
+            headers={"hx-request": "true"},
+        )
+        assert done.status_code == 200 and "<html" not in done.text
+        assert f"Dispute {filed.id} upheld" in done.text
+        assert f'id="dispute-{filed.id}"' not in reviewer.get("/console/queue").text
+        again = reviewer.post(
+            url,
+            data={"csrf_token": csrf, "outcome": "rejected", "reason": "x"},
+            follow_redirects=False,
+        )
+        assert again.status_code == 409
+    after = score_subject(ledger, carol).outcome  # carol sits at the floor: her sums tell
+    assert after.considered == before.considered - 1 and after.sums[0] > before.sums[0]
+    assert all(c.record.key != late.key for c in after.contributions)

@@ -45,7 +45,7 @@ def test_anyone_reads_the_register_without_signing_in(client: TestClient) -> Non
     assert "Bills paid more than 30 days late" in html and "days_late &gt; 30" in html
     assert "Rental platform terms §7.2" in html  # a restriction's legal basis
     assert "No change to the policy is scheduled." in html
-    assert "Dispute figures are not yet recorded" in html
+    assert re.search(r'Filed</th><td class="num"><span class="suppressed">fewer than 10', html)
     assert "custom:alice" not in html and "alice" not in html
 
 
@@ -88,3 +88,39 @@ def test_a_scheduled_version_appears_with_its_changes(tmp_path: Path) -> None:
         r"<td><code>14</code></td>\s*<td><code>21</code></td>",
         html,
     )
+
+
+def test_dispute_figures_appear_once_ten_subjects_stand_behind_them(tmp_path: Path) -> None:
+    from credence.service import disputes
+    from credence.service.parties import PartyKind, add_party
+    from credence.service.register import dispute_figures
+    from credence.service.subjects import identity
+
+    settings = build_demo_ledger(tmp_path)
+    with open_ledger(settings) as ledger:
+        reviewer = add_party(ledger, "fair-review", kind=PartyKind.REVIEWER)
+        refs = [
+            identity(ledger, row) for row in ledger.store.subjects() if row.sealed_id is not None
+        ][:12]
+        filed = []
+        for ref in refs:
+            session = disputes.acting_for(ledger, ref)
+            first = ledger.store.records(session.subject_key)[0]
+            record = disputes.record_id(first.provider, first.provider_event_id)
+            filed.append(disputes.file_dispute(ledger, session, record, "This is not mine."))
+        few = dispute_figures(ledger)
+        assert few.filed == 12 and few.upheld is None and few.lapsed is None
+        assert few.median_days_to_resolve is None
+        for d in filed[:10]:
+            disputes.resolve_dispute(ledger, reviewer, d.id, "upheld", "the provider has no proof")
+        many = dispute_figures(ledger)
+        assert (many.filed, many.upheld, many.lapsed) == (12, 10, None)
+        assert many.median_days_to_resolve is not None and 0 <= many.median_days_to_resolve < 0.01
+        with TestClient(create_app(ledger)) as c:
+            html = c.get("/register").text
+    assert re.search(r'Filed</th><td class="num">12</td>', html)
+    assert re.search(r'Upheld \(the record no longer counts\)</th><td class="num">10</td>', html)
+    assert re.search(
+        r"Lapsed.*?</th><td class=\"num\"><span class=\"suppressed\">fewer than 10", html
+    )
+    assert re.search(r'Median days to resolve</th><td class="num">0.0</td>', html)
