@@ -35,7 +35,15 @@
     ├── InternalError                  internal.error   500
     ├── DisputeNotFound                dispute.not_found 404
     ├── DisputeInvalid                 dispute.invalid  422
-    └── DisputeStateError              dispute.state    409
+    ├── DisputeStateError              dispute.state    409
+    ├── ReceiptInvalid                 receipt.invalid  422
+    ├── DecisionNotFound               decision.not_found 404
+    ├── OverrideInvalid                override.invalid 422
+    ├── OverrideNotFound               override.not_found 404
+    ├── OverrideConflict               override.conflict 409
+    ├── ReviewNotFound                 review.not_found 404
+    ├── ReviewConflict                 review.conflict  409
+    └── ReviewInvalid                  review.invalid   422
 
 Each error carries a stable ``code``, an HTTP ``status``, a message a user can
 act on, and optional structured fields (``path``, ``line``, ``suggestion``).
@@ -343,16 +351,6 @@ class ConsentInvalid(CredenceError):
     status = 422
 
 
-# --- web pages --------------------------------------------------------------------------
-
-
-class CsrfInvalid(Forbidden):
-    """A form was sent without this site's CSRF token (or with a stale or forged one)."""
-
-    code = "web.csrf"
-    status = 403
-
-
 # disputes
 class DisputeNotFound(CredenceError):
     """No dispute with that id that the caller may see."""
@@ -373,3 +371,72 @@ class DisputeStateError(CredenceError):
 
     code = "dispute.state"
     status = 409
+
+
+# overrides, reviews, receipts
+
+
+class ReceiptInvalid(CredenceError):
+    """A decision receipt is malformed, altered, or signed by another key."""
+
+    code = "receipt.invalid"
+    status = 422
+
+
+class DecisionNotFound(CredenceError):
+    """No decision with that id is in the subject's decision log."""
+
+    code = "decision.not_found"
+    status = 404
+
+
+class OverrideInvalid(CredenceError):
+    """An override's outcome, reason or end date cannot be accepted."""
+
+    code = "override.invalid"
+    status = 422
+
+
+class OverrideNotFound(CredenceError):
+    """No override with that id (or none in force to end)."""
+
+    code = "override.not_found"
+    status = 404
+
+
+class OverrideConflict(CredenceError):
+    """An override is already in force for that subject and entitlement."""
+
+    code = "override.conflict"
+    status = 409
+
+
+class ReviewNotFound(CredenceError):
+    """No review request with that id."""
+
+    code = "review.not_found"
+    status = 404
+
+
+class ReviewConflict(CredenceError):
+    """A review transition that is not allowed from the request's state."""
+
+    code = "review.conflict"
+    status = 409
+
+
+class ReviewInvalid(CredenceError):
+    """A review request or resolution is missing what it needs."""
+
+    code = "review.invalid"
+    status = 422
+
+
+# --- web pages --------------------------------------------------------------------------
+
+
+class CsrfInvalid(Forbidden):
+    """A form was sent without this site's CSRF token (or with a stale or forged one)."""
+
+    code = "web.csrf"
+    status = 403

@@ -33,9 +33,10 @@ ALLOWED: dict[str, set[str]] = {
     "engine": BASE | {"policy"},
     "ledger": BASE,
     "signing": BASE | {"ledger"},  # signs the ledger's chain head
+    "receipt": BASE,  # signed decision receipts: their format, signing and checking
     "ingest": BASE | {"policy"},
     "batch": BASE | {"policy", "engine"},  # runs the engine's batch plan
-    "service": BASE | {"policy", "engine", "ledger", "ingest", "batch", "signing"},
+    "service": BASE | {"policy", "engine", "ledger", "ingest", "batch", "signing", "receipt"},
     "sim": BASE | {"policy", "engine", "service"},
     # The edges: the service, and the policy tools (lint, audit, schema) that need no ledger.
     # The analyst's lab runs batch plans side by side over the service's ledger.

@@ -24,7 +24,7 @@ def test_readme_opens_with_what_it_is_and_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     first, second = code_blocks(readme, "sh")[:2]
     assert readme.startswith("# Credence\n\nAccountable trust scoring")
-    assert first.strip().endswith("pip install . && credence demo")
+    assert first.strip().endswith("pip install '.[web]' && credence demo")
     assert second.strip().endswith("pip install '.[test]' && pytest")
 
 

@@ -23,6 +23,7 @@ from credence.api.routers import (
     health,
     operator,
     providers,
+    redress,
     relying_parties,
     subjects,
 )
@@ -68,7 +69,7 @@ def create_app(ledger: Ledger, *, max_body_bytes: int | None = None) -> FastAPI:
     app.state.ledger = ledger
     errors.install(app)
     prefix = f"/{API_VERSION}"
-    for module in (health, operator, providers, relying_parties, subjects, disputes):
+    for module in (health, operator, providers, relying_parties, subjects, disputes, redress):
         app.include_router(module.router, prefix=prefix)
     limit = max_body_bytes if max_body_bytes is not None else ledger.settings.max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)

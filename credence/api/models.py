@@ -183,10 +183,22 @@ class DecisionOut(BaseModel):
     # disputes
     hold: HoldOut | None = None
     statements: list[StatementOut] = []
+    override: str | None = Field(
+        default=None, description="The override that set this outcome (GET /v1/me/overrides)."
+    )
+    receipt: dict[str, Any] | None = Field(
+        default=None,
+        description="The decision's signed receipt (credence-receipt/1); check it with "
+        "`credence receipt verify` and GET /v1/receipts/public-key.",
+    )
 
 
 def decision_out(
-    d: Decision, *, decision_id: str | None = None, consent_id: str | None = None
+    d: Decision,
+    *,
+    decision_id: str | None = None,
+    consent_id: str | None = None,
+    receipt: dict[str, Any] | None = None,
 ) -> DecisionOut:
     return DecisionOut(
         decision_id=decision_id,
@@ -205,6 +217,8 @@ def decision_out(
         consent_id=consent_id,
         hold=hold_out(d.hold) if d.hold is not None else None,
         statements=[statement_out(s) for s in d.statements],
+        override=d.override,
+        receipt=receipt,
     )
 
 

@@ -15,6 +15,7 @@ from credence.cli import (
     ledger,
     parties,
     policy_cmds,
+    redress,
     safeguards,
     serve,
 )
@@ -70,6 +71,7 @@ parties.register(app)
 lab.register(app, policy_cmds.app)
 serve.register(app)
 disputes.register(app)
+redress.register(app, key_app=parties.key_app)
 
 
 _INTERRUPTED = 130  # 128 + SIGINT, as shells report it

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from credence.errors import CredenceError, UsageError
+from credence.errors import CredenceError, InputFileError, UsageError
 from credence.settings import Settings, load_settings
 from credence.text import escape
 from credence.types import SubjectRef, parse_time
@@ -92,3 +93,15 @@ def as_of_micros(text: str | None) -> int | None:
 def subject_ref(text: str) -> SubjectRef:
     """A ``scheme:id`` argument."""
     return SubjectRef.parse(text)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file a command was asked to write.
+
+    Raises:
+        InputFileError: when it cannot be written.
+    """
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputFileError(f"cannot write {path}: {e}", path=str(path)) from e

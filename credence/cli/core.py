@@ -28,18 +28,19 @@ from credence.cli.common import (
     print_json,
     settings_for,
     subject_ref,
+    write_output,
 )
 from credence.errors import CredenceError, PolicyError, UsageError
 from credence.service.ledger import open_ledger
 from credence.service.scoring import (
     access_log,
-    decide_subject,
+    decide_with_receipt,
     explain_subject,
     score_all,
     score_subject,
 )
 from credence.service.setup import init_ledger
-from credence.settings import Settings
+from credence.settings import Settings, load_settings
 from credence.types import format_time
 
 SubjectArg = Annotated[
@@ -233,17 +234,40 @@ def decide(
     entitlement: Annotated[str, typer.Argument(help="The entitlement id from the policy.")],
     as_of: AsOfOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    receipt: Annotated[
+        Path | None,
+        typer.Option(
+            "--receipt",
+            help="Write the decision's signed receipt to this file (check it with "
+            "`credence receipt verify`).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it."""
+    """May SUBJECT have ENTITLEMENT? The answer, its reason codes, and what would change it.
+
+    Every decision is logged with a signed receipt.
+    """
     with json_errors(as_json), open_ledger(settings_for(db)) as ledger:
-        decision = decide_subject(
+        made = decide_with_receipt(
             ledger, subject_ref(subject), entitlement, as_of=as_of_micros(as_of)
         )
+        if receipt is not None:
+            write_output(receipt, made.receipt.to_bytes().decode() + "\n")
     if as_json:
-        print_json(render.decision_dict(decision))
+        body = render.decision_dict(made.decision)
+        body["decision_id"] = made.decision_id
+        body["receipt"] = made.receipt.to_dict()
+        print_json(body)
     else:
-        out.print(render.decision_text(decision), markup=False)
+        out.print(render.decision_text(made.decision), markup=False)
+        out.print(
+            f"  decision {made.decision_id}, receipt signed by key "
+            f"{made.receipt.to_dict()['key_id']}"
+            + (f", written to {receipt}" if receipt is not None else ""),
+            markup=False,
+        )
 
 
 def demo(
@@ -254,8 +278,17 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives the same population.")
     ] = 7,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Only build the ledger; do not serve its pages.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port to serve on.", min=1, max=65535)
+    ] = 8000,
 ) -> None:
-    """Build a demo ledger from the bundled consumer-trust policy and a synthetic population."""
+    """Build a demo ledger (bundled consumer-trust policy, synthetic population, demo parties),
+    print sign-in links for a demo subject and the operator, and serve its pages."""
+    from credence.cli.serve import pages_available, run_server
     from credence.sim.demo import run_demo
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -265,7 +298,25 @@ def demo(
             progress.update(task, total=total, completed=done)
 
         report = run_demo(db, subjects=subjects, seed=seed, on_progress=on_progress)
-    out.print(render.demo_text(report), markup=False)
+    serving = not no_serve and pages_available()
+    base = f"http://{host}:{port}"
+    out.print(render.demo_text(report, base_url=base), markup=False)
+    if no_serve:
+        out.print(f"\nOpen them after: credence serve --db {report.db} --port {port}", markup=False)
+    elif not serving:
+        out.print(
+            "\nThe pages need the web extra: pip install 'credence[web]', then "
+            f"credence serve --db {report.db} --port {port}",
+            markup=False,
+        )
+    if serving:
+        out.print(f"\nServing the demo at {base}/ (Ctrl-C to stop).", markup=False)
+        run_server(
+            load_settings(db=str(report.db), master_key=None, key_file=None),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
 
 
 def register(app: typer.Typer) -> None:

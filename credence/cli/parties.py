@@ -23,7 +23,9 @@ party_app = typer.Typer(
     no_args_is_help=True,
 )
 key_app = typer.Typer(
-    help="Create, list, rotate and revoke the API keys of parties.", no_args_is_help=True
+    help="Create, list, rotate and revoke the API keys of parties; export the ledger's "
+    "public signing key.",
+    no_args_is_help=True,
 )
 subject_app = typer.Typer(
     help="Operator actions for subjects: issue sign-in tokens.", no_args_is_help=True

@@ -185,8 +185,8 @@ def _factor(reason: Reason) -> str:
     return f"  {reason.code}: {reason.text} ({reason.points:+.1f}, {records})"
 
 
-def demo_text(report: DemoReport) -> str:
-    """The demo's summary: what was built, the tier counts, three explanations."""
+def demo_text(report: DemoReport, *, base_url: str = "http://127.0.0.1:8000") -> str:
+    """The demo's summary: what was built, the tier counts, three explanations, the links."""
     lines = [
         f"Built {report.db}: {report.subjects} SYNTHETIC subjects, {report.records} SYNTHETIC records "
         "(generated, not real people), policy consumer-trust.",
@@ -207,6 +207,21 @@ def demo_text(report: DemoReport) -> str:
         f"Try: credence explain --db {report.db} {report.examples[0][1].ref}",
         f"     credence decide --db {report.db} {report.examples[-1][1].ref} deposit_free_rental",
     ]
+    cast = report.cast
+    if cast is not None:
+        parties = ", ".join(f"{name} ({kind.replace('_', ' ')})" for name, kind in cast.parties)
+        lines += [
+            "",
+            f"Demo parties: {parties}.",
+            f"Demo subject {cast.subject}: consent {cast.consent_id} to acme-rentals, "
+            f"decisions {'; '.join(cast.decisions)}, {cast.notices} notice(s), "
+            f"an open dispute of {cast.dispute}.",
+            "",
+            "Open in a browser (each link signs in; valid for a day):",
+            f"  the subject's own pages:  {base_url}/sign-in?token={cast.subject_token}",
+            f"  the operator's console:   {base_url}/console/sign-in?token={cast.operator_token}",
+            f"  the public register:      {base_url}/register",
+        ]
     return "\n".join(lines)
 
 

@@ -77,6 +77,7 @@ class Decision:
     # disputes: set by the service (credence.service.disputes)
     hold: Hold | None = None
     statements: tuple[Statement, ...] = ()
+    override: str | None = None  # the id of the override that set this outcome, if any
 
 
 def entitlement(policy: CompiledPolicy, entitlement_id: str) -> Entitlement:
@@ -157,6 +158,13 @@ def decide(
     if result in (DENIED, RESTRICTED, PENDING):
         changes += expiring_soonest(policy, outcome, direction=-1, contexts=contexts)
         changes += _unique(condition_gaps(policy, ent.when, outcome, wanted=not cond))
+    reasons = tuple(
+        scorecard_reasons(policy, outcome)  # points lost against each best bin
+        if direction < 0 and is_scorecard(policy)
+        else key_factors(policy, outcome, direction=direction, contexts=contexts)
+    )
+    if not reasons and result in (DENIED, RESTRICTED, PENDING):
+        reasons = (condition_reason(ent, changes),)
     return Decision(
         entitlement=ent.id,
         kind=ent.kind.value,
@@ -167,17 +175,25 @@ def decide(
         condition_holds=cond,
         outcome=result,
         allowed=allowed,
-        reasons=tuple(
-            scorecard_reasons(policy, outcome)  # points lost against each best bin
-            if direction < 0 and is_scorecard(policy)
-            else key_factors(policy, outcome, direction=direction, contexts=contexts)
-        ),
+        reasons=reasons,
         changes=tuple(changes),
         notice=notice,
         notice_needed=notice_needed,
         legal_basis=ent.legal_basis,
         reason=ent.reason,
     )
+
+
+CONDITION_REASON = "condition"  # an adverse outcome no single rule's records explain
+
+
+def condition_reason(ent: Entitlement, changes: Sequence[Change]) -> Reason:
+    """The reason an adverse outcome carries when no record lowers the score in its
+    contexts (a subject at the base score): the condition itself, and its gap."""
+    gap = next((c.text for c in changes if c.kind == "threshold"), None)
+    what = "is not met" if ent.kind is EntitlementKind.BENEFIT else "holds"
+    text = ent.reason or f"The condition for {ent.id} {what}"
+    return Reason(CONDITION_REASON, text + (f" ({gap})" if gap else ""), 0.0, 0)
 
 
 def _unique(changes: Iterable[Change]) -> list[Change]:

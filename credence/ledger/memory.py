@@ -32,6 +32,7 @@ from credence.ledger.chain import (
     verify_rows,
 )
 from credence.ledger.disputes import DisputeRow
+from credence.ledger.memory_redress import MemoryRedress
 from credence.ledger.sql import _check_kind, encode_attributes
 from credence.ledger.store import (
     Access,
@@ -72,7 +73,7 @@ def _copied(value: Any) -> Any:
     return value
 
 
-class MemoryStore:
+class MemoryStore(MemoryRedress):
     """A ledger held in dictionaries, guarded by one lock (a single writer).
 
     A unit of work (``transaction``) holds the lock and keeps a copy of the
@@ -101,6 +102,7 @@ class MemoryStore:
         self._disputes: dict[str, DisputeRow] = {}
         self._head = Head(0, GENESIS, 0, NO_EVENTS)
         self._events: list[Event] = []
+        self._init_redress()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

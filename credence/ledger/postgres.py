@@ -39,7 +39,7 @@ from credence.ledger.sql import (
     drop_unused_subjects,
     record_rows,
 )
-from credence.ledger.sql_logs import SQLLogStore
+from credence.ledger.sql_redress import SQLRedressStore
 from credence.ledger.store import AppendResult, NewSubject, SubjectRow
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -130,7 +130,7 @@ _REFUSED_LOGIN = (
 )
 
 
-class PostgresStore(SQLLogStore):
+class PostgresStore(SQLRedressStore):
     """A ledger in a PostgreSQL database (``postgresql://user@host:port/db``).
 
     Raises:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 # The head Alembic revision this code reads and writes; ``check_schema`` wants exactly it.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 # SQLite only auto-assigns an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets a BIGINT identity.
 KeyType = BigInteger().with_variant(Integer(), "sqlite")
@@ -273,4 +273,61 @@ disputes = Table(
     Column("resolved_at", BigInteger, nullable=True),
     Column("resolved_by", Text, nullable=True),
     Column("reason", Text, nullable=True),
+)
+
+
+# --- due process: overrides, review requests, notices given (revision 0007) ---------------
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("entitlement", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", Text, nullable=False),
+    Column("set_at", BigInteger, nullable=False),
+    Column("ends_at", BigInteger, nullable=False, index=True),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("ended_by", Text, nullable=True),
+    Column("review_id", Text, nullable=True),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("decision_id", Text, nullable=False, index=True),
+    Column("entitlement", Text, nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("state", Text, nullable=False, index=True),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("reviewer", Text, nullable=True),
+    Column("resolution", Text, nullable=True),
+    Column("override_id", Text, nullable=True),
+)
+
+subject_notices = Table(
+    "subject_notices",
+    metadata,
+    # Taken from ``outbox_head`` under its row lock, so seqs commit in order.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("subject_key", BigInteger, nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("entitlement", Text, nullable=False),
+    Column("outcome", Text, nullable=True),
+    Column("decision_id", Text, nullable=True),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("dispute_by", BigInteger, nullable=True),
+    Column("body", Text, nullable=False),
+)
+
+outbox_head = Table(
+    "outbox_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
 )

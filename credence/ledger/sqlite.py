@@ -31,7 +31,7 @@ from credence.ledger.sql import (
     drop_unused_subjects,
     record_rows,
 )
-from credence.ledger.sql_logs import SQLLogStore
+from credence.ledger.sql_redress import SQLRedressStore
 from credence.ledger.store import AppendResult, NewSubject, ShredResidue
 
 _CACHE_KIB = 64 * 1024
@@ -88,7 +88,7 @@ def foreign_tables(path: Path) -> list[str]:
     return tables
 
 
-class SQLiteStore(SQLLogStore):
+class SQLiteStore(SQLRedressStore):
     """A ledger in one SQLite file: WAL, ``synchronous=FULL``, writes in ``BEGIN IMMEDIATE``.
 
     Writes go through a single connection guarded by a lock; reads use a small
@@ -366,7 +366,7 @@ class ReadOnlySQLiteStore(SQLiteStore):
         def _begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN")
 
-        SQLLogStore.__init__(self, engine, display=display, location=display)
+        SQLRedressStore.__init__(self, engine, display=display, location=display)
 
     def _uri(self, display: str) -> str:
         base = self.path.resolve().as_uri() + "?mode=ro"
@@ -407,4 +407,4 @@ class ReadOnlySQLiteStore(SQLiteStore):
 
     def close(self) -> None:
         """Close every reader connection."""
-        SQLLogStore.close(self)
+        SQLRedressStore.close(self)

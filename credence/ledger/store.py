@@ -3,7 +3,8 @@
 The interface is split by concept (``LedgerAdmin``, ``PolicyStore``,
 ``RecordStore``, ``NoticeLog``, ``AccessLog``, and in ``credence.ledger.accounts``
 ``PartyStore``, ``SessionStore``, ``ConsentStore``, ``DecisionLog``, and in
-``credence.ledger.disputes`` ``DisputeStore``); ``Store``
+``credence.ledger.disputes`` ``DisputeStore``; ``credence.ledger.redress``
+``OverrideStore``, ``ReviewStore``, ``NoticeOutbox``); ``Store``
 is their union, which a backend implements.
 
 The ledger is append-only: records are never updated; a correction or a
@@ -28,6 +29,7 @@ from typing import Protocol, runtime_checkable
 from credence.ledger.accounts import ConsentStore, DecisionLog, PartyStore, SessionStore
 from credence.ledger.chain import ChainReport, Head, Signer
 from credence.ledger.disputes import DisputeStore
+from credence.ledger.redress import NoticeOutbox, OverrideStore, ReviewStore
 from credence.types import Notice, Record
 
 SCHEMA_VERSION = 3
@@ -362,6 +364,9 @@ class Store(
     ConsentStore,
     DecisionLog,
     DisputeStore,
+    OverrideStore,
+    ReviewStore,
+    NoticeOutbox,
     Protocol,
 ):
     """The ledger a backend implements: the union of the per-concept stores.

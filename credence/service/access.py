@@ -28,6 +28,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "console.overview": frozenset({OPERATOR, REVIEWER}),
     "restrictions.read": frozenset({OPERATOR}),
     "review.queue": frozenset({OPERATOR, REVIEWER}),  # disputes to decide, by deadline
+    "overrides.manage": frozenset({OPERATOR}),
+    "notices.outbox": frozenset({OPERATOR}),
+    "reviews.resolve": frozenset({REVIEWER}),
+    "queue.read": frozenset({OPERATOR, REVIEWER}),
 }
 
 

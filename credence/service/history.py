@@ -28,6 +28,12 @@ class LoggedDecision:
     reasons: tuple[str, ...]
     as_of: int
     at: int
+    receipt: bytes | None = None  # the signed receipt's JSON (credence.receipt)
+
+
+def new_decision_id() -> str:
+    """A fresh decision id."""
+    return "dec_" + secrets.token_hex(12)
 
 
 def log_access(
@@ -54,9 +60,17 @@ def log_access(
     return access
 
 
-def log_decision(ledger: Ledger, subject_key: int, decision: Decision, *, party: str) -> str:
-    """Keep a decision in the subject's decision log; returns its id."""
-    decision_id = "dec_" + secrets.token_hex(12)
+def log_decision(
+    ledger: Ledger,
+    subject_key: int,
+    decision: Decision,
+    *,
+    party: str,
+    decision_id: str | None = None,
+    receipt: bytes | None = None,
+) -> str:
+    """Keep a decision (and its signed receipt) in the subject's decision log; returns its id."""
+    decision_id = decision_id or new_decision_id()
     ledger.store.add_decision(
         DecisionRow(
             id=decision_id,
@@ -67,6 +81,7 @@ def log_decision(ledger: Ledger, subject_key: int, decision: Decision, *, party:
             reasons=tuple(r.code for r in decision.reasons),
             as_of=decision.as_of,
             at=ledger.clock.now(),
+            receipt=receipt,
         )
     )
     return decision_id
@@ -94,7 +109,15 @@ def list_decisions(ledger: Ledger, session: SubjectSession) -> list[LoggedDecisi
         rows = ledger.store.decisions(session.subject_key)
     return [
         LoggedDecision(
-            r.id, r.subject_key, r.party, r.entitlement, r.outcome, r.reasons, r.as_of, r.at
+            r.id,
+            r.subject_key,
+            r.party,
+            r.entitlement,
+            r.outcome,
+            r.reasons,
+            r.as_of,
+            r.at,
+            r.receipt,
         )
         for r in rows
     ]

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from credence.clock import Clock, SystemClock
 from credence.crypto import KeyRing, parse_master_key, read_key_file
 from credence.engine import CompiledPolicy, compile_policy
@@ -24,6 +26,7 @@ from credence.ledger import Store, StoredPolicy, SubjectRow, open_store
 from credence.ledger.sqlite import foreign_tables
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
+from credence.signing import public_bytes, signing_key
 
 KEY_FINGERPRINT = "key_fingerprint"
 _LEGACY_POSTGRES_KEY = "credence.key"  # where a PostgreSQL ledger's key once defaulted to
@@ -100,6 +103,17 @@ class Ledger:
         """The policy in effect now, compiled for the engine."""
         return self._load(self.stored_policy_at(self.clock.now()))[1]
 
+    @cached_property
+    def signing_key(self) -> tuple[Ed25519PrivateKey, bytes]:
+        """The ledger's Ed25519 key (checkpoints, signed events, decision receipts) and its
+        raw public key, derived from the master key once per open ledger.
+
+        Raises:
+            CryptoKeyError: when no master key is at hand.
+        """
+        key = signing_key(master_key(self.settings))
+        return key, public_bytes(key.public_key())
+
     def forget_policies(self) -> None:
         """Read the versions again after a new one was stored."""
         for name in ("versions", "loaded_policy", "policy"):
@@ -166,6 +180,17 @@ def key_ring(settings: Settings) -> KeyRing:
                 f"this ledger's, move it to {path} (or set CREDENCE_KEY_FILE)"
             )
         raise
+
+
+def master_key(settings: Settings) -> bytes:
+    """The master key's bytes, from ``CREDENCE_MASTER_KEY`` or the key file.
+
+    Raises:
+        CryptoKeyError: when no usable key is found.
+    """
+    if settings.master_key is not None:
+        return parse_master_key(settings.master_key.get_secret_value())
+    return read_key_file(settings.resolved_key_file())
 
 
 def key_source(settings: Settings) -> str:

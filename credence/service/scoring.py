@@ -15,11 +15,15 @@ from credence.engine import Decision, Explanation, Outcome, decide, explain, sco
 from credence.engine.decisions import entitlement
 from credence.errors import Forbidden
 from credence.ledger import Access, SubjectRow
+from credence.receipt import Receipt
 from credence.service import disputes
 from credence.service.consents import Scope, require_consent
-from credence.service.history import log_access, log_decision
+from credence.service.history import log_access, log_decision, new_decision_id
 from credence.service.ledger import Ledger
+from credence.service.notices import adverse_notice
+from credence.service.overrides import apply_override
 from credence.service.parties import Party, PartyKind
+from credence.service.receipts import issue_receipt
 from credence.service.subjects import identity, resolve
 from credence.types import Notice, Record, SubjectRef
 
@@ -230,6 +234,7 @@ class DecisionMade:
     decision_id: str
     party: str
     consent_id: str | None
+    receipt: Receipt
 
 
 def decide_subject(
@@ -253,6 +258,19 @@ def decide_subject(
         ``decide_for_party``.
     """
     return _decide(ledger, ref, entitlement_id, as_of=as_of, purpose=purpose, party=party).decision
+
+
+def decide_with_receipt(
+    ledger: Ledger,
+    ref: SubjectRef,
+    entitlement_id: str,
+    *,
+    as_of: int | None = None,
+    purpose: str | None = None,
+) -> DecisionMade:
+    """As ``decide_subject`` (the operator the settings name decides), with the decision's
+    id and signed receipt."""
+    return _decide(ledger, ref, entitlement_id, as_of=as_of, purpose=purpose, party=None)
 
 
 def decide_for_party(
@@ -320,8 +338,23 @@ def _decide(
         decision = decide(policy, outcome, entitlement_id, notices=notices)
         # disputes: held while an open one is what makes it adverse; statements attached
         decision = disputes.apply(ledger, policy, row, records, outcome, decision, notices=notices)
+        # --- override: a person's outcome, in force at the as-of time, wins over the engine's ---
+        decision = apply_override(ledger, row.key, decision)
         if decision.notice_needed and decision.notice is not None and as_of is None:
             ledger.store.add_notice(row.key, decision.notice)
             decision = replace(decision, notice_issued=True)
-        decision_id = log_decision(ledger, row.key, decision, party=name)
-    return DecisionMade(decision, decision_id, name, consent_id)
+        # --- receipt: signed once, after the outcome is final, kept with the logged decision ---
+        decision_id = new_decision_id()
+        receipt = issue_receipt(ledger, row, decision, decision_id=decision_id)
+        log_decision(
+            ledger,
+            row.key,
+            decision,
+            party=name,
+            decision_id=decision_id,
+            receipt=receipt.to_bytes(),
+        )
+        # --- notice: an adverse outcome decided now gives the subject a notice (once) ---
+        if as_of is None:
+            adverse_notice(ledger, row, decision, decision_id=decision_id)
+    return DecisionMade(decision, decision_id, name, consent_id, receipt)

@@ -3,8 +3,8 @@
 The export is what a subject downloads from their page: who they are as
 stored, every record kept about them (retractions and records that no longer
 count included), what each counts now and until when, the score and its
-reasons, notices, consents, the access log and every decision made about
-them. It is read in one unit of work, so its parts agree, and it is the
+reasons, notices, consents, the access log, every decision made about
+them and their disputes. It is read in one unit of work, so its parts agree, and it is the
 subject reading their own data: nothing is written to the access log.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from credence.service.consents import list_consents
+from credence.service.disputes import own_disputes
 from credence.service.history import list_accesses, list_decisions
 from credence.service.ledger import Ledger
 from credence.service.sessions import SubjectSession, check_session
@@ -53,6 +54,7 @@ def export_subject_data(ledger: Ledger, session: SubjectSession) -> dict[str, An
         consents = list_consents(ledger, session)
         accesses = list_accesses(ledger, session)
         decisions = list_decisions(ledger, session)
+        disputes = own_disputes(ledger, session)
         policy = ledger.stored_policy_at(ledger.clock.now())
         now = ledger.clock.now()
     outcome = own.outcome
@@ -132,6 +134,27 @@ def export_subject_data(ledger: Ledger, session: SubjectSession) -> dict[str, An
                 "at": format_time(d.at),
             }
             for d in decisions
+        ],
+        "disputes": [
+            {
+                "id": d.id,
+                "record": d.record,
+                "statement": d.statement,
+                "evidence": d.evidence,
+                "information": [
+                    {"at": format_time(n.at), "text": n.text, "evidence": n.evidence}
+                    for n in d.notes
+                ],
+                "state": d.state,
+                "filed_at": format_time(d.filed_at),
+                "deadline": format_time(d.deadline),
+                "extended": d.extended,
+                "answer": d.answer,
+                "answered_at": _t(d.answered_at),
+                "resolved_at": _t(d.resolved_at),
+                "reason": d.reason,
+            }
+            for d in disputes
         ],
     }
 

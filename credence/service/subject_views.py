@@ -149,7 +149,7 @@ def score_history(ledger: Ledger, session: SignedIn, *, months: int = 24) -> Sco
         raise UsageError("a score history covers 2 to 120 months")
     with ledger.unit_of_work():
         row = _row(ledger, session)
-        records = ledger.store.records(row.key)
+        records = scoring_records(ledger, row.key)  # a record a dispute dropped counts at no time
         now = ledger.clock.now()
         points = []
         for at in month_ends(now, months=months):

@@ -8,7 +8,10 @@ and htmx swaps just the changed part in when it is there.
 
 - ``/me`` — score, tier, dimensions, the 24-month chart, key factors both
   ways and what would change the score
-- ``/me/records`` — every record with what it counts and when it stops
+- ``/me/records`` — every record with what it counts and when it stops, and
+  a *Dispute* link to ``/me/disputes/new?record=…``
+- ``/me/disputes`` — disputes with their clock and outcome; file one, add
+  information to an open one
 - ``/me/notices`` — notices of adverse outcomes
 - ``/me/consents`` — consents given; grant one, revoke one
 - ``/me/accesses`` — who looked at the subject's data
@@ -21,12 +24,27 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import Form, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from credence.errors import ConsentInvalid, PartyNotFound
+from credence.errors import (
+    ConsentInvalid,
+    CredenceError,
+    DisputeInvalid,
+    DisputeStateError,
+    PartyNotFound,
+)
 from credence.service import subject_views
 from credence.service.consents import Scope, grant_consent, list_consents, revoke_consent
+from credence.service.disputes import (
+    MAX_TEXT,
+    MAX_URL,
+    DisputeView,
+    add_information,
+    file_dispute,
+    own_disputes,
+    record_id,
+)
 from credence.service.history import list_accesses, list_decisions
 from credence.service.ledger import Ledger
 from credence.service.parties import PartyKind, list_parties
@@ -71,7 +89,104 @@ def overview(request: Request, session: SubjectDep) -> Response:
 def records(request: Request, session: SubjectDep) -> Response:
     """Every record that met a rule: what it counts now and when it stops counting."""
     views = subject_views.own_records(_ledger(request), session)
-    return render(request, "portal/records.html", {"session": session, "records": views})
+    context = {
+        "session": session,
+        "records": views,
+        "disputes": _disputes_by_record(request, session),
+        "record_id": record_id,
+    }
+    return render(request, "portal/records.html", context)
+
+
+def _disputes_by_record(request: Request, session: SubjectDep) -> dict[str, DisputeView]:
+    # The latest dispute of each record: what the records page says about it.
+    latest: dict[str, DisputeView] = {}
+    for dispute in own_disputes(_ledger(request), session):
+        latest[dispute.record] = dispute
+    return latest
+
+
+@router.get("/me/disputes")
+def disputes(request: Request, session: SubjectDep) -> Response:
+    """Every dispute the subject filed, with its clock and how it ended."""
+    rows = list(reversed(own_disputes(_ledger(request), session)))
+    context = {"session": session, "disputes": rows, "filed": None, "error": None}
+    return render(request, "portal/disputes.html", context)
+
+
+def _dispute_form(
+    request: Request,
+    session: SubjectDep,
+    record: str,
+    *,
+    error: CredenceError | None = None,
+    statement: str = "",
+    evidence_url: str = "",
+) -> Response:
+    views = {
+        record_id(v.provider, v.provider_event_id): v
+        for v in subject_views.own_records(_ledger(request), session)
+    }
+    context = {
+        "session": session,
+        "record_id": record,
+        "record": views.get(record),
+        "error": error,
+        "statement": statement,
+        "evidence_url": evidence_url,
+    }
+    status = 200 if error is None else error.status
+    if views.get(record) is None and error is None:
+        status = 404
+    return render(request, "portal/dispute_new.html", context, status_code=status)
+
+
+@router.get("/me/disputes/new")
+def new_dispute(
+    request: Request, session: SubjectDep, record: Annotated[str, Query(max_length=400)] = ""
+) -> Response:
+    """The form to dispute one record: what is wrong, and a link to evidence."""
+    return _dispute_form(request, session, record)
+
+
+@router.post("/me/disputes")
+def file_new(
+    request: Request,
+    session: SubjectDep,
+    record: Annotated[str, Form(max_length=400)],
+    statement: Annotated[str, Form(max_length=MAX_TEXT)],
+    evidence_url: Annotated[str, Form(max_length=MAX_URL)] = "",
+) -> Response:
+    """File the dispute; the page then shows it with its deadline."""
+    ledger = _ledger(request)
+    try:
+        filed = file_dispute(ledger, session, record, statement, evidence_url=evidence_url or None)
+    except (DisputeInvalid, DisputeStateError) as e:
+        return _dispute_form(
+            request, session, record, error=e, statement=statement, evidence_url=evidence_url
+        )
+    rows = list(reversed(own_disputes(ledger, session)))
+    context = {"session": session, "disputes": rows, "filed": filed, "error": None}
+    return render(request, "portal/disputes.html", context, status_code=201)
+
+
+@router.post("/me/disputes/{dispute_id}/information")
+def add_to_dispute(
+    request: Request,
+    session: SubjectDep,
+    dispute_id: str,
+    text: Annotated[str, Form(max_length=MAX_TEXT)],
+    evidence_url: Annotated[str, Form(max_length=MAX_URL)] = "",
+) -> Response:
+    """Add information to an open dispute (within 30 days it extends the deadline once)."""
+    ledger = _ledger(request)
+    try:
+        add_information(ledger, session, dispute_id, text, evidence_url=evidence_url or None)
+    except (DisputeInvalid, DisputeStateError) as e:
+        rows = list(reversed(own_disputes(ledger, session)))
+        context = {"session": session, "disputes": rows, "filed": None, "error": e}
+        return render(request, "portal/disputes.html", context, status_code=e.status)
+    return RedirectResponse(f"/me/disputes#dispute-{dispute_id}", status_code=303)
 
 
 @router.get("/me/notices")

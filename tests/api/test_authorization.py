@@ -112,6 +112,32 @@ ENDPOINTS: dict[str, Call] = {
         values=(("dispute_id", "dsp_unknown"),),
     ),
     "sign-out": Call("DELETE", "/v1/sessions"),
+    "public-key": Call("GET", "/v1/receipts/public-key"),
+    "override-add": Call(
+        "POST",
+        "/v1/operator/overrides",
+        lambda s, _u: {
+            "subject": s,
+            "entitlement": "preferred_loan_rate",
+            "outcome": "granted",
+            "reason": "matrix",
+        },
+    ),
+    "overrides": Call("GET", "/v1/operator/overrides"),
+    "override-end": Call(
+        "DELETE", "/v1/operator/overrides/{override_id}", values=(("override_id", "ovr_unknown"),)
+    ),
+    "outbox": Call("GET", "/v1/operator/notices?after=0"),
+    "queue": Call("GET", "/v1/queue"),
+    "me-overrides": Call("GET", "/v1/me/overrides"),
+    "me-reviews": Call("GET", "/v1/me/reviews"),
+    "me-review": Call("POST", "/v1/me/reviews", lambda _s, _u: {"decision_id": "dec_unknown"}),
+    "resolution": Call(
+        "POST",
+        "/v1/reviews/{review_id}/resolution",
+        lambda _s, _u: {"resolution": "confirmed", "reason": "matrix"},
+        values=(("review_id", "rev_unknown"),),
+    ),
 }
 
 # own: alice, who consented to acme-rentals for rentals (decision+score) and is the signed-in
@@ -283,6 +309,57 @@ dispute-resolution  provider         403  -     -
 dispute-resolution  relying_party    403  -     -
 dispute-resolution  reviewer         404  -     -
 dispute-resolution  subject          401  -     -
+public-key          anonymous        200  -     -
+public-key          relying_party    200  -     -
+public-key          subject          200  -     -
+override-add        anonymous        401  401   401
+override-add        operator         201  201   404
+override-add        provider         403  403   403
+override-add        relying_party    403  403   403
+override-add        reviewer         403  403   403
+override-add        subject          401  401   401
+overrides           anonymous        401  -     -
+overrides           operator         200  -     -
+overrides           provider         403  -     -
+overrides           relying_party    403  -     -
+overrides           reviewer         403  -     -
+overrides           subject          401  -     -
+override-end        anonymous        401  -     -
+override-end        operator         404  -     -
+override-end        provider         403  -     -
+override-end        relying_party    403  -     -
+override-end        reviewer         403  -     -
+override-end        subject          401  -     -
+outbox              anonymous        401  -     -
+outbox              operator         200  -     -
+outbox              provider         403  -     -
+outbox              relying_party    403  -     -
+outbox              reviewer         403  -     -
+outbox              subject          401  -     -
+queue               anonymous        401  -     -
+queue               operator         200  -     -
+queue               provider         403  -     -
+queue               relying_party    403  -     -
+queue               reviewer         200  -     -
+queue               subject          401  -     -
+me-overrides        anonymous        401  -     -
+me-overrides        operator         401  -     -
+me-overrides        relying_party    401  -     -
+me-overrides        subject          200  -     -
+me-reviews          anonymous        401  -     -
+me-reviews          operator         401  -     -
+me-reviews          relying_party    401  -     -
+me-reviews          subject          200  -     -
+me-review           anonymous        401  -     -
+me-review           operator         401  -     -
+me-review           relying_party    401  -     -
+me-review           subject          404  -     -
+resolution          anonymous        401  -     -
+resolution          operator         403  -     -
+resolution          provider         403  -     -
+resolution          relying_party    403  -     -
+resolution          reviewer         404  -     -
+resolution          subject          401  -     -
 sign-out            anonymous        401  -     -
 sign-out            operator         401  -     -
 sign-out            relying_party    401  -     -
@@ -365,11 +442,12 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
 # The pages served beside the API, called as a browser calls them: with cookies, and with the
 # page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
 # signed in; operator, relying_party, provider, reviewer: that party's console session. The
-# console is the operator's; a reviewer sees its overview and the policy, no other party any
-# of it (403), and a subject's session is never a party's (sent to /console/sign-in). The
-# public register needs no session at all.
-# No portal URL names a subject: another subject asking gets their own page, and alice's
-# consent (to corner-shop) is 404 to bob. A GET that needs a session redirects (303) to its
+# console is the operator's; a reviewer sees its overview, the review queue and the policy, no
+# other party any of it (403), and a subject's session is never a party's (sent to
+# /console/sign-in). The public register needs no session at all.
+# No portal URL names a subject: another subject asking gets their own page, alice's
+# consent (to corner-shop) is 404 to bob, and her record bank-a:a1 is none of his to dispute.
+# A GET that needs a session redirects (303) to its
 # sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
 # last: it ends alice's web session.
 
@@ -395,6 +473,17 @@ PAGES: dict[str, Page] = {
     "language": Page("GET", "/language/zh-Hans?next=/me", route="/language/{code}"),
     "portal": Page("GET", "/me"),
     "portal-records": Page("GET", "/me/records"),
+    "portal-disputes": Page("GET", "/me/disputes"),
+    "portal-dispute-form": Page("GET", "/me/disputes/new?record=bank-a:a1"),
+    "portal-dispute": Page(
+        "POST", "/me/disputes", {"record": "homes-marketplace:a2", "statement": "Wrong."}
+    ),
+    "portal-dispute-more": Page(
+        "POST",
+        "/me/disputes/dsp_000000000000/information",
+        {"text": "More."},
+        route="/me/disputes/{dispute_id}/information",
+    ),
     "portal-notices": Page("GET", "/me/notices"),
     "portal-consents": Page("GET", "/me/consents"),
     "portal-accesses": Page("GET", "/me/accesses"),
@@ -455,6 +544,10 @@ sign-in-no-csrf            403  403  403  403  403  403  403
 language                   303  303  303  303  303  303  303
 portal                     303  200  200  303  303  303  303
 portal-records             303  200  200  303  303  303  303
+portal-disputes            303  200  200  303  303  303  303
+portal-dispute-form        303  200  404  303  303  303  303
+portal-dispute             401  201  422  401  401  401  401
+portal-dispute-more        401  404  404  401  401  401  401
 portal-notices             303  200  200  303  303  303  303
 portal-consents            303  200  200  303  303  303  303
 portal-accesses            303  200  200  303  303  303  303

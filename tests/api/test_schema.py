@@ -31,6 +31,7 @@ ROLE_BY_TAG = {
     "relying parties": "relying_party",
     "subjects": "subject",
     "operator": "operator",
+    "reviewers": "reviewer",
 }
 CHECKS = [
     not_a_server_error,

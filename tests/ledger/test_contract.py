@@ -5,3 +5,4 @@ from __future__ import annotations
 from contract import *  # noqa: F403
 from contract_disputes import *  # noqa: F403
 from contract_logs import *  # noqa: F403
+from contract_redress import *  # noqa: F403

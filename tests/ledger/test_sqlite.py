@@ -56,8 +56,8 @@ def test_migrated_schema_matches_the_tables_in_code(tmp_path: Path) -> None:
 
 
 def test_head_revision_is_the_one_in_code() -> None:
-    assert sql_module.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006"}
-    assert schema.HEAD_REVISION == "0006"
+    assert sql_module.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007"}
+    assert schema.HEAD_REVISION == "0007"
 
 
 def test_older_and_newer_schemas_are_told_apart(
@@ -71,7 +71,7 @@ def test_older_and_newer_schemas_are_told_apart(
     monkeypatch.setattr(
         sql_module,
         "known_revisions",
-        lambda: frozenset({"0001", "0002", "0003", "0004", "0005", "0006", "0099"}),
+        lambda: frozenset({"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0099"}),
     )
     store = SQLiteStore(path)
     with pytest.raises(StoreNotInitialised, match="older schema") as caught:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from credence.engine import score
+from credence.service.disputes import scoring_records
 from credence.service.ledger import Ledger
 from credence.service.sessions import authenticate_session, issue_sign_in_token, start_session
 from credence.service.subject_data import export_subject_data
@@ -43,7 +44,7 @@ def test_each_point_is_the_engines_score_as_of_that_month_end(ledger: Ledger) ->
     session = _session(ledger)
     history = score_history(ledger, session, months=24)
     assert len(history.points) == 24
-    records = ledger.store.records(session.subject_key)
+    records = scoring_records(ledger, session.subject_key)
     for point in history.points:
         expected = score(ledger.policy_at(point.at), records, as_of=point.at, subject_kind="person")
         assert (point.score, point.tier) == (expected.score, expected.tier)

@@ -28,7 +28,7 @@ def test_a_decision_that_fails_at_its_last_step_leaves_nothing(
     grant_consent(ledger, session, party_name="lender-3", context="lending")
     key = resolve(ledger, CAROL).key
 
-    def failing(ledger: Ledger, subject_key: int, decision: Decision, *, party: str) -> str:
+    def failing(ledger: Ledger, subject_key: int, decision: Decision, **_: object) -> str:
         raise Boom
 
     with monkeypatch.context() as patch:
@@ -38,6 +38,7 @@ def test_a_decision_that_fails_at_its_last_step_leaves_nothing(
     assert ledger.store.accesses(key) == []
     assert ledger.store.notices(key) == []
     assert ledger.store.decisions(key) == []
+    assert ledger.store.subject_notices(key) == []
     # The same decision, not failing, writes all three: the check above could fail.
     made = scoring.decide_for_party(ledger, lender, CAROL, "credit_limit_review")
     assert made.decision.notice_issued

@@ -15,6 +15,7 @@ from tests.web.conftest import ALICE, BOB, Site, csrf, sign_in
 PAGES = (
     "/me",
     "/me/records",
+    "/me/disputes",
     "/me/notices",
     "/me/consents",
     "/me/accesses",
@@ -203,6 +204,7 @@ def test_download_my_data_holds_records_consents_accesses_and_decisions(
     assert any(c["party"] == "acme-rentals" for c in data["consents"])
     assert any(a["party"] == "acme-rentals" for a in data["accesses"])
     assert any(d["id"] == decided.json()["decision_id"] for d in data["decisions"])
+    assert isinstance(data["disputes"], list)
     assert (
         data["score"]["score"]
         == browser.get("/v1/me", headers=_bearer(browser)).json()["score"]["score"]
@@ -214,3 +216,88 @@ def test_download_my_data_holds_records_consents_accesses_and_decisions(
 
 def _bearer(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {client.cookies['credence_session']}"}
+
+
+def test_a_record_is_disputed_from_its_row_and_the_dispute_shows_its_clock(
+    browser: TestClient, site: Site
+) -> None:
+    sign_in(browser, site.ledger, ALICE)
+    records = browser.get("/me/records").text
+    link = re.search(r'href="(/me/disputes/new\?record=[^"]+)"', records)
+    assert link, records
+    form = browser.get(link.group(1).replace("&amp;", "&"))
+    assert form.status_code == 200 and 'name="statement"' in form.text
+    record = re.search(r'name="record" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    filed = browser.post(
+        "/me/disputes",
+        data={
+            "record": record,
+            "statement": "I paid this on time.",
+            "evidence_url": "https://example.org/receipt.pdf",
+            "csrf_token": csrf(browser),
+        },
+    )
+    assert filed.status_code == 201 and "Dispute filed" in filed.text
+    session = authenticate_session(site.ledger, browser.cookies["credence_session"])
+    from credence.service.disputes import own_disputes
+
+    (mine,) = [d for d in own_disputes(site.ledger, session) if d.record == record]
+    assert mine.state == "open" and mine.evidence == "https://example.org/receipt.pdf"
+    page = browser.get("/me/disputes").text
+    assert f'id="dispute-{mine.id}"' in page and format_date(mine.deadline) in page
+    assert f"{mine.days_left} days left" in page and "I paid this on time." in page
+    again = browser.get("/me/records").text
+    assert f'href="/me/disputes#dispute-{mine.id}"' in again  # the row now points at it
+    added = browser.post(
+        f"/me/disputes/{mine.id}/information",
+        data={"text": "My bank statement shows the payment.", "csrf_token": csrf(browser)},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    (after,) = [d for d in own_disputes(site.ledger, session) if d.id == mine.id]
+    assert after.extended and after.deadline > mine.deadline
+    assert "extended" in browser.get("/me/disputes").text
+    twice = browser.post(
+        "/me/disputes",
+        data={"record": record, "statement": "Again.", "csrf_token": csrf(browser)},
+    )
+    assert twice.status_code == 409 and "dispute.state" in twice.text
+
+
+def test_a_subject_cannot_dispute_or_add_to_what_is_not_theirs(site: Site) -> None:
+    from credence.api import create_app
+    from credence.service.disputes import file_dispute, own_disputes
+
+    with TestClient(create_app(site.ledger), raise_server_exceptions=False) as bob:
+        sign_in(bob, site.ledger, BOB)
+        alices = browser_free_record(site)
+        refused = bob.post(
+            "/me/disputes",
+            data={"record": alices, "statement": "Not mine.", "csrf_token": csrf(bob)},
+        )
+        assert refused.status_code == 422 and "dispute.invalid" in refused.text
+        assert bob.get(f"/me/disputes/new?record={alices}").status_code == 404
+        session = authenticate_session(site.ledger, _fresh_alice_session(site))
+        alice_dispute = next(
+            (d for d in own_disputes(site.ledger, session) if d.state == "open"), None
+        ) or file_dispute(site.ledger, session, alices, "Wrong amount.")
+        answer = bob.post(
+            f"/me/disputes/{alice_dispute.id}/information",
+            data={"text": "x", "csrf_token": csrf(bob)},
+        )
+        assert answer.status_code == 404 and "dispute.not_found" in answer.text
+        assert alice_dispute.id not in bob.get("/me/disputes").text
+
+
+def browser_free_record(site: Site) -> str:
+    """One of alice's records that no dispute has dropped, as a record id."""
+    session = authenticate_session(site.ledger, _fresh_alice_session(site))
+    (first, *_) = subject_views.own_records(site.ledger, session)
+    return f"{first.provider}:{first.provider_event_id}"
+
+
+def _fresh_alice_session(site: Site) -> str:
+    from credence.service.sessions import issue_sign_in_token, start_session
+
+    token, _ = start_session(site.ledger, issue_sign_in_token(site.ledger, ALICE).token)
+    return token

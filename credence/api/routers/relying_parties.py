@@ -32,7 +32,12 @@ def post_decision(body: DecisionRequest, ledger: LedgerDep, party: PartyDep) -> 
     unknown subject as for a known one.
     """
     done = decide_for_party(ledger, party, SubjectRef.parse(body.subject), body.entitlement)
-    return decision_out(done.decision, decision_id=done.decision_id, consent_id=done.consent_id)
+    return decision_out(
+        done.decision,
+        decision_id=done.decision_id,
+        consent_id=done.consent_id,
+        receipt=done.receipt.to_dict(),
+    )
 
 
 @router.get(

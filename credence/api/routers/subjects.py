@@ -8,8 +8,9 @@ session's own subject only: there is no identifier to change.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -19,20 +20,20 @@ from credence.api.models import (
     AccessOut,
     ExplanationOut,
     Model,
-    NoticeOut,
     RecordOut,
     ScoreOut,
     SubjectOut,
     access_out,
     explanation_out,
-    notice_out,
     records_out,
     score_out,
     subject_out,
 )
+from credence.api.routers.redress import SubjectNoticeOut, subject_notice_out
 from credence.service import subject_views
 from credence.service.consents import Consent, Scope, grant_consent, list_consents, revoke_consent
 from credence.service.history import list_accesses, list_decisions
+from credence.service.notices import own_notices
 from credence.service.sessions import end_session, start_session
 from credence.types import format_time, to_micros
 
@@ -104,10 +105,11 @@ def get_my_records(ledger: LedgerDep, session: SessionDep) -> list[RecordOut]:
     return records_out(ledger.policy, own.outcome)
 
 
-@router.get("/me/notices", response_model=list[NoticeOut], summary="Notices given to me")
-def get_my_notices(ledger: LedgerDep, session: SessionDep) -> list[NoticeOut]:
-    """Every notice of a restriction, oldest first."""
-    return [notice_out(n) for n in subject_views.own_notices(ledger, session)]
+@router.get("/me/notices", response_model=list[SubjectNoticeOut], summary="Notices given to me")
+def get_my_notices(ledger: LedgerDep, session: SessionDep) -> list[SubjectNoticeOut]:
+    """Every notice given to the subject, oldest first: adverse outcomes with their reasons,
+    what would change them and how to dispute, overrides, and review results."""
+    return [subject_notice_out(n) for n in own_notices(ledger, session)]
 
 
 @router.get("/me/accesses", response_model=list[AccessOut], summary="Who looked at my data")
@@ -126,6 +128,9 @@ class DecisionLogOut(BaseModel):
     reason_codes: list[str]
     as_of: str
     at: str
+    receipt: dict[str, Any] | None = Field(
+        default=None, description="The signed receipt (none for decisions logged before them)."
+    )
 
 
 @router.get("/me/decisions", response_model=list[DecisionLogOut], summary="Decisions made about me")
@@ -140,6 +145,7 @@ def get_my_decisions(ledger: LedgerDep, session: SessionDep) -> list[DecisionLog
             reason_codes=list(d.reasons),
             as_of=format_time(d.as_of),
             at=format_time(d.at),
+            receipt=None if d.receipt is None else orjson.loads(d.receipt),
         )
         for d in list_decisions(ledger, session)
     ]
