@@ -166,3 +166,53 @@ def test_a_reviewer_is_refused_the_operators_pages(page: Any, web_server: WebSer
     response = page.goto("/console/parties")
     assert response is not None and response.status == 403
     assert_accessible(page)  # the error page too
+
+
+def test_a_dispute_from_filing_to_upheld_drops_the_record_and_changes_the_score(
+    page: Any, chromium: Any, web_server: WebServer
+) -> None:
+    as_subject(page, web_server, "custom:bob")
+    page.goto("/me")
+    before = int(page.locator(".score-value").inner_text())
+    page.goto("/me/records")
+    # the first record lowering bob's score that he may dispute
+    row = (
+        page.locator("tr", has=page.locator("td.negative"))
+        .filter(has=page.get_by_role("link", name=re.compile("Dispute this record")))
+        .first
+    )
+    link = row.get_by_role("link", name=re.compile("Dispute this record"))
+    record = re.search(r"\((.+)\)", link.inner_text() or "")
+    record_id = link.get_attribute("href").split("record=")[1].replace("%3A", ":")  # type: ignore[union-attr]
+    assert record is None or record.group(1) == record_id
+    record = record_id
+    link.click()
+    page.get_by_label("What is wrong").fill("I paid that month's rent on time.")
+    page.get_by_role("button", name="File the dispute").click()
+    filed = page.get_by_text(re.compile(rf"Dispute (dsp_\w+) of {record} is open"))
+    filed.wait_for()
+    dispute_id = re.search(r"dsp_\w+", filed.inner_text()).group(0)  # type: ignore[union-attr]
+    assert page.get_by_text(re.compile(r"\d+ days left")).first.is_visible()  # its clock
+    assert_accessible(page)
+
+    reviewer = chromium.new_context(base_url=web_server.url)
+    try:
+        desk = reviewer.new_page()
+        as_party(desk, web_server, "reviewer")
+        desk.goto("/console/queue")
+        item = desk.locator(f"#dispute-{dispute_id}")
+        assert item.get_by_text("I paid that month's rent on time.").is_visible()
+        assert_accessible(desk)
+        item.get_by_label("Uphold: the record no longer counts").check()
+        item.get_by_label("Reason (the subject sees it)").fill("The provider sent no proof.")
+        item.get_by_role("button", name=f"Decide dispute {dispute_id}").click()
+        desk.get_by_text(f"Dispute {dispute_id} upheld").wait_for()  # swapped in place
+    finally:
+        reviewer.close()
+
+    page.goto("/me/records")
+    event_id = record.split(":", 1)[1]
+    row = page.locator("tr", has=page.locator("code", has_text=re.compile(f"^{event_id}$")))
+    assert row.locator("td.negative").count() == 0  # gone from what counts against him
+    page.goto("/me")
+    assert int(page.locator(".score-value").inner_text()) > before
