@@ -19,9 +19,18 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from credence.errors import CredenceError, DisputeInvalid, DisputeStateError, PartyInvalid
+from credence.errors import (
+    CredenceError,
+    DisputeInvalid,
+    DisputeStateError,
+    OverrideConflict,
+    OverrideInvalid,
+    PartyInvalid,
+    ReviewConflict,
+    ReviewInvalid,
+)
 from credence.service import console as console_service
-from credence.service import disputes, parties
+from credence.service import disputes, overrides, parties, reviews
 from credence.service.access import Caller, authorize, may
 from credence.service.party_sessions import PartySession
 from credence.types import format_date
@@ -37,6 +46,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("/console", "overview", "console.overview"),
     ("/console/queue", "queue", "review.queue"),
     ("/console/restrictions", "restrictions", "restrictions.read"),
+    ("/console/overrides", "overrides", "overrides.manage"),
     ("/console/parties", "parties", "parties.manage"),
     ("/console/policy", "policy", "policy.read"),
 )
@@ -73,6 +83,8 @@ PartyManager = Annotated[PartySession, Depends(acting("parties.manage"))]
 KeyManager = Annotated[PartySession, Depends(acting("keys.manage"))]
 PolicyReader = Annotated[PartySession, Depends(acting("policy.read"))]
 Reviewer = Annotated[PartySession, Depends(acting("review.queue"))]
+ReviewResolver = Annotated[PartySession, Depends(acting("reviews.resolve"))]
+OverrideManager = Annotated[PartySession, Depends(acting("overrides.manage"))]
 Name = Annotated[str, Path(min_length=1, max_length=200)]
 DisputeId = Annotated[str, Path(min_length=1, max_length=100)]
 KeyId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -183,8 +195,15 @@ def policy_page(request: Request, session: PolicyReader) -> Response:
 @router.get("/console/queue")
 def queue(request: Request, session: Reviewer, resolved: str = "") -> Response:
     """Open disputes, soonest deadline first, each with a form to decide it."""
-    found = disputes.open_disputes(request.app.state.ledger, party=session.party)
-    context = {"disputes": found, "resolved": resolved[:100], "error": None, "error_for": None}
+    ledger = request.app.state.ledger
+    context = {
+        "disputes": disputes.open_disputes(ledger, party=session.party),
+        "reviews": reviews.open_reviews(ledger),
+        "may_review": may(session.party, "reviews.resolve"),
+        "resolved": resolved[:100],
+        "error": None,
+        "error_for": None,
+    }
     return _page(request, "console/queue.html", session, context)
 
 
@@ -213,9 +232,66 @@ def resolve(
             return render(
                 request, "console/partials/dispute_item.html", context, status_code=e.status
             )
-        found = disputes.open_disputes(ledger, party=session.party)
-        context = {"disputes": found, "resolved": "", "error": e, "error_for": dispute_id}
+        context = {
+            "disputes": disputes.open_disputes(ledger, party=session.party),
+            "reviews": reviews.open_reviews(ledger),
+            "may_review": may(session.party, "reviews.resolve"),
+            "resolved": "",
+            "error": e,
+            "error_for": dispute_id,
+        }
         return _page(request, "console/queue.html", session, context, status_code=e.status)
     if _htmx(request):
         return render(request, "console/partials/dispute_done.html", {"dispute": done})
     return RedirectResponse(f"/console/queue?resolved={done.id}", status_code=303)
+
+
+ReviewId = Annotated[str, Path(min_length=1, max_length=100)]
+OverrideId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.post("/console/reviews/{review_id}/resolve")
+def resolve_review(
+    request: Request,
+    session: ReviewResolver,
+    review_id: ReviewId,
+    resolution: Annotated[str, Form(max_length=20)] = "",
+    outcome: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A reviewer confirms a decision or overrides it, with a reason; the subject is told."""
+    ledger = request.app.state.ledger
+    try:
+        done = reviews.resolve_review(
+            ledger,
+            review_id,
+            resolution=resolution,
+            reason=reason,
+            reviewer=session.party.name,
+            outcome=outcome or None,
+        )
+    except (ReviewInvalid, ReviewConflict, OverrideInvalid, OverrideConflict) as e:
+        context = {
+            "disputes": disputes.open_disputes(ledger, party=session.party),
+            "reviews": reviews.open_reviews(ledger),
+            "may_review": True,
+            "resolved": "",
+            "error": e,
+            "error_for": review_id,
+        }
+        return _page(request, "console/queue.html", session, context, status_code=e.status)
+    return RedirectResponse(f"/console/queue?resolved={done.id}", status_code=303)
+
+
+@router.get("/console/overrides")
+def overrides_page(request: Request, session: OverrideManager) -> Response:
+    """Every override in force, soonest to end first, each with a button to end it."""
+    found = overrides.overrides_in_force(request.app.state.ledger)
+    return _page(request, "console/overrides.html", session, {"overrides": found})
+
+
+@router.post("/console/overrides/{override_id}/end")
+def end_override(request: Request, session: OverrideManager, override_id: OverrideId) -> Response:
+    """End an override now: decisions are the engine's again at once, and the subject is told."""
+    overrides.end_override(request.app.state.ledger, override_id, by=session.party.name)
+    return RedirectResponse("/console/overrides", status_code=303)

@@ -517,6 +517,19 @@ PAGES: dict[str, Page] = {
     ),
     "console-policy": Page("GET", "/console/policy"),
     "console-queue": Page("GET", "/console/queue"),
+    "console-overrides": Page("GET", "/console/overrides"),
+    "console-override-end": Page(
+        "POST",
+        "/console/overrides/ovr_unknown/end",
+        {},
+        route="/console/overrides/{override_id}/end",
+    ),
+    "console-review-resolve": Page(
+        "POST",
+        "/console/reviews/rev_unknown/resolve",
+        {"resolution": "confirmed", "reason": "checked"},
+        route="/console/reviews/{review_id}/resolve",
+    ),
     "console-resolve": Page(
         "POST",
         "/console/disputes/dsp_unknown/resolve",
@@ -570,6 +583,9 @@ console-key-revoke         401  401  401  404  403  403  403
 console-policy             303  303  303  200  403  403  200
 console-queue              303  303  303  200  403  403  200
 console-resolve            401  401  401  404  403  403  404
+console-overrides          303  303  303  200  403  403  403
+console-override-end       401  401  401  404  403  403  403
+console-review-resolve     401  401  401  403  403  403  404
 console-sign-out           303  303  303  303  303  303  303
 sign-out                   303  303  303  303  303  303  303
 """

@@ -35,6 +35,7 @@ CONSOLE = (
     "/console",
     "/console/queue",
     "/console/restrictions",
+    "/console/overrides",
     "/console/parties",
     "/console/policy",
 )

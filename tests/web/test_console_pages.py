@@ -208,3 +208,58 @@ def test_a_reviewer_decides_a_dispute_from_the_queue_and_the_record_stops_counti
     after = score_subject(ledger, carol).outcome  # carol sits at the floor: her sums tell
     assert after.considered == before.considered - 1 and after.sums[0] > before.sums[0]
     assert all(c.record.key != late.key for c in after.contributions)
+
+
+def test_overrides_in_force_are_listed_and_an_operator_ends_one(
+    operator: TestClient, setup: tuple[Ledger, Any]
+) -> None:
+    from credence.service.overrides import overrides_in_force, set_override
+    from credence.types import SubjectRef
+
+    ledger, _ = setup
+    made = set_override(
+        ledger,
+        SubjectRef("custom", "bob"),
+        "deposit_free_rental",
+        outcome="granted",
+        reason="Verified income documents",
+        by="ops",
+    )
+    page = operator.get("/console/overrides")
+    assert f'id="override-{made.id}"' in page.text and "Verified income documents" in page.text
+    done = operator.post(
+        f"/console/overrides/{made.id}/end",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert made.id not in {o.id for o in overrides_in_force(ledger)}
+    assert f'id="override-{made.id}"' not in operator.get("/console/overrides").text
+
+
+def test_a_reviewer_confirms_a_decision_under_review_from_the_queue(
+    setup: tuple[Ledger, dict[str, str]],
+) -> None:
+    from credence.service.parties import get_party
+    from credence.service.reviews import open_reviews, request_review_for
+    from credence.service.scoring import decide_for_party
+    from credence.types import SubjectRef
+
+    ledger, tokens = setup
+    alice = SubjectRef("custom", "alice")
+    made = decide_for_party(ledger, get_party(ledger, "ops"), alice, "deposit_free_rental")
+    review = request_review_for(ledger, alice, made.decision_id, statement="Please look again.")
+    with signed_in(ledger, tokens["reviewer"]) as reviewer:
+        page = reviewer.get("/console/queue")
+        assert f'id="review-{review.id}"' in page.text and "Please look again." in page.text
+        csrf = csrf_of(page.text)
+        url = f"/console/reviews/{review.id}/resolve"
+        bad = reviewer.post(url, data={"csrf_token": csrf, "resolution": "confirmed", "reason": ""})
+        assert bad.status_code == 422 and 'role="alert"' in bad.text
+        done = reviewer.post(
+            url,
+            data={"csrf_token": csrf, "resolution": "confirmed", "reason": "The rule was applied."},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+    assert review.id not in {r.id for r in open_reviews(ledger)}
