@@ -14,7 +14,7 @@ import typer
 
 from credence.cli.common import DbOption, err, out, settings_for, subject_ref
 from credence.errors import UsageError
-from credence.service import parties, sessions
+from credence.service import parties, party_sessions, sessions
 from credence.service.ledger import open_ledger
 from credence.types import MICROS, format_time
 
@@ -190,6 +190,24 @@ def subject_sign_in_token(
     err.print(
         f"sign-in token for {issued.subject}, single use, valid until "
         f"{format_time(issued.expires_at)}"
+    )
+
+
+@party_app.command("sign-in")
+def party_sign_in(
+    name: Annotated[str, typer.Argument(help="The party whose person signs in to the console.")],
+    ttl: Annotated[
+        str, typer.Option("--ttl", help="How long it is valid: e.g. 15m, 1h (at most 1d).")
+    ] = "15m",
+    db: DbOption = None,
+) -> None:
+    """Issue a console sign-in token for a party, bound to its newest active API key."""
+    with open_ledger(settings_for(db)) as ledger:
+        issued = party_sessions.issue_party_sign_in_token(ledger, name, ttl_us=parse_ttl(ttl))
+    out.print(issued.token, markup=False)
+    err.print(
+        f"console sign-in token for {issued.party.name}, valid until "
+        f"{format_time(issued.expires_at)}: open /console/sign-in?token=<token>"
     )
 
 

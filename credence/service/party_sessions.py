@@ -97,7 +97,7 @@ def _failed(what: str) -> AuthenticationFailed:
         f"the {what} is not valid (unknown, expired, or its API key revoked)",
         suggestion="sign in again with a current API key"
         if what == "session"
-        else "ask for a new sign-in link (`credence party sign-in`)",
+        else "ask for a new sign-in link (`credence party sign-in`), or use your API key",
     )
 
 

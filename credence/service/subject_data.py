@@ -4,7 +4,8 @@ The export is what a subject downloads from their page: who they are as
 stored, every record kept about them (retractions and records that no longer
 count included), what each counts now and until when, the score and its
 reasons, notices, consents, the access log, every decision made about
-them and their disputes. It is read in one unit of work, so its parts agree, and it is the
+them with its signed receipt, the notices given, disputes, reviews and
+overrides. It is read in one unit of work, so its parts agree, and it is the
 subject reading their own data: nothing is written to the access log.
 """
 
@@ -12,10 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from credence.service.consents import list_consents
 from credence.service.disputes import own_disputes
 from credence.service.history import list_accesses, list_decisions
 from credence.service.ledger import Ledger
+from credence.service.notices import own_notices as own_subject_notices
+from credence.service.overrides import own_overrides
+from credence.service.reviews import own_reviews
 from credence.service.sessions import SubjectSession, check_session
 from credence.service.subject_views import (
     RecordView,
@@ -55,6 +61,9 @@ def export_subject_data(ledger: Ledger, session: SubjectSession) -> dict[str, An
         accesses = list_accesses(ledger, session)
         decisions = list_decisions(ledger, session)
         disputes = own_disputes(ledger, session)
+        reviews = own_reviews(ledger, session)
+        overrides = own_overrides(ledger, session)
+        given = own_subject_notices(ledger, session)
         policy = ledger.stored_policy_at(ledger.clock.now())
         now = ledger.clock.now()
     outcome = own.outcome
@@ -132,8 +141,52 @@ def export_subject_data(ledger: Ledger, session: SubjectSession) -> dict[str, An
                 "reason_codes": list(d.reasons),
                 "as_of": format_time(d.as_of),
                 "at": format_time(d.at),
+                "receipt": orjson.loads(d.receipt) if d.receipt is not None else None,
             }
             for d in decisions
+        ],
+        "notices_given": [
+            {
+                "seq": n.seq,
+                "kind": n.kind,
+                "entitlement": n.entitlement,
+                "outcome": n.outcome,
+                "decision_id": n.decision_id,
+                "issued_at": format_time(n.issued_at),
+                "dispute_by": _t(n.dispute_by),
+                "body": n.body,
+            }
+            for n in given
+        ],
+        "reviews": [
+            {
+                "id": r.id,
+                "decision_id": r.decision_id,
+                "entitlement": r.entitlement,
+                "statement": r.statement,
+                "requested_at": format_time(r.requested_at),
+                "deadline": format_time(r.deadline),
+                "state": r.state,
+                "resolved_at": _t(r.resolved_at),
+                "reviewer": r.reviewer,
+                "resolution": r.resolution,
+                "override_id": r.override_id,
+            }
+            for r in reviews
+        ],
+        "overrides": [
+            {
+                "id": o.id,
+                "entitlement": o.entitlement,
+                "outcome": o.outcome,
+                "reason": o.reason,
+                "set_by": o.set_by,
+                "set_at": format_time(o.set_at),
+                "ends_at": format_time(o.ends_at),
+                "ended_at": _t(o.ended_at),
+                "state": o.state,
+            }
+            for o in overrides
         ],
         "disputes": [
             {

@@ -15,7 +15,9 @@ and htmx swaps just the changed part in when it is there.
 - ``/me/notices`` — notices of adverse outcomes
 - ``/me/consents`` — consents given; grant one, revoke one
 - ``/me/accesses`` — who looked at the subject's data
-- ``/me/decisions`` — decisions made about the subject
+- ``/me/decisions`` — decisions made about the subject, each with its signed
+  receipt (``/me/decisions/{id}/receipt.json``) and a request for human
+  review; the overrides a person set
 - ``/me/data.json`` — everything held about the subject (GDPR Art. 15/20)
 """
 
@@ -30,9 +32,12 @@ from fastapi.responses import RedirectResponse, Response
 from credence.errors import (
     ConsentInvalid,
     CredenceError,
+    DecisionNotFound,
     DisputeInvalid,
     DisputeStateError,
     PartyNotFound,
+    ReviewConflict,
+    ReviewInvalid,
 )
 from credence.service import subject_views
 from credence.service.consents import Scope, grant_consent, list_consents, revoke_consent
@@ -47,7 +52,10 @@ from credence.service.disputes import (
 )
 from credence.service.history import list_accesses, list_decisions
 from credence.service.ledger import Ledger
+from credence.service.notices import own_notices as own_subject_notices
+from credence.service.overrides import own_overrides
 from credence.service.parties import PartyKind, list_parties
+from credence.service.reviews import MAX_STATEMENT_CHARS, own_reviews, request_review
 from credence.service.subject_data import export_subject_data
 from credence.types import DAY_US, format_date
 from credence.web import chart, page_router
@@ -191,9 +199,15 @@ def add_to_dispute(
 
 @router.get("/me/notices")
 def notices(request: Request, session: SubjectDep) -> Response:
-    """Every notice of an adverse outcome given to the subject."""
-    given = subject_views.own_notices(_ledger(request), session)
-    return render(request, "portal/notices.html", {"session": session, "notices": given})
+    """Every notice given to the subject: restrictions to come, adverse outcomes, overrides
+    and reviews."""
+    ledger = _ledger(request)
+    context = {
+        "session": session,
+        "notices": subject_views.own_notices(ledger, session),
+        "given": list(reversed(own_subject_notices(ledger, session))),
+    }
+    return render(request, "portal/notices.html", context)
 
 
 def _consent_context(request: Request, session: SubjectDep) -> dict[str, object]:
@@ -265,11 +279,66 @@ def accesses(request: Request, session: SubjectDep) -> Response:
     return render(request, "portal/accesses.html", {"session": session, "accesses": rows})
 
 
+def _decisions_context(request: Request, session: SubjectDep) -> dict[str, object]:
+    ledger = _ledger(request)
+    reviews = {r.decision_id: r for r in own_reviews(ledger, session)}
+    return {
+        "session": session,
+        "decisions": list(reversed(list_decisions(ledger, session))),
+        "reviews": reviews,
+        "overrides": list(reversed(own_overrides(ledger, session))),
+        "requested": None,
+        "error": None,
+    }
+
+
 @router.get("/me/decisions")
 def decisions(request: Request, session: SubjectDep) -> Response:
-    """Every decision made about the subject, newest first, and who asked."""
-    rows = list(reversed(list_decisions(_ledger(request), session)))
-    return render(request, "portal/decisions.html", {"session": session, "decisions": rows})
+    """Every decision made about the subject, newest first, who asked, its receipt, and
+    the human review asked of it; the overrides a person set."""
+    return render(request, "portal/decisions.html", _decisions_context(request, session))
+
+
+@router.get("/me/decisions/{decision_id}/receipt.json")
+def receipt(request: Request, session: SubjectDep, decision_id: str) -> Response:
+    """A decision's signed receipt, to keep and check offline with the ledger's public key.
+
+    Raises:
+        DecisionNotFound: when the subject's log holds no such decision, or it has no receipt.
+    """
+    found = next(
+        (d for d in list_decisions(_ledger(request), session) if d.id == decision_id), None
+    )
+    if found is None or found.receipt is None:
+        raise DecisionNotFound(
+            f"no decision {decision_id!r} with a receipt in your decision log",
+            suggestion="see /me/decisions",
+        )
+    return Response(
+        found.receipt,
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="receipt-{found.id}.json"'},
+    )
+
+
+@router.post("/me/decisions/{decision_id}/review")
+def ask_review(
+    request: Request,
+    session: SubjectDep,
+    decision_id: str,
+    statement: Annotated[str, Form(max_length=MAX_STATEMENT_CHARS)] = "",
+) -> Response:
+    """Ask for a person to review one decision (GDPR Art. 22(3)); answered within 30 days."""
+    ledger = _ledger(request)
+    try:
+        asked = request_review(ledger, session, decision_id, statement=statement)
+    except (ReviewConflict, ReviewInvalid) as e:  # an unknown decision is a 404 page
+        context = _decisions_context(request, session)
+        context["error"] = e
+        return render(request, "portal/decisions.html", context, status_code=e.status)
+    context = _decisions_context(request, session)
+    context["requested"] = asked
+    return render(request, "portal/decisions.html", context, status_code=201)
 
 
 @router.get("/me/data")

@@ -490,6 +490,17 @@ PAGES: dict[str, Page] = {
     "portal-decisions": Page("GET", "/me/decisions"),
     "portal-data": Page("GET", "/me/data"),
     "portal-download": Page("GET", "/me/data.json"),
+    "portal-receipt": Page(
+        "GET",
+        "/me/decisions/dec_000000000000/receipt.json",
+        route="/me/decisions/{decision_id}/receipt.json",
+    ),
+    "portal-review": Page(
+        "POST",
+        "/me/decisions/dec_000000000000/review",
+        {},
+        route="/me/decisions/{decision_id}/review",
+    ),
     "portal-consent": Page("POST", "/me/consents", {"choice": "corner-shop|rentals", "days": "5"}),
     "portal-consent-no-csrf": Page("POST", "/me/consents", {"choice": "x|y"}, csrf=False),
     "portal-revoke": Page(
@@ -565,6 +576,8 @@ portal-notices             303  200  200  303  303  303  303
 portal-consents            303  200  200  303  303  303  303
 portal-accesses            303  200  200  303  303  303  303
 portal-decisions           303  200  200  303  303  303  303
+portal-receipt             303  404  404  303  303  303  303
+portal-review              401  404  404  401  401  401  401
 portal-data                303  200  200  303  303  303  303
 portal-download            303  200  200  303  303  303  303
 portal-consent             401  201  201  401  401  401  401

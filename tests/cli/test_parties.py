@@ -90,3 +90,29 @@ def test_every_party_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output and "--db" in result.output
+
+
+def test_a_party_sign_in_token_opens_a_console_session(tmp_path: Path) -> None:
+    from credence.service.ledger import open_ledger
+    from credence.service.party_sessions import start_party_session
+    from credence.settings import load_settings
+
+    db = str(tmp_path / "ledger.db")
+    build(db, tmp_path)
+    env = {"CREDENCE_KEY_FILE": str(tmp_path / "ledger.key")}
+
+    def cli(*args: str, ok: bool = True) -> tuple[str, str, int]:
+        proc = run(*args, "--db", db, cwd=tmp_path, ok=ok, env=env)
+        return proc.stdout, proc.stderr, proc.returncode
+
+    _, stderr, code = cli("party", "sign-in", "operator", ok=False)
+    assert code == 2 and "error[usage.invalid]" in stderr and "key create" in stderr
+    cli("key", "create", "operator")
+    token, stderr, _ = cli("party", "sign-in", "operator", "--ttl", "5m")
+    assert "/console/sign-in?token=" in stderr
+    settings = load_settings({}, db=db, key_file=env["CREDENCE_KEY_FILE"])
+    with open_ledger(settings) as ledger:
+        _, session = start_party_session(ledger, sign_in_token=token.strip())
+    assert session.party.name == "operator"
+    _, stderr, code = cli("party", "sign-in", "nobody", ok=False)
+    assert code == 1 and "error[party.not_found]" in stderr

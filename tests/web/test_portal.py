@@ -301,3 +301,49 @@ def _fresh_alice_session(site: Site) -> str:
 
     token, _ = start_session(site.ledger, issue_sign_in_token(site.ledger, ALICE).token)
     return token
+
+
+def test_a_decision_has_its_signed_receipt_and_a_review_can_be_asked(site: Site) -> None:
+    from credence.api import create_app
+    from credence.receipt import load_receipt, read_public_key
+    from credence.service.receipts import ledger_public_key
+    from credence.service.reviews import own_reviews
+
+    with TestClient(create_app(site.ledger), raise_server_exceptions=False) as alice:
+        sign_in(alice, site.ledger, ALICE)
+        alice.post(
+            "/me/consents",
+            data={"choice": "acme-rentals|rentals", "days": "5", "csrf_token": csrf(alice)},
+        )
+        decided = alice.post(
+            "/v1/decisions",
+            json={"subject": "custom:alice", "entitlement": "deposit_free_rental"},
+            headers={"Authorization": f"Bearer {site.keys['acme-rentals']}"},
+        ).json()["decision_id"]
+        page = alice.get("/me/decisions").text
+        assert f'href="/me/decisions/{decided}/receipt.json"' in page
+        got = alice.get(f"/me/decisions/{decided}/receipt.json")
+        assert got.status_code == 200 and got.headers["content-disposition"].startswith("attach")
+        key = read_public_key(ledger_public_key(site.ledger).pem, origin="ledger")
+        checked = load_receipt(got.text, origin="page", public_key=key)
+        assert checked.body["decision_id"] == decided
+        asked = alice.post(
+            f"/me/decisions/{decided}/review",
+            data={"statement": "Please look again.", "csrf_token": csrf(alice)},
+        )
+        assert asked.status_code == 201 and "Review asked" in asked.text
+        session = authenticate_session(site.ledger, alice.cookies["credence_session"])
+        (review,) = [r for r in own_reviews(site.ledger, session) if r.decision_id == decided]
+        assert review.state == "open" and review.statement == "Please look again."
+        assert "days left" in alice.get("/me/decisions").text
+        again = alice.post(f"/me/decisions/{decided}/review", data={"csrf_token": csrf(alice)})
+        assert again.status_code == 409 and "review.conflict" in again.text
+        data = orjson.loads(alice.get("/me/data.json").content)
+        (logged,) = [d for d in data["decisions"] if d["id"] == decided]
+        assert logged["receipt"]["decision_id"] == decided
+        assert any(r["decision_id"] == decided for r in data["reviews"])
+    with TestClient(create_app(site.ledger), raise_server_exceptions=False) as bob:
+        sign_in(bob, site.ledger, BOB)
+        assert bob.get(f"/me/decisions/{decided}/receipt.json").status_code == 404
+        refused = bob.post(f"/me/decisions/{decided}/review", data={"csrf_token": csrf(bob)})
+        assert refused.status_code == 404 and "decision.not_found" in refused.text
