@@ -29,6 +29,7 @@ PAGES = {
     "web-console-overview": "/console",
     "web-console-queue": "/console/queue",
     "web-console-restrictions": "/console/restrictions",
+    "web-console-overrides": "/console/overrides",
     "web-console-parties": "/console/parties",
     "web-console-policy": "/console/policy",
     "web-register": "/register",
