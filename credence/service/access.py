@@ -24,6 +24,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "keys.manage": frozenset({OPERATOR}),
     "sign_in.issue": frozenset({OPERATOR}),
     "policy.read": frozenset({OPERATOR, REVIEWER}),
+    # The web console: counts for both; restrictions name subjects, so the operator's only.
+    "console.overview": frozenset({OPERATOR, REVIEWER}),
+    "restrictions.read": frozenset({OPERATOR}),
+    "review.queue": frozenset({OPERATOR, REVIEWER}),  # disputes to decide, by deadline
     "overrides.manage": frozenset({OPERATOR}),
     "notices.outbox": frozenset({OPERATOR}),
     "reviews.resolve": frozenset({REVIEWER}),
@@ -60,3 +64,8 @@ def authorize(caller: Caller, action: str) -> None:
             f"a {caller.kind} may not do this ({action}); only a {kinds} may",
             details={"action": action},
         )
+
+
+def may(caller: Caller, action: str) -> bool:
+    """Whether the caller may take ``action`` (for showing only the links it can follow)."""
+    return str(caller.kind) in ALLOWED[action]

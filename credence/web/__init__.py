@@ -53,7 +53,7 @@ from credence.web.security import WebSecurity, require_csrf
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The modules of pages, each with a ``router``; the first ones win a path they share.
-AREAS = ("sign_in", "portal")
+AREAS = ("sign_in", "portal", "register", "console")
 
 
 def page_router() -> APIRouter:

@@ -217,7 +217,7 @@ def make_cast(ledger: Ledger) -> Cast:
             ledger, issue_sign_in_token(ledger, SubjectRef("custom", who)).token
         )
         cookies[role] = {"credence_session": web_token}
-    for role in ("operator", "relying_party"):
+    for role in ("operator", "relying_party", "provider", "reviewer"):
         console, _ = start_party_session(ledger, api_key=tokens[role])
         cookies[role] = {"credence_console": console}
     add_party(ledger, "corner-shop", kind=PartyKind.RELYING_PARTY, contexts=("rentals",))

@@ -441,9 +441,13 @@ def test_refusals_for_unknown_and_unconsented_subjects_are_identical(server: Ser
 #
 # The pages served beside the API, called as a browser calls them: with cookies, and with the
 # page's CSRF token on every POST. subject: alice signed in to the portal; other_subject: bob
-# signed in; operator: ops's console session; relying_party: acme-rentals's console session.
+# signed in; operator, relying_party, provider, reviewer: that party's console session. The
+# console is the operator's; a reviewer sees its overview, the review queue and the policy, no
+# other party any of it (403), and a subject's session is never a party's (sent to
+# /console/sign-in). The public register needs no session at all.
 # No portal URL names a subject: another subject asking gets their own page, alice's
-# consent (to corner-shop) is 404 to bob, and her record homes-marketplace:a2 (the API rows dispute bank-a:a1) is none of his to dispute. A GET that needs a session redirects (303) to its
+# consent (to corner-shop) is 404 to bob, and her record homes-marketplace:a2 (the API rows
+# dispute bank-a:a1) is none of his to dispute. A GET that needs a session redirects (303) to its
 # sign-in page; a POST without one is 401; a POST without the CSRF token is 403. Sign-out is
 # last: it ends alice's web session.
 
@@ -508,38 +512,95 @@ PAGES: dict[str, Page] = {
     "console-sign-in-form": Page("GET", "/console/sign-in"),
     "console-sign-in": Page("POST", "/console/sign-in", {"api_key": "cred_0000000000000000_x"}),
     "console-sign-out": Page("POST", "/console/sign-out", {}),
+    "register": Page("GET", "/register"),
+    "console": Page("GET", "/console"),
+    "console-restrictions": Page("GET", "/console/restrictions"),
+    "console-parties": Page("GET", "/console/parties"),
+    "console-party-add": Page("POST", "/console/parties", {"name": "w-new", "kind": "reviewer"}),
+    "console-party-add-no-csrf": Page(
+        "POST", "/console/parties", {"name": "w-x", "kind": "reviewer"}, csrf=False
+    ),
+    "console-key-add": Page(
+        "POST", "/console/parties/fair-review/keys", {}, route="/console/parties/{name}/keys"
+    ),
+    "console-key-revoke": Page(
+        "POST", "/console/keys/key_unknown/revoke", {}, route="/console/keys/{key_id}/revoke"
+    ),
+    "console-policy": Page("GET", "/console/policy"),
+    "console-queue": Page("GET", "/console/queue"),
+    "console-overrides": Page("GET", "/console/overrides"),
+    "console-override-end": Page(
+        "POST",
+        "/console/overrides/ovr_unknown/end",
+        {},
+        route="/console/overrides/{override_id}/end",
+    ),
+    "console-review-resolve": Page(
+        "POST",
+        "/console/reviews/rev_unknown/resolve",
+        {"resolution": "confirmed", "reason": "checked"},
+        route="/console/reviews/{review_id}/resolve",
+    ),
+    "console-resolve": Page(
+        "POST",
+        "/console/disputes/dsp_unknown/resolve",
+        {"outcome": "upheld", "reason": "checked"},
+        route="/console/disputes/{dispute_id}/resolve",
+    ),
     "sign-out": Page("POST", "/sign-out", {}),
 }
-WEB_ROLES = ("anonymous", "subject", "other_subject", "operator", "relying_party")
+WEB_ROLES = (
+    "anonymous",
+    "subject",
+    "other_subject",
+    "operator",
+    "relying_party",
+    "provider",
+    "reviewer",
+)
 
-# page                    anonymous subject other_subject operator relying_party
+# page                    anonymous subject other_subject operator relying_party provider reviewer
 WEB_MATRIX = """
-home                      200  200  200  200  200
-sign-in-form              200  200  200  200  200
-sign-in                   401  401  401  401  401
-sign-in-no-csrf           403  403  403  403  403
-language                  303  303  303  303  303
-portal                    303  200  200  303  303
-portal-records            303  200  200  303  303
-portal-disputes           303  200  200  303  303
-portal-dispute-form       303  200  404  303  303
-portal-dispute            401  201  422  401  401
-portal-dispute-more       401  404  404  401  401
-portal-notices            303  200  200  303  303
-portal-consents           303  200  200  303  303
-portal-accesses           303  200  200  303  303
-portal-decisions          303  200  200  303  303
-portal-data               303  200  200  303  303
-portal-download           303  200  200  303  303
-portal-receipt            303  404  404  303  303
-portal-review             401  404  404  401  401
-portal-consent            401  201  201  401  401
-portal-consent-no-csrf    403  403  403  403  403
-portal-revoke             401  303  404  401  401
-console-sign-in-form      200  200  200  200  200
-console-sign-in           401  401  401  401  401
-console-sign-out          303  303  303  303  303
-sign-out                  303  303  303  303  303
+home                       200  200  200  200  200  200  200
+sign-in-form               200  200  200  200  200  200  200
+sign-in                    401  401  401  401  401  401  401
+sign-in-no-csrf            403  403  403  403  403  403  403
+language                   303  303  303  303  303  303  303
+portal                     303  200  200  303  303  303  303
+portal-records             303  200  200  303  303  303  303
+portal-disputes            303  200  200  303  303  303  303
+portal-dispute-form        303  200  404  303  303  303  303
+portal-dispute             401  201  422  401  401  401  401
+portal-dispute-more        401  404  404  401  401  401  401
+portal-notices             303  200  200  303  303  303  303
+portal-consents            303  200  200  303  303  303  303
+portal-accesses            303  200  200  303  303  303  303
+portal-decisions           303  200  200  303  303  303  303
+portal-receipt             303  404  404  303  303  303  303
+portal-review              401  404  404  401  401  401  401
+portal-data                303  200  200  303  303  303  303
+portal-download            303  200  200  303  303  303  303
+portal-consent             401  201  201  401  401  401  401
+portal-consent-no-csrf     403  403  403  403  403  403  403
+portal-revoke              401  303  404  401  401  401  401
+console-sign-in-form       200  200  200  200  200  200  200
+console-sign-in            401  401  401  401  401  401  401
+register                   200  200  200  200  200  200  200
+console                    303  303  303  200  403  403  200
+console-restrictions       303  303  303  200  403  403  403
+console-parties            303  303  303  200  403  403  403
+console-party-add          401  401  401  303  403  403  403
+console-party-add-no-csrf  403  403  403  403  403  403  403
+console-key-add            401  401  401  200  403  403  403
+console-key-revoke         401  401  401  404  403  403  403
+console-policy             303  303  303  200  403  403  200
+console-queue              303  303  303  200  403  403  200
+console-resolve            401  401  401  404  403  403  404
+console-overrides          303  303  303  200  403  403  403
+console-override-end       401  401  401  404  403  403  403
+console-review-resolve     401  401  401  403  403  403  404
+console-sign-out           303  303  303  303  303  303  303
+sign-out                   303  303  303  303  303  303  303
 """
 
 
