@@ -690,7 +690,9 @@ class SQLStore(ABC):
     def subjects(self) -> Iterator[SubjectRow]:
         query = select(t.subjects).order_by(t.subjects.c.subject_key)
         with self._read() as conn:
-            for row in conn.execution_options(yield_per=_STREAM).execute(query):
+            # Per statement: a connection-wide option would outlive this read inside a unit
+            # of work, and PostgreSQL cannot DECLARE a cursor for a later INSERT.
+            for row in conn.execute(query, execution_options={"yield_per": _STREAM}):
                 yield _subject(row)
 
     def subjects_with_records(self) -> Iterator[tuple[SubjectRow, list[Record]]]:
@@ -711,7 +713,9 @@ class SQLStore(ABC):
         with self._read() as conn:
             current: SubjectRow | None = None
             group: list[Record] = []
-            for row in conn.execution_options(yield_per=_STREAM).execute(query):
+            # Per statement: a connection-wide option would outlive this read inside a unit
+            # of work, and PostgreSQL cannot DECLARE a cursor for a later INSERT.
+            for row in conn.execute(query, execution_options={"yield_per": _STREAM}):
                 if current is None or row.subject_key != current.key:
                     if current is not None:
                         yield current, group
