@@ -504,7 +504,17 @@ def _on_spark(
         session.createDataFrame(
             list(kinds.items()), schema="subject_key bigint, kind string"
         ).createOrReplaceTempView(KINDS)
-    return [row.asDict() for row in session.sql(scoring.summary).collect()]
+    joint = any(relation == JOINT for relation, _, _ in scoring.relations)
+    # Spark 4's adaptive execution fails to ship the joint plan's stages in local mode
+    # (a ClassCastException deserialising a UnionExec); it runs with it off, as before.
+    adaptive = session.conf.get("spark.sql.adaptive.enabled")
+    if joint:
+        session.conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        return [row.asDict() for row in session.sql(scoring.summary).collect()]
+    finally:
+        if joint:
+            session.conf.set("spark.sql.adaptive.enabled", adaptive)
 
 
 def backtest_report(
