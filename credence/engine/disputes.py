@@ -15,14 +15,13 @@ are epoch microseconds, UTC; nothing here reads a clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Final
 
 from credence.engine.compiled import CompiledPolicy
 from credence.engine.decisions import ADVERSE, Decision, Hold, decide
 from credence.engine.scoring import score
 from credence.errors import DisputeStateError
-from credence.types import DAY_US, Notice, Record, from_micros, to_micros
+from credence.types import DAY_US, Notice, Record
 
 OPEN, UPHELD, REJECTED, LAPSED, FRIVOLOUS = "open", "upheld", "rejected", "lapsed", "frivolous"
 STATES: Final = (OPEN, UPHELD, REJECTED, LAPSED, FRIVOLOUS)
@@ -85,13 +84,18 @@ def add_business_days(at: int, days: int) -> int:
 
     A start on a weekend counts from the next Monday: Saturday + 1 is Monday.
     """
-    moment = from_micros(at)
+    moment = at
     left = days
     while left > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
+        moment += DAY_US
+        if _weekday(moment) < 5:
             left -= 1
-    return to_micros(moment)
+    return moment
+
+
+def _weekday(at: int) -> int:
+    """Monday 0 to Sunday 6 of a UTC time (1970-01-01 was a Thursday)."""
+    return (at // DAY_US + 3) % 7
 
 
 def provider_due(filed_at: int) -> int:

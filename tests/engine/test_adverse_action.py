@@ -77,4 +77,5 @@ def test_a_granted_decision_and_policies_without_groups_keep_the_raw_key_factors
     plain = [{k: v for k, v in rule.items() if k != "group"} for rule in CARD]
     p = policy(plain, entitlements=APPROVAL)
     denied = decide(p, score(p, [_application(3, 50.0)], as_of=AS_OF), "approval")
-    assert denied.outcome == "denied" and denied.reasons == ()  # first hit: late.some, +10
+    # First hit: late.some, +10; no record lowers the score, so the unmet condition is the reason.
+    assert denied.outcome == "denied" and [r.code for r in denied.reasons] == ["condition"]

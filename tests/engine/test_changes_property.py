@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credence.engine import CompiledPolicy, Decision, decide, explain, score
+from credence.engine.decisions import CONDITION_REASON
 from credence.engine.reasons import Change, Reason, soonest_expiring
 from credence.engine.scoring import Outcome, scores_at
 from credence.types import DAY_US, Record
@@ -280,13 +281,17 @@ def check_decision(p: CompiledPolicy, d: Decision, records: list[Record], outcom
     ent = p.entitlements[d.entitlement]
     contexts = {ent.context, *ent.related_contexts}
     adverse = d.outcome in ("denied", "restricted", "pending")
-    check_reasons(p, d.reasons, outcome, direction=-1 if adverse else 1, contexts=contexts)
+    against = any(
+        c.value * p.weights[c.rule.dimension] < 0 and c.rule.context in contexts
+        for c in outcome.contributions
+    )
+    if adverse and not against:
+        # No record lowers the score in its contexts: the condition itself is the one reason.
+        assert [r.code for r in d.reasons] == [CONDITION_REASON]
+    else:
+        check_reasons(p, d.reasons, outcome, direction=-1 if adverse else 1, contexts=contexts)
     if adverse:
-        against = any(
-            c.value * p.weights[c.rule.dimension] < 0 and c.rule.context in contexts
-            for c in outcome.contributions
-        )
-        assert bool(d.reasons) == against
+        assert d.reasons  # an adverse outcome always says why
     for change in d.changes:
         check_change(p, change, records, outcome, contexts=contexts)
 
