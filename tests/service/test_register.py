@@ -80,7 +80,10 @@ def test_dispute_figures_of_fewer_than_ten_subjects_are_withheld(ledger: Ledger)
     session = disputes.acting_for(ledger, SubjectRef("custom", "alice"))
     first = ledger.store.records(session.subject_key)[0]
     disputes.file_dispute(
-        ledger, session, disputes.record_id(first.provider, first.provider_event_id), "Not mine."
+        ledger,
+        session,
+        disputes.format_record_id(first.provider, first.provider_event_id),
+        "Not mine.",
     )
     figures = dispute_figures(ledger)
     assert figures == register(ledger).disputes

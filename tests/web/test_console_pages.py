@@ -179,7 +179,7 @@ def test_a_reviewer_decides_a_dispute_from_the_queue_and_the_record_stops_counti
     filed = disputes.file_dispute(
         ledger,
         session,
-        disputes.record_id(late.provider, late.provider_event_id),
+        disputes.format_record_id(late.provider, late.provider_event_id),
         "I paid on time.",
     )
     with signed_in(ledger, tokens["reviewer"]) as reviewer:

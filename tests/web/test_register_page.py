@@ -106,7 +106,7 @@ def test_dispute_figures_appear_once_ten_subjects_stand_behind_them(tmp_path: Pa
         for ref in refs:
             session = disputes.acting_for(ledger, ref)
             first = ledger.store.records(session.subject_key)[0]
-            record = disputes.record_id(first.provider, first.provider_event_id)
+            record = disputes.format_record_id(first.provider, first.provider_event_id)
             filed.append(disputes.file_dispute(ledger, session, record, "This is not mine."))
         few = dispute_figures(ledger)
         assert few.filed == 12 and few.upheld is None and few.lapsed is None
