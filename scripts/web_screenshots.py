@@ -1,10 +1,13 @@
-"""Screenshots of the console and the register for docs/web.md, from a real server in Chromium.
+"""Screenshots of the portal, the console and the register for docs/web.md, from a real server.
 
 Builds the browser tests' demo-like ledger (the consumer policy, the golden
-records and a synthetic population), files and decides nothing of its own
-beyond one open dispute so the review queue has an item, starts
-``credence serve``, and writes ``docs/images/web-*.png`` at 1280×800, reduced
-to a 256-colour palette when Pillow is installed. Run it from the repository:
+records and a synthetic population) and adds only what gives bob's portal
+pages and the review queue something to show: one open dispute of bob's, his
+consent to acme-rentals and one decision acme-rentals asked for under it.
+Then it starts ``credence serve``, signs bob in to the portal and the operator
+in to the console, and writes ``docs/images/web-*.png`` at 1280×800 in
+Chromium, reduced to a 256-colour palette when Pillow is installed. Run it
+from the repository:
 
     python scripts/web_screenshots.py
 """
@@ -19,12 +22,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from credence.service import disputes  # noqa: E402
+from credence.service.consents import Scope, grant_consent  # noqa: E402
+from credence.service.parties import get_party  # noqa: E402
 from credence.service.party_sessions import start_party_session  # noqa: E402
+from credence.service.scoring import decide_for_party  # noqa: E402
+from credence.service.sessions import authenticate_session  # noqa: E402
 from credence.types import SubjectRef  # noqa: E402
-from credence.web.auth import CONSOLE_COOKIE  # noqa: E402
+from credence.web.auth import CONSOLE_COOKIE, SUBJECT_COOKIE  # noqa: E402
 from tests.web.browser import CHROMIUM, VIEWPORT, web_server_at  # noqa: E402
 
 OUT = ROOT / "docs" / "images"
+BOB = SubjectRef("custom", "bob")
+#: Seen signed in as bob, the subject.
+PORTAL = {
+    "web-me": "/me",
+    "web-me-records": "/me/records",
+    "web-me-disputes": "/me/disputes",
+    "web-me-notices": "/me/notices",
+    "web-me-consents": "/me/consents",
+    "web-me-accesses": "/me/accesses",
+    "web-me-decisions": "/me/decisions",
+}
+#: Seen signed in as the operator, or by anyone for the register.
 PAGES = {
     "web-console-overview": "/console",
     "web-console-queue": "/console/queue",
@@ -56,32 +75,47 @@ def main() -> int:
         web_server_at(Path(tmp)) as server,
     ):
         with server.ledger() as ledger:
-            session = disputes.acting_for(ledger, SubjectRef("custom", "bob"))
+            session = disputes.acting_for(ledger, BOB)
             first = next(
                 r for r in ledger.store.records(session.subject_key) if r.provider_event_id == "b20"
             )
             disputes.file_dispute(
                 ledger,
                 session,
-                disputes.record_id(first.provider, first.provider_event_id),
+                disputes.format_record_id(first.provider, first.provider_event_id),
                 "This loan was repaid in full; the bank's letter is attached.",
             )
             console, _ = start_party_session(ledger, api_key=server.tokens["operator"])
+        subject = server.session_token("custom:bob")
+        with server.ledger() as ledger:
+            grant_consent(
+                ledger,
+                authenticate_session(ledger, subject),
+                party_name="acme-rentals",
+                context="rentals",
+                scope=Scope.DECISION_AND_SCORE,
+            )
+            decide_for_party(ledger, get_party(ledger, "acme-rentals"), BOB, "deposit_free_rental")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM))
-            context = browser.new_context(
-                base_url=server.url,
-                viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
-                locale="en-GB",
-            )
-            context.add_cookies([{"name": CONSOLE_COOKIE, "value": console, "url": server.url}])
-            page = context.new_page()
-            for name, path in PAGES.items():
-                page.goto(path)
-                target = OUT / f"{name}.png"
-                page.screenshot(path=str(target))
-                _shrink(target)
-                print(f"{target.relative_to(ROOT)}  {target.stat().st_size // 1024} KiB")
+            for cookie, pages in ((SUBJECT_COOKIE, PORTAL), (CONSOLE_COOKIE, PAGES)):
+                token = subject if cookie == SUBJECT_COOKIE else console
+                context = browser.new_context(
+                    base_url=server.url,
+                    viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+                    locale="en-GB",
+                )
+                context.add_cookies([{"name": cookie, "value": token, "url": server.url}])
+                page = context.new_page()
+                for name, path in pages.items():
+                    response = page.goto(path)
+                    if response is None or not response.ok or page.url != server.url + path:
+                        raise SystemExit(f"{path} did not open signed in (now at {page.url})")
+                    target = OUT / f"{name}.png"
+                    page.screenshot(path=str(target))
+                    _shrink(target)
+                    print(f"{target.relative_to(ROOT)}  {target.stat().st_size // 1024} KiB")
+                context.close()
             browser.close()
     return 0
 
