@@ -27,7 +27,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credence.engine import CompiledPolicy
-from credence.engine import disputes as dispute_rules
 from credence.engine.plan import build_plan
 from credence.errors import UsageError
 from credence.extras import require
@@ -35,7 +34,7 @@ from credence.service import disputes
 from credence.service.ledger import Ledger, identifier_of
 
 if TYPE_CHECKING:
-    from credence.batch.preaggregate import Preaggregate, Struck
+    from credence.batch.preaggregate import Preaggregate
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
@@ -199,17 +198,6 @@ def rescore(
     )
 
 
-def struck_records(ledger: Ledger) -> frozenset[Struck]:
-    """Every record a dispute has dropped by now, with its subject's key."""
-    now = ledger.clock.now()
-    rows = ledger.store.all_disputes(states=(dispute_rules.OPEN, *dispute_rules.STRIKING))
-    return frozenset(
-        (d.subject_key, d.provider, d.provider_event_id)
-        for d in rows
-        if dispute_rules.strikes(d.state, d.deadline, now)
-    )
-
-
 def build_preaggregate(
     ledger: Ledger,
     out: Path,
@@ -235,7 +223,7 @@ def build_preaggregate(
     _require_extras(db if from_dir is None and _is_store_file(db) else None)
     report = reporter or _Quiet()
     policy = ledger.policy_at(valid_from)
-    struck = struck_records(ledger)
+    struck = disputes.ledger_struck_records(ledger)
     scratch: Path | None = None
     source: pa.Table | Path
     try:
@@ -288,7 +276,7 @@ def _rescore_preaggregate(
     policy = ledger.policy_at(as_of)
     found = preaggregate.read_preaggregate(path)
     # Both ways: a record struck since, or one the file left out that this ledger counts.
-    changed = {subject for subject, _, _ in struck_records(ledger) ^ found.struck}
+    changed = {subject for subject, _, _ in disputes.ledger_struck_records(ledger) ^ found.struck}
     amend = None
     if changed:
         rows = [

@@ -143,10 +143,20 @@ def struck_keys(disputes: Iterable[DisputeRow], *, now: int) -> frozenset[Key]:
     )
 
 
+def ledger_struck_records(ledger: Ledger) -> frozenset[tuple[int, str, str]]:
+    """Every record any dispute has dropped by now, as (subject key, provider, event id)."""
+    now = ledger.clock.now()
+    rows = ledger.store.all_disputes(states=(rules.OPEN, *rules.STRIKING))
+    return frozenset(
+        (d.subject_key, d.provider, d.provider_event_id)
+        for d in rows
+        if rules.strikes(d.state, d.deadline, now)
+    )
+
+
 def ledger_struck_keys(ledger: Ledger) -> frozenset[Key]:
     """Every record any dispute has dropped by now, across the ledger (for batch input)."""
-    rows = ledger.store.all_disputes(states=(rules.OPEN, *rules.STRIKING))
-    return struck_keys(rows, now=ledger.clock.now())
+    return frozenset((provider, event) for _, provider, event in ledger_struck_records(ledger))
 
 
 def without_struck(records: Sequence[Record], struck: frozenset[Key]) -> list[Record]:

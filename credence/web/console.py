@@ -195,16 +195,29 @@ def policy_page(request: Request, session: PolicyReader) -> Response:
 @router.get("/console/queue")
 def queue(request: Request, session: Reviewer, resolved: str = "") -> Response:
     """Open disputes, soonest deadline first, each with a form to decide it."""
+    return _queue_page(request, session, resolved=resolved[:100])
+
+
+def _queue_page(
+    request: Request,
+    session: PartySession,
+    *,
+    resolved: str = "",
+    error: CredenceError | None = None,
+    error_for: str | None = None,
+) -> Response:
+    """The queue page, with one item's refusal shown beside it when a decision failed."""
     ledger = request.app.state.ledger
     context = {
         "disputes": disputes.open_disputes(ledger, party=session.party),
         "reviews": reviews.open_reviews(ledger),
         "may_review": may(session.party, "reviews.resolve"),
-        "resolved": resolved[:100],
-        "error": None,
-        "error_for": None,
+        "resolved": resolved,
+        "error": error,
+        "error_for": error_for,
     }
-    return _page(request, "console/queue.html", session, context)
+    status = error.status if error is not None else 200
+    return _page(request, "console/queue.html", session, context, status_code=status)
 
 
 @router.post("/console/disputes/{dispute_id}/resolve")
@@ -232,15 +245,7 @@ def resolve(
             return render(
                 request, "console/partials/dispute_item.html", context, status_code=e.status
             )
-        context = {
-            "disputes": disputes.open_disputes(ledger, party=session.party),
-            "reviews": reviews.open_reviews(ledger),
-            "may_review": may(session.party, "reviews.resolve"),
-            "resolved": "",
-            "error": e,
-            "error_for": dispute_id,
-        }
-        return _page(request, "console/queue.html", session, context, status_code=e.status)
+        return _queue_page(request, session, error=e, error_for=dispute_id)
     if _htmx(request):
         return render(request, "console/partials/dispute_done.html", {"dispute": done})
     return RedirectResponse(f"/console/queue?resolved={done.id}", status_code=303)
@@ -271,15 +276,7 @@ def resolve_review(
             outcome=outcome or None,
         )
     except (ReviewInvalid, ReviewConflict, OverrideInvalid, OverrideConflict) as e:
-        context = {
-            "disputes": disputes.open_disputes(ledger, party=session.party),
-            "reviews": reviews.open_reviews(ledger),
-            "may_review": True,
-            "resolved": "",
-            "error": e,
-            "error_for": review_id,
-        }
-        return _page(request, "console/queue.html", session, context, status_code=e.status)
+        return _queue_page(request, session, error=e, error_for=review_id)
     return RedirectResponse(f"/console/queue?resolved={done.id}", status_code=303)
 
 
