@@ -25,7 +25,7 @@ _bearer = HTTPBearer(
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def bearer_token(credentials: BearerDep) -> str:
+async def bearer_token(credentials: BearerDep) -> str:
     """The bearer token of the request.
 
     Raises:
@@ -42,7 +42,7 @@ def bearer_token(credentials: BearerDep) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def _party(ledger: LedgerDep, token: TokenDep) -> Party:
+async def _party(ledger: LedgerDep, token: TokenDep) -> Party:
     return authenticate(ledger, token)
 
 

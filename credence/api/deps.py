@@ -10,7 +10,7 @@ from credence.errors import RequestInvalid
 from credence.service.ledger import Ledger
 
 
-def _ledger(request: Request) -> Ledger:
+async def _ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
@@ -18,7 +18,7 @@ def _ledger(request: Request) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 
 
-def refuse_nul(request: Request) -> None:
+async def refuse_nul(request: Request) -> None:
     """Refuse NUL in the path or query: no name or identifier has one, and PostgreSQL cannot store it.
 
     Raises:

@@ -113,6 +113,14 @@ class MemoryRedress:
     def subject_notices(self, subject_key: int) -> list[NoticeRow]:
         return [n for n in self._subject_notices if n.subject_key == subject_key]
 
+    def latest_subject_notice(
+        self, subject_key: int, *, kind: str, entitlement: str
+    ) -> NoticeRow | None:
+        for n in reversed(self._subject_notices):  # in seq order
+            if (n.subject_key, n.kind, n.entitlement) == (subject_key, kind, entitlement):
+                return n
+        return None
+
     def outbox(self, *, after: int, limit: int) -> list[NoticeRow]:
         start = max(after, 0)  # seq n sits at index n - 1
         return self._subject_notices[start : start + max(limit, 0)]

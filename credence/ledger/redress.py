@@ -141,6 +141,11 @@ class NoticeOutbox(Protocol):
     def subject_notices(self, subject_key: int) -> list[NoticeRow]:
         """Every notice given to a subject, oldest first."""
 
+    def latest_subject_notice(
+        self, subject_key: int, *, kind: str, entitlement: str
+    ) -> NoticeRow | None:
+        """The subject's notice of this kind on this entitlement with the greatest seq."""
+
     def outbox(self, *, after: int, limit: int) -> list[NoticeRow]:
         """At most ``limit`` notices with ``seq > after``, in seq order."""
 

@@ -8,6 +8,7 @@ shared by SQLite and PostgreSQL. Each call joins the open unit of work, if any.
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Collection
 from typing import Any
 
@@ -162,6 +163,15 @@ _CONSENTS = (
 _INSERT_DECISION = (
     "INSERT INTO decisions (id, subject_key, party, entitlement, outcome, reasons, as_of, "
     "at, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DisputeColumns = namedtuple(  # a row as _dispute reads it, by name
+    "_DisputeColumns",
+    "id subject_key provider provider_event_id statement evidence filed_at deadline state "
+    "extended notes answer answer_record answered_at resolved_at resolved_by reason",
+)
+_DISPUTES = (
+    f"SELECT {', '.join(_DisputeColumns._fields)} FROM disputes "
+    "WHERE subject_key = ? ORDER BY filed_at, id"
 )
 
 
@@ -426,12 +436,8 @@ class SQLLogStore(SQLStore):
         return None if row is None else _dispute(row)
 
     def disputes(self, subject_key: int) -> list[DisputeRow]:
-        query = (
-            select(t.disputes)
-            .where(t.disputes.c.subject_key == subject_key)
-            .order_by(t.disputes.c.filed_at, t.disputes.c.id)
-        )
-        return [_dispute(row) for row in self._all(query)]
+        rows = self._fetch(_DISPUTES, (subject_key,))
+        return [_dispute(_DisputeColumns(*row)) for row in rows]  # type: ignore[arg-type]
 
     def all_disputes(
         self, *, provider: str | None = None, states: Collection[str] | None = None

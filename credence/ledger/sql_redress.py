@@ -8,6 +8,7 @@ seq order on PostgreSQL too (SQLite has one writer anyway).
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import Row, case, or_, select, update
@@ -32,6 +33,24 @@ def _override(row: Row[Any]) -> OverrideRow:
         ended_by=row.ended_by,
         review_id=row.review_id,
     )
+
+
+# Read on every decision, so fixed SQL on the driver's cursor (see SQLStore._fetch).
+_OverrideColumns = namedtuple(  # a row as _override reads it, by name
+    "_OverrideColumns",
+    "id subject_key entitlement outcome reason set_by set_at ends_at ended_at ended_by review_id",
+)
+_OVERRIDES = (
+    f"SELECT {', '.join(_OverrideColumns._fields)} FROM overrides "
+    "WHERE subject_key = ? ORDER BY set_at, id"
+)
+
+# Whether an adverse decision owes a notice turns on the latest one (on every adverse decision).
+_LATEST_NOTICE = (
+    "SELECT seq, subject_key, kind, entitlement, outcome, decision_id, issued_at, dispute_by, "
+    "body FROM subject_notices WHERE subject_key = ? AND kind = ? AND entitlement = ? "
+    "ORDER BY seq DESC LIMIT 1"
+)
 
 
 def _review(row: Row[Any]) -> ReviewRow:
@@ -90,12 +109,8 @@ class SQLRedressStore(SQLLogStore):
         return None if row is None else _override(row)
 
     def overrides(self, subject_key: int) -> list[OverrideRow]:
-        query = (
-            select(t.overrides)
-            .where(t.overrides.c.subject_key == subject_key)
-            .order_by(t.overrides.c.set_at, t.overrides.c.id)
-        )
-        return [_override(row) for row in self._all(query)]
+        rows = self._fetch(_OVERRIDES, (subject_key,))  # on every decision: fixed SQL
+        return [_override(_OverrideColumns(*row)) for row in rows]  # type: ignore[arg-type]
 
     def overrides_in_force(self, at: int) -> list[OverrideRow]:
         c = t.overrides.c
@@ -237,6 +252,12 @@ class SQLRedressStore(SQLLogStore):
             .order_by(t.subject_notices.c.seq)
         )
         return [_notice(row) for row in self._all(query)]
+
+    def latest_subject_notice(
+        self, subject_key: int, *, kind: str, entitlement: str
+    ) -> NoticeRow | None:
+        rows = self._fetch(_LATEST_NOTICE, (subject_key, kind, entitlement))
+        return NoticeRow(*rows[0]) if rows else None
 
     def outbox(self, *, after: int, limit: int) -> list[NoticeRow]:
         query = (

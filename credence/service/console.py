@@ -89,7 +89,8 @@ def _decision(
 ) -> Decision:
     """A decision now as the subject would get it, held while an open dispute decides it."""
     d = decide(policy, outcome, entitlement_id, notices=notices)
-    return disputes.apply(ledger, policy, row, records, outcome, d, notices=notices)
+    rows = ledger.store.disputes(row.key)
+    return disputes.apply(ledger, policy, row, records, outcome, d, notices=notices, disputes=rows)
 
 
 def overview(ledger: Ledger, caller: Caller) -> Overview:

@@ -168,11 +168,16 @@ def without_struck(records: Sequence[Record], struck: frozenset[Key]) -> list[Re
 
 def scoring_records(ledger: Ledger, subject_key: int) -> list[Record]:
     """A subject's records as scoring considers them: stored, less those disputes dropped."""
+    return scoring_input(ledger, subject_key)[0]
+
+
+def scoring_input(ledger: Ledger, subject_key: int) -> tuple[list[Record], list[DisputeRow]]:
+    """``scoring_records`` and the subject's disputes it read to get them (for ``apply``)."""
     records = ledger.store.records(subject_key)
     disputes = ledger.store.disputes(subject_key)
     if not disputes:
-        return records
-    return without_struck(records, struck_keys(disputes, now=ledger.clock.now()))
+        return records, disputes
+    return without_struck(records, struck_keys(disputes, now=ledger.clock.now())), disputes
 
 
 def apply(
@@ -184,11 +189,11 @@ def apply(
     decision: Decision,
     *,
     notices: Sequence[Notice],
+    disputes: Sequence[DisputeRow],
 ) -> Decision:
     """A decision with what the subject's disputes do to it: held while an open dispute is
     what makes it adverse, and carrying the statements of rejected disputes on the
-    records it counts."""
-    disputes = ledger.store.disputes(row.key)
+    records it counts. ``disputes`` are the subject's, as ``scoring_input`` read them."""
     if not disputes:
         return decision
     now = ledger.clock.now()

@@ -16,7 +16,6 @@ outcome for other reasons gives a new notice, since the subject is owed them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,19 +112,13 @@ def _fields(row: NoticeRow) -> tuple[Any, ...]:
 
 
 def current_adverse(
-    notices: Sequence[SubjectNotice], *, entitlement: str, outcome: str, reason_codes: list[str],
-    now: int,
-) -> bool:  # fmt: skip
-    """Whether the subject's latest adverse notice on this entitlement says the same now.
+    latest: SubjectNotice | None, *, outcome: str, reason_codes: list[str], now: int
+) -> bool:
+    """Whether the subject's latest adverse notice on an entitlement says the same now.
 
     It does while its dispute deadline has not passed and it gave this outcome
     for these reason codes; other reasons owe the subject a new notice.
     """
-    latest = max(
-        (n for n in notices if n.kind == "adverse" and n.entitlement == entitlement),
-        key=lambda n: n.seq,
-        default=None,
-    )
     if latest is None or latest.outcome != outcome:
         return False
     if latest.dispute_by is not None and now >= latest.dispute_by:
@@ -141,12 +134,12 @@ def adverse_notice(
     if decision.outcome not in ADVERSE:
         return None
     now = ledger.clock.now()
-    notices = [_view(n) for n in ledger.store.subject_notices(row.key)]
+    found = ledger.store.latest_subject_notice(
+        row.key, kind="adverse", entitlement=decision.entitlement
+    )
     codes = [r.code for r in decision.reasons]
-    if current_adverse(
-        notices, entitlement=decision.entitlement, outcome=decision.outcome, reason_codes=codes,
-        now=now,
-    ):  # fmt: skip
+    latest = None if found is None else _view(found)
+    if current_adverse(latest, outcome=decision.outcome, reason_codes=codes, now=now):
         return None
     dispute_by = now + DISPUTE_WINDOW_DAYS * DAY_US
     return give_notice(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from credence.engine import Decision, Explanation, Outcome, decide, explain, score
 from credence.engine.decisions import entitlement
 from credence.errors import Forbidden
-from credence.ledger import Access, SubjectRow
+from credence.ledger import Access, DisputeRow, SubjectRow
 from credence.receipt import Receipt
 from credence.service import disputes
 from credence.service.consents import Scope, require_consent
@@ -109,14 +109,15 @@ def _read(
     context: str | None = None,
     consent_id: str | None = None,
     row: SubjectRow | None = None,
-) -> tuple[SubjectRow, Outcome, list[Record]]:
+) -> tuple[SubjectRow, Outcome, list[Record], list[DisputeRow]]:
     """Find a subject, score it as of a time (default now), and log the access.
 
     The access is logged as ``party``, by default the operator the settings name.
+    Returns the subject, its outcome, the records scored and its disputes.
     """
     row = row or resolve(ledger, ref)
     when = ledger.clock.now() if as_of is None else as_of
-    records = disputes.scoring_records(ledger, row.key)  # less what disputes dropped
+    records, disputed = disputes.scoring_input(ledger, row.key)  # less what they dropped
     # Scores as of a time use the policy version in effect at that time.
     outcome = score(ledger.policy_at(when), records, as_of=when, subject_kind=row.kind)
     log_access(
@@ -128,7 +129,7 @@ def _read(
         consent_id=consent_id,
         purpose=purpose,
     )
-    return row, outcome, records
+    return row, outcome, records, disputed
 
 
 def score_subject(
@@ -136,7 +137,9 @@ def score_subject(
 ) -> SubjectScore:
     """One subject's score as of a time (default now), read by the operator; the read is logged."""
     with ledger.unit_of_work():
-        row, outcome, _records = _read(ledger, ref, as_of, action="score", purpose=purpose)
+        row, outcome, _records, _disputed = _read(
+            ledger, ref, as_of, action="score", purpose=purpose
+        )
     return SubjectScore(identity(ledger, row), row.kind, outcome)
 
 
@@ -156,7 +159,7 @@ def score_for_party(
         row, consent = require_consent(
             ledger, party, ref, context=context, entitlement=None, scope=Scope.DECISION_AND_SCORE
         )
-        row, outcome, _records = _read(
+        row, outcome, _records, _disputed = _read(
             ledger,
             ref,
             as_of,
@@ -192,7 +195,9 @@ def explain_subject(
 ) -> SubjectReport:
     """A subject's full account: score, factors, what would change it, notices, accesses."""
     with ledger.unit_of_work():
-        row, outcome, records = _read(ledger, ref, as_of, action="explain", purpose=purpose)
+        row, outcome, records, _disputed = _read(
+            ledger, ref, as_of, action="explain", purpose=purpose
+        )
         notices = tuple(ledger.store.notices(row.key))
         accesses = tuple(ledger.store.accesses(row.key))
     return SubjectReport(
@@ -323,7 +328,7 @@ def _decide(
                 scope=Scope.DECISION,
             )
             consent_id = consent.id
-        row, outcome, records = _read(
+        row, outcome, records, disputed = _read(
             ledger,
             ref,
             as_of,
@@ -337,7 +342,9 @@ def _decide(
         notices = ledger.store.notices(row.key)
         decision = decide(policy, outcome, entitlement_id, notices=notices)
         # disputes: held while an open one is what makes it adverse; statements attached
-        decision = disputes.apply(ledger, policy, row, records, outcome, decision, notices=notices)
+        decision = disputes.apply(
+            ledger, policy, row, records, outcome, decision, notices=notices, disputes=disputed
+        )
         # --- override: a person's outcome, in force at the as-of time, wins over the engine's ---
         decision = apply_override(ledger, row.key, decision)
         if decision.notice_needed and decision.notice is not None and as_of is None:

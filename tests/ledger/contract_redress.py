@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -131,6 +132,20 @@ def test_notices_given_are_kept_per_subject_and_read_in_seq_order(store: Store) 
     assert store.outbox(after=seqs[-1], limit=10) == []
     (again,) = store.outbox(after=seqs[1], limit=1)
     assert again.seq == seqs[2] and again.body == '{"n": 2}' and again.dispute_by == T + 32
+
+
+def test_the_latest_notice_is_by_subject_kind_and_entitlement(store: Store) -> None:
+    assert store.latest_subject_notice(1, kind="adverse", entitlement="deposit_free_rental") is None
+    seqs = [store.add_subject_notice(_notice(1 + n % 2, n)) for n in range(5)]
+    other = replace(_notice(1, 9), entitlement="bike_share")
+    store.add_subject_notice(other)
+    store.add_subject_notice(replace(_notice(1, 10), kind="override.set"))
+    latest = store.latest_subject_notice(1, kind="adverse", entitlement="deposit_free_rental")
+    assert latest is not None and (latest.seq, latest.decision_id) == (seqs[4], "dec_4")
+    assert latest.body == '{"n": 4}' and latest.dispute_by == T + 34
+    found = store.latest_subject_notice(2, kind="adverse", entitlement="deposit_free_rental")
+    assert found is not None and found.decision_id == "dec_3"
+    assert store.latest_subject_notice(1, kind="adverse", entitlement="other") is None
 
 
 def test_a_notice_outbox_rolls_back_with_its_unit_of_work(store: Store) -> None:

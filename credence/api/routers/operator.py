@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -21,10 +21,10 @@ from credence.types import SubjectRef, format_time
 router = APIRouter(tags=["operator"])
 
 
-def acting(action: str) -> Callable[[Party], Party]:
+def acting(action: str) -> Callable[[Party], Awaitable[Party]]:
     """A dependency: the calling party, once the service allows it ``action``."""
 
-    def allowed(party: PartyDep) -> Party:
+    async def allowed(party: PartyDep) -> Party:
         authorize(party, action)
         return party
 
