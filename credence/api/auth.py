@@ -42,7 +42,7 @@ async def bearer_token(credentials: BearerDep) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-async def _party(ledger: LedgerDep, token: TokenDep) -> Party:
+def _party(ledger: LedgerDep, token: TokenDep) -> Party:
     return authenticate(ledger, token)
 
 
