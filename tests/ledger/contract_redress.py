@@ -24,6 +24,7 @@ __all__ = [
     "test_reviews_resolve_once_and_open_ones_list_by_deadline",
     "test_running_restriction_notices_across_subjects",
     "test_seqs_are_taken_in_commit_order_under_concurrent_writers",
+    "test_the_latest_notice_is_by_subject_kind_and_entitlement",
 ]
 
 T = 1_800_000_000_000_000
