@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from credence.engine import CompiledPolicy, Decision, Outcome, Reason, decide, score
-from credence.ledger import SubjectRow
+from credence.ledger import DisputeRow, SubjectRow
 from credence.policy.audit import AuditRow, audit
 from credence.policy.load import SourceMap
 from credence.policy.model import EntitlementKind, Tier
@@ -86,11 +86,13 @@ def _decision(
     outcome: Outcome,
     entitlement_id: str,
     notices: Sequence[Notice],
+    disputed: Sequence[DisputeRow],
 ) -> Decision:
     """A decision now as the subject would get it, held while an open dispute decides it."""
     d = decide(policy, outcome, entitlement_id, notices=notices)
-    rows = ledger.store.disputes(row.key)
-    return disputes.apply(ledger, policy, row, records, outcome, d, notices=notices, disputes=rows)
+    return disputes.apply(
+        ledger, policy, row, records, outcome, d, notices=notices, disputes=disputed
+    )
 
 
 def overview(ledger: Ledger, caller: Caller) -> Overview:
@@ -118,8 +120,9 @@ def overview(ledger: Ledger, caller: Caller) -> Overview:
             records = disputes.without_struck(stored, struck)
             outcome = score(policy, records, as_of=now, subject_kind=row.kind)
             notices = ledger.store.notices(row.key)
+            disputed = ledger.store.disputes(row.key)
             for ent_id in policy.entitlements:
-                d = _decision(ledger, policy, row, records, outcome, ent_id, notices)
+                d = _decision(ledger, policy, row, records, outcome, ent_id, notices, disputed)
                 if d.outcome in ("denied", "restricted"):
                     adverse[ent_id][0] += 1
                 elif d.outcome == "pending":
@@ -164,9 +167,10 @@ def restrictions(ledger: Ledger, caller: Caller) -> list[RestrictionCase]:
         records = disputes.without_struck(stored, struck)
         outcome = score(policy, records, as_of=now, subject_kind=row.kind)
         notices = ledger.store.notices(row.key)
+        disputed = ledger.store.disputes(row.key)
         cases = []
         for ent_id in ids:
-            d = _decision(ledger, policy, row, records, outcome, ent_id, notices)
+            d = _decision(ledger, policy, row, records, outcome, ent_id, notices, disputed)
             if d.outcome not in ("restricted", "pending", HELD):
                 continue
             issued = None if d.notice_needed else d.notice
