@@ -32,6 +32,9 @@ from credence.api.routers import (
 from credence.service.ledger import Ledger
 
 API_VERSION = "v1"
+API_ROUTERS = tuple(
+    m.router for m in (health, operator, providers, relying_parties, subjects, disputes, redress)
+)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorResponse, "description": text}
@@ -89,8 +92,8 @@ def create_app(
     app.state.ledger = ledger
     errors.install(app)
     prefix = f"/{API_VERSION}"
-    for module in (health, operator, providers, relying_parties, subjects, disputes, redress):
-        app.include_router(module.router, prefix=prefix)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=prefix)
     limit = max_body_bytes if max_body_bytes is not None else ledger.settings.max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)
     _install_pages(app)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, on_store
 from credence.errors import AuthenticationFailed
 from credence.service.parties import Party, authenticate
 from credence.service.sessions import SubjectSession, authenticate_session
@@ -42,12 +42,12 @@ async def bearer_token(credentials: BearerDep) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def _party(ledger: LedgerDep, token: TokenDep) -> Party:
-    return authenticate(ledger, token)
+async def _party(ledger: LedgerDep, token: TokenDep) -> Party:
+    return await on_store(ledger, authenticate, ledger, token)
 
 
-def _session(ledger: LedgerDep, token: TokenDep) -> SubjectSession:
-    return authenticate_session(ledger, token)
+async def _session(ledger: LedgerDep, token: TokenDep) -> SubjectSession:
+    return await on_store(ledger, authenticate_session, ledger, token)
 
 
 PartyDep = Annotated[Party, Depends(_party)]

@@ -1,13 +1,21 @@
-"""What every route may ask for: the open ledger."""
+"""What every route may ask for: the open ledger; and where a route's blocking work runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from credence.errors import RequestInvalid
 from credence.service.ledger import Ledger
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 async def _ledger(request: Request) -> Ledger:
@@ -26,3 +34,47 @@ async def refuse_nul(request: Request) -> None:
     """
     if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"].lower():
         raise RequestInvalid("the path and query may not contain NUL (U+0000)")
+
+
+async def on_store(ledger: Ledger, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking service call where it costs the least for the ledger's store.
+
+    A store in this process (SQLite, memory) only computes: its calls run right
+    here on the event loop's thread, one at a time, as its one writer runs them
+    anyway. A thread pool would add hand-offs and a contest for the GIL at every
+    SQLite call, which halved the decisions a server answers
+    (bench/results/api-2026-12-02-loop.md). A networked store (PostgreSQL) mostly
+    waits on round trips, which pool threads overlap.
+    """
+    if ledger.store.in_process:
+        return call(*args, **kwargs)
+    return await run_in_threadpool(call, *args, **kwargs)
+
+
+def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain-function endpoint as a coroutine that runs it through ``on_store``."""
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        ledger = kwargs.get("ledger")
+        if ledger is None:  # an endpoint without the ledger reads no store
+            return endpoint(**kwargs)
+        return await on_store(ledger, endpoint, **kwargs)
+
+    return run
+
+
+class LedgerRoute(APIRoute):
+    """An API route whose plain-function endpoint runs through ``on_store``.
+
+    FastAPI would run it, and then validate its response, on pool threads; here
+    both happen on the loop's thread for an in-process store, and only the
+    endpoint goes to a pool thread for a networked one. Coroutine endpoints are
+    left as they are: they decide for themselves (bulk ingest stays on a pool
+    thread so that it does not hold up the loop).
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _placed(endpoint)
+        super().__init__(path, endpoint, **kwargs)

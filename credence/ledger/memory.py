@@ -80,6 +80,8 @@ class MemoryStore(MemoryRedress):
     state to restore on an exception.
     """
 
+    in_process = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._depth = 0

@@ -139,6 +139,7 @@ class PostgresStore(SQLRedressStore):
     """
 
     _MARK = "%s"
+    in_process = False
     _CACHE_RECORDS = False  # the cache's check costs a round trip, as the read does
 
     def __init__(

@@ -125,6 +125,8 @@ class SQLiteStore(SQLRedressStore):
         StoreUnavailable: when the file cannot be opened or is not a SQLite database.
     """
 
+    in_process = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -180,6 +180,12 @@ class Access:
 class LedgerAdmin(Protocol):
     """The ledger as a whole: schema, settings, units of work, backup."""
 
+    in_process: bool
+    """True when calls run in this process and wait on nothing but the CPU and local
+    disk (SQLite, memory): a server runs them on its own thread, where a thread pool
+    would add only hand-offs. False when they wait on a server's round trips
+    (PostgreSQL), which a thread pool overlaps."""
+
     def migrate(self) -> None:
         """Create the schema, or upgrade it to the current version."""
 

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from credence.api.auth import PartyDep, SessionDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.api.models import Model
 from credence.service import disputes as service
 from credence.service.disputes import DisputeView
 from credence.types import format_time
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 DisputeId = Annotated[str, Path(min_length=1, max_length=100)]
 _TEXT = 5_000
 _URL = 2_000

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.service.status import readiness
 
-router = APIRouter(tags=["operator"])
+router = APIRouter(tags=["operator"], route_class=LedgerRoute)
 
 
 class Health(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from credence.api.auth import PartyDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.api.models import SUBJECT_PATTERN, Model
 from credence.service import parties
 from credence.service.access import authorize
@@ -18,7 +18,7 @@ from credence.service.sessions import issue_sign_in_token
 from credence.service.status import policy_report
 from credence.types import SubjectRef, format_time
 
-router = APIRouter(tags=["operator"])
+router = APIRouter(tags=["operator"], route_class=LedgerRoute)
 
 
 def acting(action: str) -> Callable[[Party], Awaitable[Party]]:

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from credence.api.auth import PartyDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.service.submissions import submit_records
 
-router = APIRouter(tags=["providers"])
+router = APIRouter(tags=["providers"], route_class=LedgerRoute)
 
 NDJSON = "application/x-ndjson"
 

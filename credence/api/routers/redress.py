@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from credence.api.auth import SessionDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.api.models import SUBJECT_PATTERN, Model
 from credence.api.routers.operator import acting
 from credence.service.notices import MAX_OUTBOX_PAGE, OUTBOX_PAGE, SubjectNotice, outbox
@@ -33,7 +33,7 @@ from credence.service.receipts import ledger_public_key
 from credence.service.reviews import Review, own_reviews, request_review, resolve_review
 from credence.types import SubjectRef, format_time, to_micros
 
-router = APIRouter()
+router = APIRouter(route_class=LedgerRoute)
 # Tags name the party each route serves, as in the other routers.
 _OPERATOR: list[str | Enum] = ["operator"]
 _SUBJECTS: list[str | Enum] = ["subjects"]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from credence.api.auth import PartyDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.api.models import (
     SUBJECT_PATTERN,
     DecisionOut,
@@ -19,7 +19,7 @@ from credence.api.models import (
 from credence.service.scoring import decide_for_party, score_for_party
 from credence.types import SubjectRef
 
-router = APIRouter(tags=["relying parties"])
+router = APIRouter(tags=["relying parties"], route_class=LedgerRoute)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from credence.api.auth import SessionDep, TokenDep
-from credence.api.deps import LedgerDep
+from credence.api.deps import LedgerDep, LedgerRoute
 from credence.api.models import (
     AccessOut,
     ExplanationOut,
@@ -37,7 +37,7 @@ from credence.service.notices import own_notices
 from credence.service.sessions import end_session, start_session
 from credence.types import format_time, to_micros
 
-router = APIRouter(tags=["subjects"])
+router = APIRouter(tags=["subjects"], route_class=LedgerRoute)
 
 
 class SessionRequest(Model):
