@@ -62,6 +62,11 @@ EVENTS_QUERY = (
     "FROM events ORDER BY seq"
 )
 EVENTS_HEAD_QUERY = "SELECT events, chain_hash FROM event_head WHERE id = 1"
+# Both heads in one statement (one round trip): HEAD_QUERY's columns, then EVENTS_HEAD_QUERY's.
+HEADS_QUERY = (
+    "SELECT c.seq, c.chain_hash, c.records, e.events, e.chain_hash "
+    "FROM chain_head c LEFT JOIN event_head e ON e.id = 1 WHERE c.id = 1"
+)
 # Subjects whose identifier is gone: each must have been erased by an event in the chain.
 ERASED_QUERY = (
     "SELECT subject_key FROM subjects WHERE sealed_id IS NULL OR wrapped_key IS NULL "

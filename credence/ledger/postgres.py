@@ -15,16 +15,17 @@ in is refused, and the batch is retried. See docs/postgres.md.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from credence.errors import CredenceError, StoreConflict, StoreError, StoreUnavailable
@@ -130,6 +131,35 @@ _REFUSED_LOGIN = (
 )
 
 
+_PING_AFTER_IDLE = 1.0  # seconds in the pool after which a connection is checked before use
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle, not at every checkout.
+
+    ``pool_pre_ping`` costs a round trip per checkout, one in every four of a
+    key check's. A connection back in the pool within the last second was
+    working then; one idle longer may have been closed by a server restart or
+    an idle timeout, and is pinged, and replaced if the ping fails.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get("returned")
+        if returned is not None and time.monotonic() - returned < _PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as e:
+            raise DisconnectionError(str(e)) from e
+        if not alive:
+            raise DisconnectionError("the pooled PostgreSQL connection is gone")
+
+
 class PostgresStore(SQLRedressStore):
     """A ledger in a PostgreSQL database (``postgresql://user@host:port/db``).
 
@@ -171,12 +201,15 @@ class PostgresStore(SQLRedressStore):
             # more than the request (bench/results/api-2026-12-02.md).
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,
             connect_args={"connect_timeout": connect_timeout},
         )
+        _ping_when_idle(engine)
 
         display = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
         super().__init__(engine, display=display, location=url)
+        # One statement needs no transaction around it: in autocommit it is one round
+        # trip, not three (BEGIN, the query, and the ROLLBACK of the connection's return).
+        self._statement_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             with self._read() as conn:
                 conn.execute(text("SELECT 1"))

@@ -30,6 +30,7 @@ from credence.ledger.chain import (
     EVENTS_HEAD_QUERY,
     EVENTS_QUERY,
     HEAD_QUERY,
+    HEADS_QUERY,
     NO_EVENTS,
     PURGE,
     TOMBSTONING,
@@ -319,6 +320,8 @@ class SQLStore(ABC):
 
     def __init__(self, engine: Engine, *, display: str, location: str) -> None:
         self._engine = engine
+        # What a single fixed read outside a unit of work runs on (see ``_fetch``).
+        self._statement_engine = engine
         self._display = display  # the address shown to users: never carries a password
         self.location = location  # what ``open_store`` takes to open this ledger again
         self._local = threading.local()  # this thread's open unit of work, if any
@@ -440,9 +443,20 @@ class SQLStore(ABC):
     def _sql(self, statement: str) -> str:
         return statement if self._MARK == "?" else statement.replace("?", self._MARK)
 
+    @contextmanager
+    def _statement_read(self) -> Iterator[Connection]:
+        """A connection for one read statement: the unit of work's, or ``_statement_engine``'s."""
+        joined = self._joined()
+        if joined is not None:
+            with self._errors():
+                yield joined
+            return
+        with self._errors(), self._statement_engine.connect() as conn:
+            yield conn
+
     def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
         """The rows of one fixed query, on the unit of work's connection or a pooled one."""
-        with self._read() as conn:
+        with self._statement_read() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.execute(self._sql(statement), params)
@@ -733,13 +747,10 @@ class SQLStore(ABC):
 
     # --- tamper evidence, redemption and erasure ------------------------------
     def chain_head(self) -> Head:
-        with self._read() as conn:
-            raw: Any = conn.connection.driver_connection
-            cursor = raw.cursor()
-            cursor.execute(HEAD_QUERY)
-            row = cursor.fetchone()
-            cursor.execute(EVENTS_HEAD_QUERY)
-            head = read_head(row, cursor.fetchone())
+        rows = self._fetch(HEADS_QUERY, ())
+        row = rows[0] if rows else None
+        events = None if row is None or row[3] is None else row[3:]
+        head = read_head(None if row is None else row[:3], events)
         return head or Head(0, bytes(32), 0, NO_EVENTS)
 
     def verify(
