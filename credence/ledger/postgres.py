@@ -170,7 +170,6 @@ class PostgresStore(SQLRedressStore):
 
     _MARK = "%s"
     in_process = False
-    _CACHE_RECORDS = False  # the cache's check costs a round trip, as the read does
 
     def __init__(
         self, url: str, *, pool_size: int = 16, max_overflow: int = 24, connect_timeout: int = 10
