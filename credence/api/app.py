@@ -32,8 +32,10 @@ from credence.api.routers import (
 from credence.service.ledger import Ledger
 
 API_VERSION = "v1"
+# Matched in this order, and no two share a path: the machine-to-machine routes,
+# asked thousands of times a second, come first so that they are found first.
 API_ROUTERS = tuple(
-    m.router for m in (health, operator, providers, relying_parties, subjects, disputes, redress)
+    m.router for m in (relying_parties, providers, health, subjects, operator, disputes, redress)
 )
 
 _ERRORS: dict[int | str, dict[str, object]] = {
