@@ -34,6 +34,7 @@ from credence.ledger.sql import (
 )
 from credence.ledger.sql_redress import SQLRedressStore
 from credence.ledger.store import AppendResult, NewSubject, ShredResidue
+from credence.ledger.writer_lock import WriterLock
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -167,7 +168,12 @@ class SQLiteStore(SQLRedressStore):
         try:
             with self._errors():
                 self._writer: Connection = self._writer_engine.connect()
+                # Held by this process from a group's BEGIN to its commit: other processes
+                # wait for it in the kernel, not in SQLite's sleeping busy handler.
+                self._turn = WriterLock(self.path, timeout=busy_timeout)
         except BaseException:
+            if getattr(self, "_writer", None) is not None:
+                self._writer.close()
             self._writer_engine.dispose()
             self._engine.dispose()
             raise
@@ -242,7 +248,7 @@ class SQLiteStore(SQLRedressStore):
                     # Long enough for the units of work queued now to join; short
                     # enough that a steady stream does not hold the first ones back.
                     wait = _GROUP_SECONDS
-                group = self._group = _Group(self._writer.begin(), most, wait)
+                group = self._group = _Group(self._begin_group(), most, wait)
             # The savepoint is written straight to the driver: through SQLAlchemy's
             # begin_nested() it cost a tenth of a decision.
             raw: Any = self._writer.connection.driver_connection
@@ -270,6 +276,27 @@ class SQLiteStore(SQLRedressStore):
             if group.error is not None:  # each member raises its own error, same cause
                 raise self._translate(group.error) from group.error
 
+    def _begin_group(self) -> RootTransaction:
+        """The write transaction of a new group, once this process has the writer's turn.
+
+        Raises:
+            StoreConflict: when another process held the turn for ``busy_timeout``.
+        """
+        if not self._turn.acquire():
+            raise self._busy()
+        try:
+            return self._writer.begin()
+        except BaseException:
+            self._turn.release()
+            raise
+
+    def _busy(self) -> StoreConflict:
+        return StoreConflict(
+            f"the ledger {self._display} is busy: another process held its write lock too long",
+            path=self._display,
+            suggestion="retry; if it persists, look for a stuck credence process",
+        )
+
     def _close_group(self) -> None:
         """Commit the open group (with the writer lock held) and wake its members."""
         group, self._group = self._group, None
@@ -294,6 +321,7 @@ class SQLiteStore(SQLRedressStore):
             if raw.in_transaction:  # a failed COMMIT leaves SQLite's transaction open
                 raw.execute("ROLLBACK")
         finally:
+            self._turn.release()
             group.done.set()
 
     def _append(
@@ -421,11 +449,7 @@ class SQLiteStore(SQLRedressStore):
             if "no such table" in text:
                 return self._not_initialised("has no Credence schema")
             if "locked" in text or "busy" in text:
-                return StoreConflict(
-                    f"the ledger {where} is busy: another process held its write lock too long",
-                    path=where,
-                    suggestion="retry; if it persists, look for a stuck credence process",
-                )
+                return self._busy()
             if "unable to open" in text:
                 return StoreUnavailable(
                     f"cannot open the ledger {where}: {text}",
@@ -449,6 +473,7 @@ class SQLiteStore(SQLRedressStore):
         with self._lock:
             self._close_group()
             self._writer.close()
+            self._turn.close()
         self._writer_engine.dispose()
         super().close()
 

@@ -144,3 +144,76 @@ def test_a_unit_of_work_is_invisible_to_other_readers_until_it_commits(tmp_path:
         assert store.notices(7) == [notice]
     finally:
         store.close()
+
+
+def test_a_second_store_on_the_file_waits_its_turn_and_then_writes(tmp_path: Path) -> None:
+    # Two stores on one file stand for two server processes: flock(2) locks belong to
+    # the open file, so they exclude each other in one process as across processes.
+    import threading
+
+    from credence.types import Notice
+
+    path = tmp_path / "ledger.db"
+    first, second = SQLiteStore(path), SQLiteStore(path, busy_timeout=10)
+    first.migrate()
+    done: list[float] = []
+    try:
+        with first.transaction():
+            first.add_notice(1, Notice("rental_suspension", 1, 2, None))
+            writer = threading.Thread(
+                target=lambda: (second.add_notice(2, Notice("x", 1, 2, None)), done.append(1.0))
+            )
+            writer.start()
+            writer.join(0.3)
+            assert writer.is_alive() and not done  # it waits while the first holds the turn
+        writer.join(10)
+        assert done and [n.entitlement for n in first.notices(2)] == ["x"]
+        assert len(first.notices(1)) == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_store_gives_up_its_turn_after_busy_timeout(tmp_path: Path) -> None:
+    import time
+
+    from credence.errors import StoreConflict
+    from credence.types import Notice
+
+    path = tmp_path / "ledger.db"
+    first, second = SQLiteStore(path), SQLiteStore(path, busy_timeout=0.2)
+    first.migrate()
+    try:
+        with first.transaction():
+            first.add_notice(1, Notice("rental_suspension", 1, 2, None))
+            began = time.monotonic()
+            with pytest.raises(StoreConflict, match="busy"):
+                second.add_notice(2, Notice("x", 1, 2, None))
+            assert 0.2 <= time.monotonic() - began < 5
+        second.add_notice(2, Notice("x", 1, 2, None))  # the turn is free again
+        assert len(first.notices(2)) == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_unit_of_work_holds_the_files_writer_turn_until_it_commits(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    from credence.types import Notice
+
+    path = tmp_path / "ledger.db"
+    store = SQLiteStore(path)
+    store.migrate()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with store.transaction():
+            store.add_notice(1, Notice("rental_suspension", 1, 2, None))
+            with pytest.raises(BlockingIOError):  # another process would wait here
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once it committed
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+        store.close()
