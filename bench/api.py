@@ -21,7 +21,12 @@ of one core) beside the server's (all its worker processes), so that cost is
 seen rather than guessed. A benchmark, not a test: nothing here asserts.
 
     python bench/api.py [--subjects 2000] [--seconds 5] [--batch 5000] [--rows 100000]
-                        [--workers 1] [--backends sqlite,postgres]
+                        [--workers 1] [--pg-workers 2] [--backends sqlite,postgres]
+
+``--workers`` is ``credence serve --workers`` on SQLite and ``--pg-workers`` on
+PostgreSQL. On SQLite a second process adds nothing: one keeps the one writer
+busy. PostgreSQL runs transactions side by side, and a process per core uses
+both cores (docs/api.md, "Throughput").
 """
 
 from __future__ import annotations
@@ -206,7 +211,14 @@ class Load(NamedTuple):
 
 
 def load(
-    url: str, key: str, refs: list[str], clients: int, seconds: float, server_pid: int
+    url: str,
+    key: str,
+    refs: list[str],
+    clients: int,
+    seconds: float,
+    server_pid: int,
+    *,
+    health: bool = False,
 ) -> Load:
     """``clients`` concurrent keep-alive clients for ``seconds``.
 
@@ -214,12 +226,16 @@ def load(
     sockets: a request costs the client a few tens of microseconds, against
     hundreds for a thread per client on ``http.client``, so the clients take
     less of the two cores the server needs (and the line says how much).
+    With ``health``, the clients ask ``GET /v1/health`` instead, which touches
+    no ledger: the most requests this server answers on this machine.
     """
     host, port = url.removeprefix("http://").split(":")
     head = (
         f"POST /v1/decisions HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
     ).encode()
+    if health:
+        head = f"GET /v1/health HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
     latencies: list[float] = []
     errors = [0]
 
@@ -230,7 +246,10 @@ def load(
         while clock() < stop:
             body = json.dumps({"subject": rng.choice(refs), "entitlement": ENTITLEMENT}).encode()
             t = clock()
-            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            if health:
+                writer.write(head + b"\r\n")
+            else:
+                writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
             status = await reader.readline()
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -305,7 +324,7 @@ def records_rate(url: str, key: str, bodies: list[bytes], rows: int) -> tuple[fl
     return rows / elapsed, inserted
 
 
-def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
+def run(name: str, db: str, folder: Path, args: argparse.Namespace, workers: int) -> None:
     t = time.perf_counter()
     settings, rp_key, provider_key, refs = build(db, folder, args.subjects)
     print(
@@ -321,7 +340,10 @@ def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
         settings, record_bodies(args.rows, args.batch, prefix="local"), args.rows
     )
     print(f"  in-process submit_records:        {base_rows:8,.0f} rows/s")
-    with serving(settings, folder, args.workers) as (url, pid):
+    print(f"  credence serve --workers {workers}")
+    with serving(settings, folder, workers) as (url, pid):
+        # Not counted: the server's first read of each subject fills its records cache.
+        load(url, rp_key, refs, 8, min(args.seconds, 2.0), pid)
         for clients in CLIENTS:
             m = load(url, rp_key, refs, clients, args.seconds, pid)
             verdict = ""
@@ -340,6 +362,12 @@ def run(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
                 + (f"  {m.errors} errors" if m.errors else "")
                 + verdict
             )
+        floor = load(url, rp_key, refs, 32, args.seconds, pid, health=True)
+        print(
+            f"  GET /v1/health, 32 clients:   {floor.rate:8,.0f}/s  p99 {floor.p99:6.2f} ms"
+            f"  (no ledger work: the most this server answers here; server "
+            f"{floor.server_cpu / floor.rate * 1e3:.2f} ms cpu/request)"
+        )
         rate, inserted = records_rate(
             url, provider_key, record_bodies(args.rows, args.batch, prefix="http"), args.rows
         )
@@ -356,24 +384,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=1, help="credence serve --workers")
+    parser.add_argument("--workers", type=int, default=1, help="credence serve --workers (SQLite)")
+    parser.add_argument(
+        "--pg-workers", type=int, default=2, help="credence serve --workers (PostgreSQL)"
+    )
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     backends = set(args.backends.split(","))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"credence serve --workers {args.workers}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "sqlite").mkdir()
         if "sqlite" in backends:
-            run("SQLite", str(folder / "sqlite" / "bench.db"), folder / "sqlite", args)
+            run(
+                "SQLite", str(folder / "sqlite" / "bench.db"), folder / "sqlite", args, args.workers
+            )
         server = os.environ.get("CREDENCE_TEST_POSTGRES_URL")
         if "postgres" not in backends:
             pass
         elif server:
             (folder / "pg").mkdir()
             with postgres_url(server) as url:
-                run("PostgreSQL", url, folder / "pg", args)
+                run("PostgreSQL", url, folder / "pg", args, args.pg_workers)
         else:
             print("\nPostgreSQL: skipped (set CREDENCE_TEST_POSTGRES_URL)")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
