@@ -420,14 +420,15 @@ class SQLStore(ABC):
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A connection to read on: the open unit of work's (it sees its writes), or a new one."""
+    def _read(self, engine: Engine | None = None) -> Iterator[Connection]:
+        """A connection to read on: the open unit of work's (it sees its writes), or a new
+        one from ``engine`` (the store's own by default)."""
         joined = self._joined()
         if joined is not None:
             with self._errors():
                 yield joined
             return
-        with self._errors(), self._engine.connect() as conn:
+        with self._errors(), (engine or self._engine).connect() as conn:
             yield conn
 
     # --- the hot path: fixed SQL on the driver's own cursor ----------------------
@@ -439,20 +440,9 @@ class SQLStore(ABC):
     def _sql(self, statement: str) -> str:
         return statement if self._MARK == "?" else statement.replace("?", self._MARK)
 
-    @contextmanager
-    def _statement_read(self) -> Iterator[Connection]:
-        """A connection for one read statement: the unit of work's, or ``_statement_engine``'s."""
-        joined = self._joined()
-        if joined is not None:
-            with self._errors():
-                yield joined
-            return
-        with self._errors(), self._statement_engine.connect() as conn:
-            yield conn
-
     def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
         """The rows of one fixed query, on the unit of work's connection or a pooled one."""
-        with self._statement_read() as conn:
+        with self._read(self._statement_engine) as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.execute(self._sql(statement), params)

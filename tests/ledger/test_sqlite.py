@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
+import os
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,10 +17,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from ledger_data import append_in_chunks, batch
 
-from credence.errors import StoreError, StoreNotInitialised, StoreUnavailable
+from credence.errors import StoreConflict, StoreError, StoreNotInitialised, StoreUnavailable
 from credence.ledger import open_store, schema
 from credence.ledger import sql as sql_module
 from credence.ledger.sqlite import SQLiteStore
+from credence.types import Notice
 
 
 def test_missing_directory_is_unavailable(tmp_path: Path) -> None:
@@ -131,8 +138,6 @@ def test_two_processes_append_overlapping_batches_exactly_once(tmp_path: Path) -
 def test_a_unit_of_work_is_invisible_to_other_readers_until_it_commits(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from credence.types import Notice
-
     store = SQLiteStore(tmp_path / "ledger.db")
     store.migrate()
     try:
@@ -146,18 +151,22 @@ def test_a_unit_of_work_is_invisible_to_other_readers_until_it_commits(tmp_path:
         store.close()
 
 
-def test_a_second_store_on_the_file_waits_its_turn_and_then_writes(tmp_path: Path) -> None:
+@contextmanager
+def _two_stores(path: Path, *, busy_timeout: float) -> Iterator[tuple[SQLiteStore, SQLiteStore]]:
     # Two stores on one file stand for two server processes: flock(2) locks belong to
     # the open file, so they exclude each other in one process as across processes.
-    import threading
-
-    from credence.types import Notice
-
-    path = tmp_path / "ledger.db"
-    first, second = SQLiteStore(path), SQLiteStore(path, busy_timeout=10)
+    first, second = SQLiteStore(path), SQLiteStore(path, busy_timeout=busy_timeout)
     first.migrate()
-    done: list[float] = []
     try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_second_store_on_the_file_waits_its_turn_and_then_writes(tmp_path: Path) -> None:
+    done: list[float] = []
+    with _two_stores(tmp_path / "ledger.db", busy_timeout=10) as (first, second):
         with first.transaction():
             first.add_notice(1, Notice("rental_suspension", 1, 2, None))
             writer = threading.Thread(
@@ -169,21 +178,10 @@ def test_a_second_store_on_the_file_waits_its_turn_and_then_writes(tmp_path: Pat
         writer.join(10)
         assert done and [n.entitlement for n in first.notices(2)] == ["x"]
         assert len(first.notices(1)) == 1
-    finally:
-        first.close()
-        second.close()
 
 
 def test_a_store_gives_up_its_turn_after_busy_timeout(tmp_path: Path) -> None:
-    import time
-
-    from credence.errors import StoreConflict
-    from credence.types import Notice
-
-    path = tmp_path / "ledger.db"
-    first, second = SQLiteStore(path), SQLiteStore(path, busy_timeout=0.2)
-    first.migrate()
-    try:
+    with _two_stores(tmp_path / "ledger.db", busy_timeout=0.2) as (first, second):
         with first.transaction():
             first.add_notice(1, Notice("rental_suspension", 1, 2, None))
             began = time.monotonic()
@@ -192,17 +190,9 @@ def test_a_store_gives_up_its_turn_after_busy_timeout(tmp_path: Path) -> None:
             assert 0.2 <= time.monotonic() - began < 5
         second.add_notice(2, Notice("x", 1, 2, None))  # the turn is free again
         assert len(first.notices(2)) == 1
-    finally:
-        first.close()
-        second.close()
 
 
 def test_a_unit_of_work_holds_the_files_writer_turn_until_it_commits(tmp_path: Path) -> None:
-    import fcntl
-    import os
-
-    from credence.types import Notice
-
     path = tmp_path / "ledger.db"
     store = SQLiteStore(path)
     store.migrate()
