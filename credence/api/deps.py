@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from credence.errors import RequestInvalid
+from credence.ledger.commits import Later
 from credence.service.ledger import Ledger
 
 P = ParamSpec("P")
@@ -45,10 +46,23 @@ async def on_store(ledger: Ledger, call: Callable[P, T], /, *args: P.args, **kwa
     SQLite call, which halved the decisions a server answers
     (bench/results/api-2026-12-02-loop.md). A networked store (PostgreSQL) mostly
     waits on round trips, which pool threads overlap.
+
+    On the loop, the call's units of work leave their commit for later
+    (``Store.commit_later``): the store commits them together with those of the
+    requests the loop runs next, and this returns once they are durable.
     """
-    if ledger.store.in_process:
-        return call(*args, **kwargs)
-    return await run_in_threadpool(call, *args, **kwargs)
+    store = ledger.store
+    if not store.in_process:
+        return await run_in_threadpool(call, *args, **kwargs)
+    # Its commits are made once the loop has run the other requests ready now, so
+    # that they share one fsync; nothing is answered before its writes are durable.
+    # The block holds no await: other requests run on this thread while this one waits.
+    later = Later()
+    try:
+        with store.commit_later() as later:
+            return call(*args, **kwargs)
+    finally:
+        await later.durable()
 
 
 def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:

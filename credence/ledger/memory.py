@@ -31,6 +31,7 @@ from credence.ledger.chain import (
     link,
     verify_rows,
 )
+from credence.ledger.commits import Later
 from credence.ledger.disputes import DisputeRow
 from credence.ledger.memory_redress import MemoryRedress
 from credence.ledger.sql import _check_kind, encode_attributes
@@ -126,6 +127,11 @@ class MemoryStore(MemoryRedress):
                 raise
             finally:
                 self._depth = 0
+
+    @contextmanager
+    def commit_later(self) -> Iterator[Later]:
+        """Nothing to commit: a unit of work is in place as it ends."""
+        yield Later()
 
     def migrate(self) -> None:
         """Nothing to create: the schema is the dictionaries."""

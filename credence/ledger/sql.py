@@ -43,6 +43,7 @@ from credence.ledger.chain import (
     read_head,
     verify_rows,
 )
+from credence.ledger.commits import Later
 from credence.ledger.store import (
     AppendResult,
     LedgerEvent,
@@ -442,17 +443,17 @@ class SQLStore(ABC):
 
     def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
         """The rows of one fixed query, on the unit of work's connection or a pooled one."""
+        joined = self._joined()
+        if joined is not None:  # the hot path: no context managers but the error edge
+            with self._errors():
+                return _rows(joined, self._sql(statement), params)
         with self._read(self._statement_engine) as conn:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(self._sql(statement), params)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
+            return _rows(conn, self._sql(statement), params)
 
     def _run(self, statement: str, params: Sequence[Any]) -> int:
         """Run one fixed write statement in the open unit of work (or its own); rows changed."""
-        with self._errors(), self._write() as conn:
+        joined = self._joined()
+        with self._errors(), nullcontext(joined) if joined else self._write() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.execute(self._sql(statement), params)
@@ -478,6 +479,11 @@ class SQLStore(ABC):
             finally:
                 self._local.conn = None
         self._committed()
+
+    @contextmanager
+    def commit_later(self) -> Iterator[Later]:
+        """Each unit of work commits as it ends: nothing is left for later (SQLite defers)."""
+        yield Later()
 
     def _committed(self) -> None:  # noqa: B027  # optional hook
         """After a unit of work commits: work a backend deferred until then."""
@@ -925,6 +931,16 @@ class SQLStore(ABC):
     def close(self) -> None:
         """Release every connection."""
         self._engine.dispose()
+
+
+def _rows(conn: Connection, statement: str, params: Sequence[Any]) -> list[Any]:
+    """The rows of one statement run on the driver's own cursor of ``conn``."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _check_kind(kind: str) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from credence.errors import (
 )
 from credence.ledger import schema as t
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
+from credence.ledger.commits import Later, on_this_loop, settle
 from credence.ledger.sql import (
     EncodedRecord,
     chunks,
@@ -69,19 +71,44 @@ _GROUP_SECONDS = 0.010
 class _Group:
     """Units of work that share one write transaction and are committed together."""
 
-    __slots__ = ("done", "error", "members", "most", "transaction", "until")
+    __slots__ = ("done", "error", "members", "most", "transaction", "translate", "until", "waiter_")
 
-    def __init__(self, transaction: RootTransaction, most: int, seconds: float) -> None:
+    def __init__(
+        self,
+        transaction: RootTransaction,
+        most: int,
+        seconds: float,
+        translate: Callable[[BaseException], CredenceError],
+    ) -> None:
         self.transaction = transaction
         self.most = most
         self.until = time.monotonic() + seconds
         self.members = 0  # units of work that ended cleanly inside it
         self.done = threading.Event()  # set once it is committed (or failed to be)
         self.error: BaseException | None = None
+        self.translate = translate
+        # What units of work that ended on an event loop (``commit_later``) await.
+        self.waiter_: asyncio.Future[None] | None = None
 
     def full(self) -> bool:
         """Whether it should commit now rather than wait for the next unit of work."""
         return self.members >= self.most or time.monotonic() >= self.until
+
+    # --- commits.Pending ---
+    def finished(self) -> bool:
+        return self.done.is_set()
+
+    def waiter(self) -> asyncio.Future[None] | None:
+        return None if self.done.is_set() else self.waiter_
+
+    def failure(self) -> BaseException | None:
+        return None if self.error is None else self.translate(self.error)
+
+    def finish(self) -> None:
+        """Wake every member: those blocked in a thread and those awaiting on a loop."""
+        self.done.set()
+        if self.waiter_ is not None:
+            settle(self.waiter_)
 
 
 def foreign_tables(path: Path) -> list[str]:
@@ -165,6 +192,7 @@ class SQLiteStore(SQLRedressStore):
         self._waiting = 0  # threads waiting for the writer: an open group waits for them
         self._group: _Group | None = None
         self.commits = 0  # write transactions committed: units of work / commits is the grouping
+        self._kept: list[Any] = []  # readers event loops keep (_fetch), closed with the store
         try:
             with self._errors():
                 self._writer: Connection = self._writer_engine.connect()
@@ -234,7 +262,13 @@ class SQLiteStore(SQLRedressStore):
         holds it is durable, and raises if that commit fails, so each caller sees
         exactly what it would see from a commit of its own. A unit of work that
         raises rolls back to its savepoint: its own writes go, its peers' stay.
+
+        Inside ``commit_later()`` (a server's event loop) a unit of work that ends
+        cleanly leaves the group open and returns at once; the group commits when
+        the loop has run the requests ready now, and the caller awaits that commit
+        through its ``Later`` before it answers.
         """
+        later: Later | None = getattr(self._local, "later", None)
         with self._waiting_lock:
             self._waiting += 1
         self._lock.acquire()
@@ -248,7 +282,7 @@ class SQLiteStore(SQLRedressStore):
                     # Long enough for the units of work queued now to join; short
                     # enough that a steady stream does not hold the first ones back.
                     wait = _GROUP_SECONDS
-                group = self._group = _Group(self._begin_group(), most, wait)
+                group = self._group = _Group(self._begin_group(), most, wait, self._translate)
             # The savepoint is written straight to the driver: through SQLAlchemy's
             # begin_nested() it cost a tenth of a decision.
             raw: Any = self._writer.connection.driver_connection
@@ -267,14 +301,72 @@ class SQLiteStore(SQLRedressStore):
                 group.members += 1
                 joined = True
             finally:
-                if not self._waiting or group.full():
+                if group.full() or (later is None and not self._waiting):
                     self._close_group()
+                elif later is not None and group.waiter_ is None:
+                    group.waiter_ = on_this_loop(lambda: self._flush(group))
         finally:
             self._lock.release()
-        if joined:
-            group.done.wait()
-            if group.error is not None:  # each member raises its own error, same cause
-                raise self._translate(group.error) from group.error
+        if not joined:
+            return
+        if later is not None:
+            later.joined(group)
+            return
+        group.done.wait()
+        failure = group.failure()
+        if failure is not None:  # each member raises its own error, same cause
+            raise failure from group.error
+
+    @contextmanager
+    def commit_later(self) -> Iterator[Later]:
+        """This thread's units of work inside the block leave their commit for later.
+
+        Only on a running event loop: the commit runs on it (``credence.ledger.commits``).
+        """
+        later = Later()
+        outer = getattr(self._local, "later", None)
+        self._local.later = later
+        try:
+            yield later
+        finally:
+            self._local.later = outer
+
+    def _flush(self, group: _Group) -> None:
+        """Commit ``group`` if it is still open (a thread or a full group may have done it)."""
+        with self._lock:
+            if self._group is group:
+                self._close_group()
+
+    def _fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """As the base; and a single read on the event loop's thread (``commit_later``)
+        runs on a connection that thread keeps, not one checked out of the pool and back
+        for each statement (three times the statement's own cost for a key lookup)."""
+        later: Later | None = getattr(self._local, "later", None)
+        if later is None or self._joined() is not None or later.open_writes():
+            return super()._fetch(statement, params)
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            with self._errors():
+                reader = self._local.reader = self._engine.raw_connection()
+            with self._waiting_lock:
+                self._kept.append(reader)
+        driver: Any = reader.driver_connection
+        try:
+            return list(driver.execute(statement, params).fetchall())
+        except sqlite3.Error as e:
+            raise self._translate(e) from e
+
+    @contextmanager
+    def _read(self, engine: Engine | None = None) -> Iterator[Connection]:
+        """As the base, and: a read after this thread's own writes that are not committed
+        yet (``commit_later``) runs on the writer, where it sees them."""
+        later: Later | None = getattr(self._local, "later", None)
+        if later is not None and self._joined() is None and later.open_writes():
+            with self._errors(), self._begin_write() as conn:
+                yield conn
+            return
+        with super()._read(engine) as conn:
+            yield conn
 
     def _begin_group(self) -> RootTransaction:
         """The write transaction of a new group, once this process has the writer's turn.
@@ -322,7 +414,7 @@ class SQLiteStore(SQLRedressStore):
                 raw.execute("ROLLBACK")
         finally:
             self._turn.release()
-            group.done.set()
+            group.finish()
 
     def _append(
         self,
@@ -474,6 +566,10 @@ class SQLiteStore(SQLRedressStore):
             self._close_group()
             self._writer.close()
             self._turn.close()
+        with self._waiting_lock:
+            kept, self._kept = self._kept, []
+        for reader in kept:
+            reader.close()
         self._writer_engine.dispose()
         super().close()
 

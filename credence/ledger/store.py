@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 
 from credence.ledger.accounts import ConsentStore, DecisionLog, PartyStore, SessionStore
 from credence.ledger.chain import ChainReport, Head, Signer
+from credence.ledger.commits import Later
 from credence.ledger.disputes import DisputeStore
 from credence.ledger.redress import NoticeOutbox, OverrideStore, ReviewStore
 from credence.types import Notice, Record
@@ -204,6 +205,14 @@ class LedgerAdmin(Protocol):
         Reads inside it see its writes. It commits when the block ends cleanly
         and rolls back on any exception; a nested block joins the outer one.
         Outside it, each call is a transaction of its own.
+        """
+
+    def commit_later(self) -> AbstractContextManager[Later]:
+        """Inside the block, on a running event loop, this thread's units of work may return
+        before their commit, which the store then makes on that loop with the units of
+        work of other requests; ``await later.durable()`` returns once they are durable,
+        or raises the commit's error (``credence.ledger.commits``). A store that commits
+        as each unit of work ends hands out a ``Later`` with nothing to wait for.
         """
 
     def backup(self, out: Path) -> None:

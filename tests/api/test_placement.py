@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi.routing import APIRoute
 
 from credence.api.app import API_ROUTERS
 from credence.api.deps import LedgerRoute, on_store
+from credence.ledger.commits import Later
 from credence.service.ledger import Ledger
 
 
 @dataclass
 class _Store:
     in_process: bool
+
+    @contextmanager
+    def commit_later(self) -> Iterator[Later]:
+        yield Later()
 
 
 def _thread_of_call(in_process: bool) -> tuple[int, int]:
