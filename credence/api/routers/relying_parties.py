@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from credence.api.auth import PartyDep
 from credence.api.deps import LedgerDep, LedgerRoute
@@ -14,6 +14,7 @@ from credence.api.models import (
     DecisionRequest,
     ScoreOut,
     decision_out,
+    ready,
     score_out,
 )
 from credence.service.scoring import decide_for_party, score_for_party
@@ -25,18 +26,20 @@ router = APIRouter(tags=["relying parties"], route_class=LedgerRoute)
 @router.post(
     "/decisions", response_model=DecisionOut, summary="Ask for a decision (relying parties)"
 )
-def post_decision(body: DecisionRequest, ledger: LedgerDep, party: PartyDep) -> DecisionOut:
+def post_decision(body: DecisionRequest, ledger: LedgerDep, party: PartyDep) -> Response:
     """May the subject have the entitlement? Needs the subject's consent for its context.
 
     Without a consent the answer is 403 ``consent.missing``, the same for an
     unknown subject as for a known one.
     """
     done = decide_for_party(ledger, party, SubjectRef.parse(body.subject), body.entitlement)
-    return decision_out(
-        done.decision,
-        decision_id=done.decision_id,
-        consent_id=done.consent_id,
-        receipt=done.receipt.to_dict(),
+    return ready(
+        decision_out(
+            done.decision,
+            decision_id=done.decision_id,
+            consent_id=done.consent_id,
+            receipt=done.receipt.to_dict(),
+        )
     )
 
 
