@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from fastapi import FastAPI
 
 from credence.api.app import create_app
+from credence.api.collector import freeze_startup
 from credence.service.ledger import open_ledger
 from credence.settings import load_settings
 
@@ -23,7 +24,9 @@ def worker_app() -> FastAPI:
     stack = ExitStack()
     ledger = stack.enter_context(open_ledger(load_settings()))
     try:
-        return create_app(ledger, on_shutdown=stack.close)
+        app = create_app(ledger, on_shutdown=stack.close)
     except BaseException:
         stack.close()
         raise
+    freeze_startup()
+    return app

@@ -63,6 +63,7 @@ def run_server(
         import uvicorn
 
         from credence.api import create_app
+        from credence.api.collector import freeze_startup
     except ImportError as e:
         raise UsageError(
             f"the HTTP service needs its extra dependencies ({e.name} is missing)",
@@ -73,6 +74,7 @@ def run_server(
     if count == 1:
         with open_ledger(settings) as ledger:
             app = create_app(ledger)
+            freeze_startup()
             config = uvicorn.Config(
                 app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
             )

@@ -125,7 +125,6 @@ def test_a_thread_that_joins_the_loops_open_group_commits_it_and_wakes_the_loop(
     before = store.commits
 
     async def main() -> None:
-        later = Later()
         with store.commit_later() as later:
             _writes(store, 1, "loop")()
         # A pool thread (a web page) writes while the loop's group is open: it joins it,
@@ -148,7 +147,6 @@ def test_a_request_that_only_reads_keeps_one_connection_until_the_store_closes(
 
     async def reads() -> None:
         for _ in range(3):
-            later = Later()
             with store.commit_later() as later:
                 # A key check's two single reads, as an API request makes them.
                 assert store.key("no-such-key") is None
@@ -168,7 +166,6 @@ def test_a_store_that_commits_as_it_goes_leaves_nothing_for_later() -> None:
     store.migrate()
 
     async def main() -> None:
-        later = Later()
         with store.commit_later() as later:
             store.log_access(_access(1, "now"))
         await later.durable()
