@@ -67,9 +67,7 @@ def test_requests_run_together_share_one_commit_and_answer_once_durable(
     seen: list[list[str]] = []
 
     async def main() -> None:
-        await asyncio.gather(
-            *(_request(store, _writes(store, 1, f"r{i}"), seen) for i in range(5))
-        )
+        await asyncio.gather(*(_request(store, _writes(store, 1, f"r{i}"), seen) for i in range(5)))
 
     asyncio.run(main())
     assert store.commits == before + 1  # five requests, one fsync
