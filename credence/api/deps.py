@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from credence.errors import RequestInvalid
-from credence.ledger.commits import Later
+from credence.ledger.commits import Later, TurnTaken
 from credence.service.ledger import Ledger
 
 P = ParamSpec("P")
@@ -57,12 +57,15 @@ async def on_store(ledger: Ledger, call: Callable[P, T], /, *args: P.args, **kwa
     # Its commits are made once the loop has run the other requests ready now, so
     # that they share one fsync; nothing is answered before its writes are durable.
     # The block holds no await: other requests run on this thread while this one waits.
-    later = Later()
-    try:
-        with store.commit_later() as later:
-            return call(*args, **kwargs)
-    finally:
-        await later.durable()
+    while True:
+        later = Later()
+        try:
+            with store.commit_later() as later:
+                return call(*args, **kwargs)
+        except TurnTaken as taken:  # another process writes: wait for it, then run again
+            await taken.turn()
+        finally:
+            await later.durable()
 
 
 def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:

@@ -17,8 +17,22 @@ that has nothing to wait for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+
+class TurnTaken(Exception):  # a signal to the caller, not a failure
+    """Another process holds the writer, and the call inside ``commit_later()`` has written
+    nothing yet: await ``turn()``, which waits for the writer without stopping the loop,
+    then run the call again from the start.
+
+    The loop goes on serving requests meanwhile, where waiting inside the call
+    would stop it for as long as the other process keeps the writer.
+    """
+
+    def __init__(self, turn: Callable[[], Awaitable[None]]) -> None:
+        super().__init__("another process holds the ledger's writer")
+        self.turn = turn
 
 
 class Pending(Protocol):
@@ -50,6 +64,10 @@ class Later:
     def open_writes(self) -> bool:
         """Whether a unit of work here ended in a commit still to be made."""
         return any(not p.finished() for p in self._pending)
+
+    def wrote(self) -> bool:
+        """Whether a unit of work here has ended cleanly (committed or not)."""
+        return bool(self._pending)
 
     async def durable(self) -> None:
         """Return once every unit of work joined here is committed.

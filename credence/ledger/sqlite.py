@@ -26,7 +26,7 @@ from credence.errors import (
 )
 from credence.ledger import schema as t
 from credence.ledger.chain import HEAD_QUERY, chain_rows, read_head
-from credence.ledger.commits import Later, on_this_loop, settle
+from credence.ledger.commits import Later, TurnTaken, on_this_loop, settle
 from credence.ledger.sql import (
     EncodedRecord,
     chunks,
@@ -36,7 +36,7 @@ from credence.ledger.sql import (
 )
 from credence.ledger.sql_redress import SQLRedressStore
 from credence.ledger.store import AppendResult, NewSubject, ShredResidue
-from credence.ledger.writer_lock import WriterLock
+from credence.ledger.writer_lock import WriterLock, naps
 
 _CACHE_KIB = 64 * 1024
 _LOOKUP_CHUNK = 5_000  # lookups per IN (...): one query per batch, under SQLite's variable limit
@@ -192,6 +192,8 @@ class SQLiteStore(SQLRedressStore):
         self._waiting = 0  # threads waiting for the writer: an open group waits for them
         self._group: _Group | None = None
         self.commits = 0  # write transactions committed: units of work / commits is the grouping
+        self._turn_idle = False  # the writer's turn is held for a call about to run again
+        self._turn_waiter: asyncio.Future[bool] | None = None  # see _await_turn
         self._kept: list[Any] = []  # readers event loops keep (_fetch), closed with the store
         try:
             with self._errors():
@@ -282,7 +284,7 @@ class SQLiteStore(SQLRedressStore):
                     # Long enough for the units of work queued now to join; short
                     # enough that a steady stream does not hold the first ones back.
                     wait = _GROUP_SECONDS
-                group = self._group = _Group(self._begin_group(), most, wait, self._translate)
+                group = self._group = _Group(self._begin_group(later), most, wait, self._translate)
             # The savepoint is written straight to the driver: through SQLAlchemy's
             # begin_nested() it cost a tenth of a decision.
             raw: Any = self._writer.connection.driver_connection
@@ -330,6 +332,8 @@ class SQLiteStore(SQLRedressStore):
             yield later
         finally:
             self._local.later = outer
+            if self._turn_idle:  # taken for this call (_await_turn), which did not write
+                self._release_idle_turn()
 
     def _flush(self, group: _Group) -> None:
         """Commit ``group`` if it is still open (a thread or a full group may have done it)."""
@@ -368,19 +372,73 @@ class SQLiteStore(SQLRedressStore):
         with super()._read(engine) as conn:
             yield conn
 
-    def _begin_group(self) -> RootTransaction:
+    def _begin_group(self, later: Later | None) -> RootTransaction:
         """The write transaction of a new group, once this process has the writer's turn.
 
+        On an event loop (``later``), a call that has written nothing yet does not wait
+        for another process's turn here, which would stop the loop: it is sent back to
+        wait for it with ``TurnTaken``. One that has written goes on waiting here, as a
+        thread does: its writes cannot be run again.
+
         Raises:
+            TurnTaken: as above.
             StoreConflict: when another process held the turn for ``busy_timeout``.
         """
-        if not self._turn.acquire():
+        if self._turn_idle:  # taken by _await_turn for the call now running
+            self._turn_idle = False
+        elif later is not None and not later.wrote():
+            if not self._turn.try_acquire():
+                raise TurnTaken(self._await_turn)
+        elif not self._turn.acquire():
             raise self._busy()
         try:
             return self._writer.begin()
         except BaseException:
             self._turn.release()
             raise
+
+    async def _await_turn(self) -> None:
+        """Wait, letting the loop run, until this process has the writer's turn.
+
+        One thread waits for it on behalf of every request on this loop (polling
+        tasks would wake the loop hundreds of times a millisecond between them). The
+        turn is then held for the calls about to run again; ``commit_later`` gives it
+        back if the call it ran opened no group after all.
+
+        Raises:
+            StoreConflict: when another process held it for ``busy_timeout``.
+        """
+        waiter = self._turn_waiter
+        if waiter is None:
+            waiter = asyncio.get_running_loop().run_in_executor(None, self._take_turn)
+            self._turn_waiter = waiter
+            waiter.add_done_callback(self._turn_waited)
+        if not await asyncio.shield(waiter):
+            raise self._busy()
+
+    def _take_turn(self) -> bool:
+        """On a helper thread: poll for the turn; False after ``busy_timeout``."""
+        deadline = time.monotonic() + self._busy_timeout
+        for nap in naps():
+            with self._lock:
+                if self._group is not None or self._turn_idle:
+                    return True  # this process has it already: the calls join
+                if self._turn.try_acquire():
+                    self._turn_idle = True
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(nap)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _turn_waited(self, _waiter: asyncio.Future[bool]) -> None:
+        self._turn_waiter = None
+
+    def _release_idle_turn(self) -> None:
+        with self._lock:
+            if self._turn_idle and self._group is None:
+                self._turn_idle = False
+                self._turn.release()
 
     def _busy(self) -> StoreConflict:
         return StoreConflict(

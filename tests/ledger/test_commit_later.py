@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from credence.api.deps import on_store
 from credence.errors import StoreError
 from credence.ledger import Access
 from credence.ledger.commits import Later
 from credence.ledger.memory import MemoryStore
 from credence.ledger.sqlite import SQLiteStore
+from credence.service.ledger import Ledger
 
 
 @pytest.fixture
@@ -170,3 +172,93 @@ def test_a_store_that_commits_as_it_goes_leaves_nothing_for_later() -> None:
 
     asyncio.run(main())
     assert [a.actor for a in store.accesses(1)] == ["now"]
+
+
+def _on_store(store: SQLiteStore) -> Ledger:
+    ledger = Ledger.__new__(Ledger)
+    ledger.store = store
+    return ledger
+
+
+def _holding_the_writer(store: SQLiteStore) -> tuple[threading.Thread, threading.Event]:
+    """Another process's unit of work holding the writer until the event is set."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_process() -> None:
+        with store.transaction():
+            store.log_access(_access(1, "other"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    assert holding.wait(30)
+    return thread, release
+
+
+def test_a_request_waits_for_another_processs_writer_without_stopping_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.db"
+    other, ours = SQLiteStore(path), SQLiteStore(path, busy_timeout=30)
+    other.migrate()
+    try:
+        thread, release = _holding_the_writer(other)
+        runs: list[int] = []
+        ticks: list[int] = []
+
+        def decide() -> str:
+            runs.append(1)
+            with ours.transaction():
+                ours.log_access(_access(2, "ours"))
+            return "done"
+
+        async def ticker() -> None:  # other requests the loop serves meanwhile
+            for i in range(5):
+                ticks.append(i)
+                await asyncio.sleep(0.01)
+            release.set()
+
+        async def main() -> list[str | None]:
+            return await asyncio.gather(on_store(_on_store(ours), decide), ticker())
+
+        assert asyncio.run(main())[0] == "done"
+        thread.join(30)
+        assert ticks == [0, 1, 2, 3, 4]  # the loop ran while the request waited
+        assert len(runs) == 2  # sent back once before it had written anything, then run
+        assert _durable(path) == ["other", "ours"]
+    finally:
+        other.close()
+        ours.close()
+
+
+def test_a_turn_taken_for_a_call_that_then_writes_nothing_is_given_back(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    # A second's patience: a turn not given back makes its last write fail, not wait.
+    other, ours = SQLiteStore(path, busy_timeout=1), SQLiteStore(path, busy_timeout=30)
+    other.migrate()
+    try:
+        thread, release = _holding_the_writer(other)
+        runs: list[int] = []
+
+        def write_then_refuse() -> None:
+            runs.append(1)
+            if len(runs) == 1:
+                with ours.transaction():  # sent back: the other process has the writer
+                    ours.log_access(_access(2, "never"))
+            raise ValueError("refused before writing")
+
+        async def main() -> None:
+            asyncio.get_running_loop().call_later(0.05, release.set)
+            with pytest.raises(ValueError, match="refused"):
+                await on_store(_on_store(ours), write_then_refuse)
+            await asyncio.sleep(0)  # the loop's next turn gives the writer back
+
+        asyncio.run(main())
+        thread.join(30)
+        assert len(runs) == 2
+        other.log_access(_access(3, "after"))  # the other process can write again at once
+        assert _durable(path) == ["after", "other"]
+    finally:
+        other.close()
+        ours.close()
