@@ -12,7 +12,6 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from credence.errors import RequestInvalid
-from credence.ledger.commits import Later, TurnTaken
 from credence.service.ledger import Ledger
 
 P = ParamSpec("P")
@@ -48,24 +47,12 @@ async def on_store(ledger: Ledger, call: Callable[P, T], /, *args: P.args, **kwa
     waits on round trips, which pool threads overlap.
 
     On the loop, the call's units of work leave their commit for later
-    (``Store.commit_later``): the store commits them together with those of the
+    (``Ledger.on_loop``): the store commits them together with those of the
     requests the loop runs next, and this returns once they are durable.
     """
-    store = ledger.store
-    if not store.in_process:
+    if not ledger.store.in_process:
         return await run_in_threadpool(call, *args, **kwargs)
-    # Its commits are made once the loop has run the other requests ready now, so
-    # that they share one fsync; nothing is answered before its writes are durable.
-    # The block holds no await: other requests run on this thread while this one waits.
-    while True:
-        later = Later()
-        try:
-            with store.commit_later() as later:
-                return call(*args, **kwargs)
-        except TurnTaken as taken:  # another process writes: wait for it, then run again
-            await taken.turn()
-        finally:
-            await later.durable()
+    return await ledger.on_loop(call, *args, **kwargs)
 
 
 def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:

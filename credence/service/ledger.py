@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,10 +24,14 @@ from credence.errors import (
     StoreUnavailable,
 )
 from credence.ledger import Store, StoredPolicy, SubjectRow, open_store
+from credence.ledger.commits import Later, TurnTaken
 from credence.ledger.sqlite import foreign_tables
 from credence.policy import LoadedPolicy, parse_policy
 from credence.settings import Settings
 from credence.signing import public_bytes, signing_key
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 KEY_FINGERPRINT = "key_fingerprint"
 _LEGACY_POSTGRES_KEY = "credence.key"  # where a PostgreSQL ledger's key once defaulted to
@@ -53,6 +58,29 @@ class Ledger:
         all; a nested block joins the outer one.
         """
         return self.store.transaction()
+
+    async def on_loop(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``call`` on the running event loop's thread, its commits left for later.
+
+        For a store in this process (``store.in_process``): the call's units of work
+        end in the store's open write group (``Store.commit_later``), committed with
+        those of the requests the loop runs next, and this returns once they are
+        durable. When another process holds the writer before the call has written,
+        it waits for the writer without stopping the loop and runs the call again.
+
+        Raises:
+            StoreError: the failure of the commit that held the call's writes.
+        """
+        # The block holds no await: other requests run on this thread while this one waits.
+        while True:
+            later = Later()
+            try:
+                with self.store.commit_later() as later:
+                    return call(*args, **kwargs)
+            except TurnTaken as taken:
+                await taken.turn()
+            finally:
+                await later.durable()
 
     @cached_property
     def versions(self) -> list[StoredPolicy]:
