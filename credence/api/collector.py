@@ -4,7 +4,7 @@ Python's full collection walks every tracked object. A server process holds
 some 175,000 of them before its first request (the modules, the app, the
 compiled policy), so each full pass stopped the event loop for 40-145 ms, and
 under load a pass came every second or so: that, not the work, was the
-99th-percentile decision (bench/results/api-2026-12-02-commits.md). Those objects
+99th-percentile decision (bench/results/api-2026-12-03.md). Those objects
 live as long as the process. ``gc.freeze()`` moves them to a generation the
 collector never walks, and a full pass then costs 7-16 ms.
 """
