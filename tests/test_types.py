@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,9 +25,28 @@ def test_format_date_is_the_utc_calendar_date(micros: int):
     assert format_date(micros) == from_micros(micros).strftime("%Y-%m-%d")
 
 
-@given(st.integers(0, 2**52))
+FIRST, LAST = parse_time("0001-01-01T00:00:00Z"), parse_time("9999-12-31T23:59:59.999999Z")
+RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z")
+
+
+@given(st.integers(FIRST, LAST))
 def test_times_round_trip_through_rfc3339(micros: int):
-    assert parse_time(format_time(micros)) == micros
+    text = format_time(micros)
+    assert RFC3339_UTC.fullmatch(text), text  # four-digit years, before 1000 too
+    assert parse_time(text) == micros
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [
+        (0, "1970-01-01T00:00:00Z"),
+        (1, "1970-01-01T00:00:00.000001Z"),
+        (-1, "1969-12-31T23:59:59.999999Z"),
+        (FIRST, "0001-01-01T00:00:00Z"),
+    ],
+)
+def test_format_time(micros: int, text: str):
+    assert format_time(micros) == text
 
 
 @pytest.mark.parametrize(
